@@ -1,0 +1,42 @@
+"""actlab: activation functions and probability maps with exact derivatives.
+
+Every function takes NumPy arrays, PyTorch tensors or any array-API array
+(Python numbers and lists come back as NumPy), and has a public derivative:
+``actlab.sigmoid.derivative(x)`` or ``actlab.derivative("sigmoid")(x)``.
+On tensors the same derivative is the registered backward.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .elementwise import *  # noqa: F403
+from .elementwise import __all__ as _elementwise_all
+from .registry import Entry, get, registry
+
+__version__ = "0.1.0"
+
+
+def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
+    """The derivative of the registered function ``name`` as a function.
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.derivative("sigmoid")(0.0))
+        0.25
+        >>> float(actlab.derivative("swish", wrt="beta")(1.0, 2.0))
+        0.10499358540350652
+    """
+    entry = get(name)
+    if entry.derivative is None:
+        raise ValueError(f"{name} has no registered derivative")
+    if wrt == "x":
+        return entry.derivative
+
+    def partial(x: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return entry.derivative(x, *args, wrt=wrt, **kwargs)
+
+    return partial
+
+
+__all__ = [*_elementwise_all, "derivative", "registry", "get", "Entry", "__version__"]

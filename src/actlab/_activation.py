@@ -1,0 +1,198 @@
+"""The ``activation`` decorator: turns one definition of an element-wise
+function (its forward math and its derivative, written against the array
+API) into the public function, its public derivative, the PyTorch autograd
+registration and the registry entry.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _xp
+from .registry import REQUIRED, Entry, Param, Properties, register
+
+__all__ = ["ElementwiseSpec", "activation"]
+
+Math = Callable[..., Any]
+
+
+@dataclass(eq=False)
+class ElementwiseSpec:
+    """Everything needed to evaluate one element-wise function and its derivatives.
+
+    ``math(x, *params, xp=...)`` and ``derivative(x, *params, xp=...)`` receive
+    ``x`` already in working precision and the parameters in declaration order.
+    ``param_derivatives`` maps a parameter name to the element-wise partial
+    derivative with respect to it. ``promote32`` names what ("forward",
+    "derivative") is computed in float64 for float32 input, where a float32
+    formula cannot reach a few ULPs. ``prepare`` may reshape array parameters
+    so they broadcast against ``x`` (PReLU's per-channel slope).
+    """
+
+    name: str
+    math: Math
+    derivative: Math
+    params: tuple[Param, ...] = ()
+    param_derivatives: Mapping[str, Math] = field(default_factory=dict)
+    promote32: tuple[str, ...] = ()
+    prepare: Callable[..., tuple[Any, ...]] | None = None
+
+    # -- arguments ---------------------------------------------------------
+    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Positional and keyword parameters to a validated tuple in declaration order."""
+        if len(args) > len(self.params):
+            raise TypeError(
+                f"{self.name}() takes at most {len(self.params)} parameters after x, "
+                f"got {len(args)}"
+            )
+        values = [p.default for p in self.params]
+        for i, a in enumerate(args):
+            values[i] = a
+        names = [p.name for p in self.params]
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument {k!r}")
+            i = names.index(k)
+            if i < len(args):
+                raise TypeError(f"{self.name}() got multiple values for argument {k!r}")
+            values[i] = v
+        return tuple(p.check(v, self.name) for p, v in zip(self.params, values))
+
+    def _arrays(self, x: Any, values: tuple[Any, ...]):
+        xp, x = _xp.as_float_array(x)
+        values = tuple(
+            v if isinstance(v, (int, float, str)) or v is None
+            else _xp.as_float_array(v, p.name)[1] if not _xp.is_torch(x) or _xp.is_torch(v)
+            else v
+            for p, v in zip(self.params, values)
+        )
+        if self.prepare is not None:
+            values = self.prepare(x, *values, xp=xp)
+        return xp, x, values
+
+    # -- evaluation ----------------------------------------------------------
+    def evaluate(self, fn: Math, x: Any, values: tuple[Any, ...], xp: Any, what: str) -> Any:
+        """``fn(x, *values)`` in working precision, rounded once to x's dtype."""
+        return evaluate(fn, x, values, xp, what in self.promote32)
+
+    def __call__(self, x: Any, values: tuple[Any, ...]) -> Any:
+        xp, x, values = self._arrays(x, values)
+        if _xp.is_torch(x):
+            from .torch._autograd import apply_elementwise
+
+            return apply_elementwise(self, x, values)
+        return self.evaluate(self.math, x, values, xp, "forward")
+
+    def grad(self, x: Any, values: tuple[Any, ...], wrt: str = "x") -> Any:
+        xp, x, values = self._arrays(x, values)
+        if wrt == "x":
+            return self.evaluate(self.derivative, x, values, xp, "derivative")
+        if wrt not in self.param_derivatives:
+            known = ["x", *self.param_derivatives]
+            raise ValueError(f"{self.name}.derivative(): wrt must be one of {known}, got {wrt!r}")
+        return self.evaluate(self.param_derivatives[wrt], x, values, xp, "derivative")
+
+
+def evaluate(fn: Math, x: Any, values: tuple[Any, ...], xp: Any, promote32: bool) -> Any:
+    """``fn(x, *values, xp=xp)`` in working precision, rounded once to x's dtype."""
+    xw, out_dtype = _xp.to_working(xp, x, promote32)
+    if xw.dtype != x.dtype:
+        values = tuple(xp.astype(v, xw.dtype) if hasattr(v, "dtype") else v for v in values)
+    y = fn(xw, *values, xp=xp)
+    return y if y.dtype == out_dtype else xp.astype(y, out_dtype)
+
+
+def _signature(params: tuple[Param, ...], extra: Sequence[inspect.Parameter] = ()):
+    ps = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)]
+    for p in params:
+        default = inspect.Parameter.empty if p.default is REQUIRED else p.default
+        ps.append(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+    ps.extend(extra)
+    return inspect.Signature(ps)
+
+
+def activation(
+    *,
+    family: str,
+    latex: str,
+    dlatex: str,
+    derivative: Math,
+    properties: Properties,
+    reference: str,
+    params: tuple[Param, ...] = (),
+    param_derivatives: Mapping[str, Math] | None = None,
+    promote32: tuple[str, ...] = (),
+    prepare: Callable[..., tuple[Any, ...]] | None = None,
+    xlim: tuple[float, float] = (-5.0, 5.0),
+    ylim: tuple[float, float] | None = None,
+    notes: str = "",
+    name: str | None = None,
+) -> Callable[[Math], Callable[..., Any]]:
+    """Decorate the forward math of an element-wise function.
+
+    The decorated name becomes the public function ``f(x, /, *params)``; it
+    gains ``f.derivative(x, *params, wrt="x")`` and ``f.entry`` (its registry
+    entry). PyTorch tensors go through a ``torch.autograd.Function`` whose
+    backward is ``derivative``.
+    """
+
+    def build(math: Math) -> Callable[..., Any]:
+        fname = name or math.__name__
+        spec = ElementwiseSpec(
+            name=fname,
+            math=math,
+            derivative=derivative,
+            params=params,
+            param_derivatives=dict(param_derivatives or {}),
+            promote32=promote32,
+            prepare=prepare,
+        )
+
+        def public(x: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return spec(x, spec.bind(args, kwargs))
+
+        def public_derivative(x: Any, /, *args: Any, wrt: str = "x", **kwargs: Any) -> Any:
+            return spec.grad(x, spec.bind(args, kwargs), wrt)
+
+        public.__name__ = public.__qualname__ = fname
+        public.__module__ = math.__module__
+        public.__doc__ = math.__doc__
+        public.__signature__ = _signature(params)  # type: ignore[attr-defined]
+        public_derivative.__name__ = public_derivative.__qualname__ = f"{fname}.derivative"
+        public_derivative.__doc__ = (
+            f"Derivative of :func:`{fname}`: ${dlatex}$.\n\n"
+            f"``wrt`` selects the variable: 'x' (default)"
+            + "".join(f", {k!r}" for k in spec.param_derivatives)
+            + " (an element-wise partial derivative, shaped like x)."
+            + (f"\n\n{notes}" if notes else "")
+        )
+        public_derivative.__signature__ = _signature(  # type: ignore[attr-defined]
+            params, [inspect.Parameter("wrt", inspect.Parameter.KEYWORD_ONLY, default="x")]
+        )
+        entry = register(
+            Entry(
+                name=fname,
+                kind="elementwise",
+                family=family,
+                function=public,
+                params=params,
+                latex=latex,
+                dlatex=dlatex,
+                properties=properties,
+                reference=reference,
+                derivative=public_derivative,
+                xlim=xlim,
+                ylim=ylim,
+                notes=notes,
+                extra={"spec": spec},
+            )
+        )
+        public.derivative = public_derivative  # type: ignore[attr-defined]
+        public.entry = entry  # type: ignore[attr-defined]
+        public.spec = spec  # type: ignore[attr-defined]
+        return public
+
+    return build

@@ -1,0 +1,266 @@
+"""S-shaped functions: sigmoid, log-sigmoid, tanh and their cheap relatives."""
+
+from __future__ import annotations
+
+import math
+
+from .._activation import activation
+from .._xp import indicator, lazy_where, with_limits
+from ..registry import Param, Properties, finite
+
+__all__ = [
+    "sigmoid", "log_sigmoid", "tanh", "softsign", "hardsigmoid", "hardtanh", "tanhshrink",
+]
+
+
+def _exp_neg_abs(x, xp):
+    return xp.exp(-xp.abs(x))
+
+
+def sigmoid_math(x, *, xp):
+    e = _exp_neg_abs(x, xp)
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _d_sigmoid(x, *, xp):
+    e = _exp_neg_abs(x, xp)
+    r = 1.0 / (1.0 + e)
+    return e * r * r
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\sigma(x)=\frac{1}{1+e^{-x}}",
+    dlatex=r"\sigma(x)\,\sigma(-x)",
+    derivative=_d_sigmoid,
+    properties=Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True),
+    reference="Logistic function; seed 004. Stable form split on the sign of x.",
+    xlim=(-8, 8),
+)
+def sigmoid(x, *, xp):
+    r"""Logistic sigmoid, :math:`\sigma(x) = 1/(1+e^{-x})`.
+
+    Evaluated as ``1/(1+e^{-|x|})`` for x >= 0 and ``e^{-|x|}/(1+e^{-|x|})``
+    for x < 0, so no exponential overflows and tiny outputs (down to
+    subnormals) keep full relative precision. Derivative
+    :math:`\sigma(x)\sigma(-x)`, never ``s(1-s)``.
+
+    Args:
+        x: array (NumPy, PyTorch, any array-API namespace) or Python number.
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.sigmoid(0.0)), float(actlab.sigmoid(-800.0))
+        (0.5, 0.0)
+        >>> float(actlab.sigmoid(-700.0))
+        9.85967654375977e-305
+    """
+    return sigmoid_math(x, xp=xp)
+
+
+def log_sigmoid_math(x, *, xp):
+    return xp.where(x < 0, x, 0.0) - xp.log1p(_exp_neg_abs(x, xp))
+
+
+def _d_log_sigmoid(x, *, xp):
+    return sigmoid_math(-x, xp=xp)
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\log\sigma(x)=-\log(1+e^{-x})",
+    dlatex=r"\sigma(-x)",
+    derivative=_d_log_sigmoid,
+    properties=Properties((-math.inf, 0), monotone=True, smooth=True, zero_centred=False, bounded=False),
+    reference="-softplus(-x); PyTorch LogSigmoid.",
+    xlim=(-6, 6),
+)
+def log_sigmoid(x, *, xp):
+    r"""Log of the sigmoid, :math:`\log\sigma(x) = \min(x,0) - \log(1+e^{-|x|})`.
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.log_sigmoid(-1000.0)), float(actlab.log_sigmoid(40.0))
+        (-1000.0, -4.248354255291589e-18)
+    """
+    return log_sigmoid_math(x, xp=xp)
+
+
+def _d_tanh(x, *, xp):
+    e = xp.exp(-2.0 * xp.abs(x))
+    r = 1.0 / (1.0 + e)
+    return 4.0 * e * r * r
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\tanh(x)=\frac{e^{x}-e^{-x}}{e^{x}+e^{-x}}",
+    dlatex=r"\operatorname{sech}^2(x)=\frac{4e^{-2|x|}}{(1+e^{-2|x|})^2}",
+    derivative=_d_tanh,
+    properties=Properties((-1, 1), monotone=True, smooth=True, zero_centred=True, bounded=True),
+    reference="Hyperbolic tangent; tanh(x) = 2 sigmoid(2x) - 1 (seed 004).",
+    xlim=(-4, 4),
+)
+def tanh(x, *, xp):
+    r"""Hyperbolic tangent. Derivative :math:`\operatorname{sech}^2 x` from
+    :math:`e^{-2|x|}`, never :math:`1-\tanh^2 x`, so it keeps its relative
+    precision in the tails (it is a subnormal near |x| = 370).
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.tanh.derivative(20.0))
+        1.6993417021166355e-17
+    """
+    return xp.tanh(x)
+
+
+def _d_softsign(x, *, xp):
+    r = 1.0 / (1.0 + xp.abs(x))
+    return r * r
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\frac{x}{1+|x|}",
+    dlatex=r"\frac{1}{(1+|x|)^2}",
+    derivative=_d_softsign,
+    properties=Properties((-1, 1), monotone=True, smooth=False, zero_centred=True, bounded=True),
+    reference="Bergstra et al. 2009; PyTorch Softsign.",
+    xlim=(-10, 10),
+)
+def softsign(x, *, xp):
+    r"""Softsign, :math:`x/(1+|x|)`; +-1 at +-inf.
+
+    Example:
+        >>> import actlab
+        >>> actlab.softsign([1.0, float("inf")]).tolist()
+        [0.5, 1.0]
+    """
+    return with_limits(x, lambda v: v / (1.0 + xp.abs(v)), -1.0, 1.0, xp=xp)
+
+
+def _d_hardsigmoid(x, *, xp):
+    return indicator((x > -3.0) & (x < 3.0), x, xp=xp) / 6.0
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\min(\max(\tfrac{x+3}{6},0),1)",
+    dlatex=r"\tfrac16\,[-3<x<3]",
+    derivative=_d_hardsigmoid,
+    properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
+    reference="Courbariaux et al. 2015; PyTorch Hardsigmoid (relu6(x+3)/6).",
+    xlim=(-5, 5),
+    notes="At the kinks x = -3 and x = 3 the derivative is 0.",
+)
+def hardsigmoid(x, *, xp):
+    r"""Piecewise-linear sigmoid, :math:`\mathrm{relu6}(x+3)/6`.
+
+    Example:
+        >>> import actlab
+        >>> actlab.hardsigmoid([-4.0, 0.0, 1.5]).tolist()
+        [0.0, 0.5, 0.75]
+    """
+    return xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, 1.0, (x + 3.0) / 6.0))
+
+
+def _d_hardtanh(x, min_val, max_val, *, xp):
+    return indicator((x > min_val) & (x < max_val), x, xp=xp)
+
+
+def _check_hardtanh(x, min_val, max_val, *, xp):
+    if isinstance(min_val, float) and isinstance(max_val, float) and not min_val < max_val:
+        raise ValueError(f"hardtanh(): min_val must be < max_val, got min_val={min_val}, max_val={max_val}")
+    return min_val, max_val
+
+
+@activation(
+    family="sigmoid",
+    latex=r"\min(\max(x, a), b)",
+    dlatex=r"[a<x<b]",
+    derivative=_d_hardtanh,
+    params=(
+        Param("min_val", -1.0, "finite", finite, sweep=(-1.0, -0.5)),
+        Param("max_val", 1.0, "finite", finite, sweep=(1.0, 2.0)),
+    ),
+    prepare=_check_hardtanh,
+    properties=Properties((-1, 1), monotone=True, smooth=False, zero_centred=True, bounded=True),
+    reference="PyTorch Hardtanh.",
+    xlim=(-3, 3),
+    notes="At the kinks x = min_val and x = max_val the derivative is 0.",
+)
+def hardtanh(x, min_val, max_val, *, xp):
+    r"""Clamp to [min_val, max_val] (default [-1, 1]).
+
+    Args:
+        x: input.
+        min_val, max_val: the clamp bounds, ``min_val < max_val``.
+
+    Example:
+        >>> import actlab
+        >>> actlab.hardtanh([-2.0, 0.5, 3.0]).tolist()
+        [-1.0, 0.5, 1.0]
+    """
+    return xp.where(x <= min_val, min_val, xp.where(x >= max_val, max_val, x))
+
+
+# Taylor coefficients of x - tanh(x) = sum_k c_k x^(2k+1), k >= 1:
+# c_k = -2^(2k+2) (2^(2k+2) - 1) B_(2k+2) / (2k+2)!  (B: Bernoulli numbers).
+def _tanhshrink_series() -> tuple[float, ...]:
+    from fractions import Fraction
+
+    def bernoulli(n: int) -> list[Fraction]:
+        b = [Fraction(0)] * (n + 1)
+        b[0] = Fraction(1)
+        for m in range(1, n + 1):
+            b[m] = -sum(math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1)
+        return b
+
+    b = bernoulli(80)
+    out = []
+    for k in range(1, 40):
+        n = 2 * k + 2
+        out.append(float(-Fraction(2**n * (2**n - 1)) * b[n] / math.factorial(n)))
+    return tuple(out)
+
+
+_TANHSHRINK_SERIES = _tanhshrink_series()
+_TANHSHRINK_SMALL = 0.9
+
+
+def _tanhshrink_small(x, xp):
+    x2 = x * x
+    acc = _TANHSHRINK_SERIES[-1]
+    for c in reversed(_TANHSHRINK_SERIES[:-1]):
+        acc = acc * x2 + c
+    return acc * x2 * x
+
+
+def _d_tanhshrink(x, *, xp):
+    t = xp.tanh(x)
+    return t * t
+
+
+@activation(
+    family="sigmoid",
+    latex=r"x-\tanh(x)",
+    dlatex=r"\tanh^2(x)",
+    derivative=_d_tanhshrink,
+    properties=Properties((-math.inf, math.inf), monotone=True, smooth=True, zero_centred=True, bounded=False),
+    reference="PyTorch Tanhshrink.",
+    xlim=(-4, 4),
+)
+def tanhshrink(x, *, xp):
+    r""":math:`x - \tanh x`. Near zero the difference cancels, so |x| < 0.9
+    uses its Taylor series (coefficients from Bernoulli numbers, computed
+    exactly at import) and keeps full relative precision (~x^3/3).
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.tanhshrink(1e-6))
+        3.333333333331334e-19
+    """
+    return lazy_where(
+        xp.abs(x) < _TANHSHRINK_SMALL, x,
+        lambda v: _tanhshrink_small(v, xp), lambda v: v - xp.tanh(v), xp=xp, fill_otherwise=1.0,
+    )

@@ -1,0 +1,164 @@
+"""The registry: one entry per public function, read by the CLI, the gallery
+and the generic tests.
+
+An entry is created where the function is defined (the ``activation``
+decorator for element-wise functions, :func:`register` for anything else),
+so adding a function in one place lists, plots and tests it everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Param", "Properties", "Entry", "register", "registry", "get", "REQUIRED"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""Default of a parameter that has none (it must be given)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of a registered function.
+
+    ``domain`` is the valid range in words ("> 0", "[0, 1]", "finite"); ``valid``
+    tests a Python number against it; ``choices`` lists the allowed values of
+    a categorical parameter; ``array`` says an array may be passed (a learned
+    slope, say), which is then not range-checked element by element;
+    ``sweep`` gives the values the gallery draws.
+    """
+
+    name: str
+    default: Any
+    domain: str = "any"
+    valid: Callable[[Any], bool] | None = None
+    choices: tuple[Any, ...] | None = None
+    array: bool = False
+    sweep: tuple[Any, ...] = ()
+    doc: str = ""
+
+    def check(self, value: Any, owner: str) -> Any:
+        """Return ``value`` if it is allowed, else raise a ValueError naming it."""
+        if value is REQUIRED:
+            raise TypeError(f"{owner}() missing required argument {self.name!r}")
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ValueError(
+                    f"{owner}(): {self.name} must be one of {list(self.choices)}, got {value!r}"
+                )
+            return value
+        if isinstance(value, bool):
+            raise TypeError(f"{owner}(): {self.name} must be a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            if self.valid is not None and (math.isnan(value) or not self.valid(value)):
+                raise ValueError(
+                    f"{owner}(): {self.name} must be {self.domain}, got {value!r}"
+                )
+            return float(value)
+        if not self.array:
+            raise TypeError(
+                f"{owner}(): {self.name} must be a Python number, got {type(value).__name__}"
+            )
+        return value
+
+
+def positive(v: float) -> bool:
+    return v > 0 and math.isfinite(v)
+
+
+def finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+def non_negative(v: float) -> bool:
+    return v >= 0 and math.isfinite(v)
+
+
+@dataclass(frozen=True)
+class Properties:
+    """Shape facts about a function, shown in ``actlab list`` and the gallery
+    and checked by the generic tests."""
+
+    output_range: tuple[float, float]
+    monotone: bool
+    smooth: bool
+    zero_centred: bool
+    bounded: bool
+
+    def range_text(self) -> str:
+        lo, hi = self.output_range
+
+        def fmt(v: float) -> str:
+            return {math.inf: "inf", -math.inf: "-inf"}.get(v, f"{v:g}")
+
+        return f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the library knows about one public function."""
+
+    name: str
+    kind: str  # "elementwise", "gated" (split-and-gate), "grouped", "simplex", "loss"
+    family: str
+    function: Callable[..., Any]
+    params: tuple[Param, ...]
+    latex: str
+    dlatex: str
+    properties: Properties | None
+    reference: str
+    derivative: Callable[..., Any] | None = None
+    xlim: tuple[float, float] = (-5.0, 5.0)
+    ylim: tuple[float, float] | None = None
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params if p.default is not REQUIRED}
+
+
+_REGISTRY: dict[str, Entry] = {}
+
+FAMILY_ORDER = (
+    "sigmoid", "relu", "shrink", "elu", "softplus", "self-gated", "gated linear", "maxout",
+)
+"""How families are listed; families not named here follow, in definition order."""
+
+
+def register(entry: Entry) -> Entry:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"{entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def registry(kind: str | None = None) -> list[Entry]:
+    """Every registered function (or those of one ``kind``), in definition order.
+
+    >>> import actlab
+    >>> [e.name for e in actlab.registry("elementwise")][:3]
+    ['sigmoid', 'log_sigmoid', 'tanh']
+    """
+    import actlab  # noqa: F401  (importing the package fills the registry)
+
+    entries = [e for e in _REGISTRY.values() if kind is None or e.kind == kind]
+    rank = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    return sorted(entries, key=lambda e: rank.get(e.family, len(rank)))
+
+
+def get(name: str) -> Entry:
+    """The entry called ``name``; a KeyError lists the known names."""
+    import actlab  # noqa: F401
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no function {name!r}; known: {', '.join(_REGISTRY)}") from None

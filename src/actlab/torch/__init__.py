@@ -1,0 +1,1 @@
+"""PyTorch front-end: autograd registration and ``torch.nn`` modules."""

@@ -1,0 +1,110 @@
+"""PyTorch registration of element-wise derivatives.
+
+One ``torch.autograd.Function`` subclass per element-wise function, built on
+first use: ``forward`` evaluates the function's math, ``backward`` its
+derivative (and the partial derivatives for parameters given as tensors that
+require grad). The backward is written with differentiable torch operations,
+so double backward works.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._activation import ElementwiseSpec, evaluate
+from . import _namespace as xp
+
+_FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
+
+
+def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Reduce a broadcast gradient ``g`` back to ``shape`` (the inverse of broadcasting)."""
+    if g.shape == shape:
+        return g
+    lead = g.dim() - len(shape)
+    if lead:
+        g = g.sum(dim=tuple(range(lead)))
+    dims = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if dims:
+        g = g.sum(dim=dims, keepdim=True)
+    return g
+
+
+def _function_for(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
+    """The autograd Function of ``spec`` (made for every registered function at
+    import, so ``torch.compile`` never sees a class being created)."""
+    cls = _FUNCTIONS.get(spec.name)
+    if cls is not None:
+        return cls
+    return _make_function(spec)
+
+
+def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
+    # The closures hold plain functions and constants only: torch.compile
+    # cannot trace through an ElementwiseSpec object.
+    math, derivative = spec.math, spec.derivative
+    promote_fwd, promote_der = "forward" in spec.promote32, "derivative" in spec.promote32
+    partials = tuple(spec.param_derivatives.get(p.name) for p in spec.params)
+
+    def forward(x: torch.Tensor, *values: Any) -> torch.Tensor:
+        return evaluate(math, x, values, xp, promote_fwd)
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, *values = inputs
+        tensors = [v for v in values if isinstance(v, torch.Tensor)]
+        ctx.save_for_backward(x, *tensors)
+        ctx.layout = [isinstance(v, torch.Tensor) for v in values]
+        ctx.scalars = [None if isinstance(v, torch.Tensor) else v for v in values]
+
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        x, *tensors = ctx.saved_tensors
+        it = iter(tensors)
+        values = tuple(next(it) if t else s for t, s in zip(ctx.layout, ctx.scalars))
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = grad * evaluate(derivative, x, values, xp, promote_der)
+        gparams: list[Any] = []
+        for i, (partial, v) in enumerate(zip(partials, values)):
+            if isinstance(v, torch.Tensor) and ctx.needs_input_grad[1 + i] and partial is not None:
+                d = evaluate(partial, x, values, xp, promote_der)
+                gparams.append(sum_to_shape(grad * d, v.shape))
+            else:
+                gparams.append(None)
+        return (gx, *gparams)
+
+    cls = type(
+        f"{spec.name.title().replace('_', '')}Function",
+        (torch.autograd.Function,),
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward),
+            "__module__": __name__,
+        },
+    )
+    _FUNCTIONS[spec.name] = cls
+    return cls
+
+
+def apply_elementwise(spec: ElementwiseSpec, x: torch.Tensor, values: tuple[Any, ...]):
+    """Evaluate ``spec`` on a tensor, recording our derivative for autograd."""
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
+    )
+    if not needs_grad:
+        return evaluate(spec.math, x, values, xp, "forward" in spec.promote32)
+    return _function_for(spec).apply(x, *values)
+
+
+def _make_all() -> None:
+    from ..registry import registry
+
+    for entry in registry():
+        spec = entry.extra.get("spec")
+        if isinstance(spec, ElementwiseSpec) and spec.name not in _FUNCTIONS:
+            _make_function(spec)
+
+
+_make_all()
