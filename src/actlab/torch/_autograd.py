@@ -81,6 +81,7 @@ def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
             "forward": staticmethod(forward),
             "setup_context": staticmethod(setup_context),
             "backward": staticmethod(backward),
+            "generate_vmap_rule": True,
             "__module__": __name__,
         },
     )

@@ -1,0 +1,248 @@
+"""The ``simplex_map`` decorator: one definition of a vector map (softmax,
+sparsemax, ...) along an axis, its vector-Jacobian and Jacobian-vector
+products, turned into the public function, its public ``vjp``/``jvp``/
+``jacobian``, the PyTorch autograd registration and the registry entry.
+
+The math functions always work on the **last** axis; the front-end moves the
+requested ``axis`` there and back, divides by the temperature, and handles
+half precision (computed in float32, rounded once).
+
+Signatures of the pieces (``y`` is the map's output, ``x`` its input after the
+temperature, both with the map's axis last; ``params`` in declaration order):
+
+- ``forward(x, *params, xp) -> y``
+- ``vjp(x, y, g, *params, xp) -> g @ J``  (the gradient of ``<g, map(x)>``)
+- ``jvp(x, y, v, *params, xp) -> J @ v``  (optional; defaults to ``vjp`` for
+  maps whose Jacobian is symmetric, which every map here has)
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _xp
+from .registry import REQUIRED, Entry, Param, Properties, register
+
+__all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
+
+Math = Callable[..., Any]
+
+
+def check_temperature(temperature: Any, owner: str) -> float:
+    """A non-zero finite number, else ValueError naming it."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"{owner}(): temperature must be a number, got {type(temperature).__name__}")
+    t = float(temperature)
+    if t == 0.0 or not math.isfinite(t):
+        raise ValueError(f"{owner}(): temperature must be non-zero and finite, got {temperature!r}")
+    return t
+
+
+def move_axis_last(x: Any, axis: int, xp: Any, owner: str) -> tuple[Any, int]:
+    """``x`` with ``axis`` moved to the end, and the normalised axis."""
+    if x.ndim == 0:
+        raise ValueError(f"{owner}(): x must have at least one axis, got a 0-d array")
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{owner}(): axis {axis!r} is out of range for x with {x.ndim} axes")
+    axis %= x.ndim
+    if axis == x.ndim - 1:
+        return x, axis
+    return _moveaxis(x, axis, x.ndim - 1, xp), axis
+
+
+def _moveaxis(x: Any, src: int, dst: int, xp: Any) -> Any:
+    if hasattr(xp, "moveaxis"):
+        return xp.moveaxis(x, src, dst)
+    order = list(range(x.ndim))
+    order.insert(dst, order.pop(src))
+    return xp.permute_dims(x, tuple(order))
+
+
+def move_axis_back(y: Any, axis: int, xp: Any) -> Any:
+    if axis == y.ndim - 1:
+        return y
+    return _moveaxis(y, y.ndim - 1, axis, xp)
+
+
+@dataclass(eq=False)
+class MapSpec:
+    """One vector map: its math on the last axis and its derivative products."""
+
+    name: str
+    forward: Math
+    vjp: Math
+    jvp: Math | None = None
+    params: tuple[Param, ...] = ()
+    temperature: bool = True
+    save_input: bool = False
+
+    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+        if len(args) > len(self.params):
+            raise TypeError(f"{self.name}() takes at most {len(self.params)} positional parameters after x")
+        values = [p.default for p in self.params]
+        names = [p.name for p in self.params]
+        for i, a in enumerate(args):
+            values[i] = a
+        for k, v in kwargs.items():
+            if k not in names:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument {k!r}")
+            values[names.index(k)] = v
+        return tuple(p.check(v, self.name) for p, v in zip(self.params, values))
+
+    def prepare(self, x: Any, axis: int, temperature: Any):
+        """``(xp, x_last, axis, out_dtype)``: x as a float array in working
+        precision, divided by the temperature, with ``axis`` last."""
+        xp, x = _xp.as_float_array(x)
+        x, axis = move_axis_last(x, axis, xp, self.name)
+        xw, out_dtype = _xp.to_working(xp, x)
+        if self.temperature:
+            t = check_temperature(temperature, self.name)
+            if t != 1.0:
+                xw = xw / t
+        return xp, xw, axis, out_dtype
+
+    def finish(self, y: Any, axis: int, out_dtype: Any, xp: Any) -> Any:
+        y = y if y.dtype == out_dtype else xp.astype(y, out_dtype)
+        return move_axis_back(y, axis, xp)
+
+    def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+        xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
+        if _xp.is_torch(xw) and _needs_grad(xw):
+            from .torch._simplex_autograd import apply_map
+
+            y = apply_map(self, xw, values)
+        else:
+            y = self.forward(xw, *values, xp=xp)
+        return self.finish(y, ax, out_dtype, xp)
+
+    def product(self, which: str, x: Any, v: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+        """The VJP or JVP at ``x`` applied to ``v`` (same shape as x), along ``axis``."""
+        xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
+        _, v = _xp.as_float_array(v, "v")
+        v, _ = move_axis_last(v, axis, xp, self.name)
+        v = xp.astype(v, xw.dtype) if v.dtype != xw.dtype else v
+        y = self.forward(xw, *values, xp=xp)
+        fn = self.vjp if which == "vjp" or self.jvp is None else self.jvp
+        out = fn(xw, y, v, *values, xp=xp)
+        if self.temperature and temperature != 1.0:
+            out = out / float(temperature)
+        return self.finish(out, ax, out_dtype, xp)
+
+    def jacobian(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+        """The (..., K, K) Jacobian d map_i / d x_j, built from the VJP."""
+        xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
+        k = xw.shape[-1]
+        y = self.forward(xw, *values, xp=xp)
+        eye = xp.eye(k, dtype=xw.dtype) if not _xp.is_torch(xw) else _torch_eye(k, xw)
+        # Row i of J is the VJP with the i-th basis vector: J[..., i, :] = e_i @ J.
+        xe, ye = xp.expand_dims(xw, axis=-2), xp.expand_dims(y, axis=-2)
+        shape = tuple(xw.shape[:-1]) + (k, k)
+        xe = xp.broadcast_to(xe, shape)
+        ye = xp.broadcast_to(ye, shape)
+        g = xp.broadcast_to(eye, shape)
+        jac = self.vjp(xe, ye, g, *values, xp=xp)
+        if self.temperature and temperature != 1.0:
+            jac = jac / float(temperature)
+        jac = jac if jac.dtype == out_dtype else xp.astype(jac, out_dtype)
+        if ax != xw.ndim - 1:
+            raise ValueError(f"{self.name}.jacobian(): only axis=-1 is supported")
+        return jac
+
+
+def _torch_eye(k: int, like: Any) -> Any:
+    import torch
+
+    return torch.eye(k, dtype=like.dtype, device=like.device)
+
+
+def _needs_grad(x: Any) -> bool:
+    import torch
+
+    return torch.is_grad_enabled() and x.requires_grad
+
+
+def simplex_map(
+    *,
+    family: str,
+    latex: str,
+    dlatex: str,
+    vjp: Math,
+    reference: str,
+    jvp: Math | None = None,
+    params: tuple[Param, ...] = (),
+    temperature: bool = True,
+    properties: Properties | None = None,
+    notes: str = "",
+    name: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Callable[[Math], Callable[..., Any]]:
+    """Decorate the forward math of a map along an axis (last axis in the math).
+
+    The public function is ``f(x, /, *params, axis=-1, temperature=1.0)``
+    (no ``temperature`` when ``temperature=False``); it gains ``f.vjp(x, g,
+    ...)``, ``f.jvp(x, v, ...)``, ``f.jacobian(x, ...)`` and ``f.entry``.
+    """
+
+    def build(forward: Math) -> Callable[..., Any]:
+        fname = name or forward.__name__
+        spec = MapSpec(fname, forward, vjp, jvp, tuple(params), temperature)
+
+        def public(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
+            return spec(x, spec.bind(args, kwargs), axis, temperature)
+
+        def public_vjp(x: Any, g: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
+            return spec.product("vjp", x, g, spec.bind(args, kwargs), axis, temperature)
+
+        def public_jvp(x: Any, v: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
+            return spec.product("jvp", x, v, spec.bind(args, kwargs), axis, temperature)
+
+        def public_jacobian(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
+            return spec.jacobian(x, spec.bind(args, kwargs), axis, temperature)
+
+        ps = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)]
+        for p in params:
+            d = inspect.Parameter.empty if p.default is REQUIRED else p.default
+            ps.append(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d))
+        ps.append(inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=-1))
+        if temperature:
+            ps.append(inspect.Parameter("temperature", inspect.Parameter.KEYWORD_ONLY, default=1.0))
+        public.__signature__ = inspect.Signature(ps)  # type: ignore[attr-defined]
+        public.__name__ = public.__qualname__ = fname
+        public.__module__ = forward.__module__
+        public.__doc__ = forward.__doc__
+        for f, what in ((public_vjp, "vjp"), (public_jvp, "jvp"), (public_jacobian, "jacobian")):
+            f.__name__ = f.__qualname__ = f"{fname}.{what}"
+        public_vjp.__doc__ = f"Vector-Jacobian product of :func:`{fname}`: the gradient of <g, {fname}(x)>. ${dlatex}$"
+        public_jvp.__doc__ = f"Jacobian-vector product of :func:`{fname}`: J v. ${dlatex}$"
+        public_jacobian.__doc__ = f"The (..., K, K) Jacobian of :func:`{fname}` along the last axis. ${dlatex}$"
+        entry = register(
+            Entry(
+                name=fname,
+                kind="simplex",
+                family=family,
+                function=public,
+                params=tuple(params),
+                latex=latex,
+                dlatex=dlatex,
+                properties=properties,
+                reference=reference,
+                derivative=public_vjp,
+                notes=notes,
+                extra={"spec": spec, **(extra or {})},
+            )
+        )
+        public.vjp = public_vjp  # type: ignore[attr-defined]
+        public.jvp = public_jvp  # type: ignore[attr-defined]
+        public.jacobian = public_jacobian  # type: ignore[attr-defined]
+        public.entry = entry  # type: ignore[attr-defined]
+        public.spec = spec  # type: ignore[attr-defined]
+        return public
+
+    return build
+
+
+_ = field  # dataclasses.field kept for subclasses' use

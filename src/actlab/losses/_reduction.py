@@ -1,0 +1,75 @@
+"""PyTorch's loss conventions, shared by every loss: ``reduction``,
+``ignore_index`` and per-class ``weight``.
+
+For class-index targets: each counted row i has weight ``w[t_i]`` (1 without
+``weight``); ``mean`` is ``sum_i w_i l_i / sum_i w_i`` over the rows whose
+target is not ``ignore_index`` (NaN when no row counts, as in PyTorch);
+``sum`` is the weighted sum; ``none`` returns the weighted per-row losses with
+0 on ignored rows. For probability targets the weight enters the per-row
+loss and ``mean`` divides by the number of rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["check_reduction", "class_targets", "reduce_loss"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: Any, owner: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{owner}(): reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+    return reduction
+
+
+def class_targets(target: Any, n_classes: int, ignore_index: int, owner: str, xp: Any):
+    """Validate integer class targets; return ``(safe_target, keep)`` where
+    ``keep`` marks the rows that count and ``safe_target`` has ignored rows
+    replaced by class 0 (so indexing never goes out of range).
+
+    Out-of-range targets raise ValueError naming the first bad value (this
+    reads the values, so it is skipped while ``torch.compile`` traces).
+    """
+    if xp.isdtype(target.dtype, "real floating") or xp.isdtype(target.dtype, "bool"):
+        raise TypeError(f"{owner}(): class targets must be integers, got dtype {target.dtype}")
+    keep = target != ignore_index
+    bad = keep & ((target < 0) | (target >= n_classes))
+    if not _compiling() and bool(xp.any(bad)):
+        first = int(target[bad][0]) if hasattr(target[bad], "__getitem__") else "?"
+        raise ValueError(
+            f"{owner}(): target {first} is out of range for {n_classes} classes "
+            f"(ignore_index={ignore_index})"
+        )
+    safe = xp.where(keep, target, xp.zeros_like(target))
+    return safe, keep
+
+
+def reduce_loss(loss: Any, row_weight: Any, keep: Any, reduction: str, xp: Any) -> Any:
+    """Apply ``reduction`` to per-row ``loss`` with per-row weights (or None)
+    and a mask of counted rows (or None)."""
+    w = row_weight
+    if keep is not None:
+        kw = xp.astype(keep, loss.dtype)
+        w = kw if w is None else w * kw
+        loss = xp.where(keep, loss, 0.0)
+    weighted = loss if w is None else loss * w
+    if reduction == "none":
+        return weighted
+    total = xp.sum(weighted)
+    if reduction == "sum":
+        return total
+    if w is None:
+        n = 1
+        for s in loss.shape:
+            n *= s
+        return total / n
+    return total / xp.sum(w)
+
+
+def _compiling() -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and torch.compiler.is_compiling()

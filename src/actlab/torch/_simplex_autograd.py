@@ -1,0 +1,62 @@
+"""PyTorch registration of vector maps: one ``torch.autograd.Function`` per
+map, whose backward is the map's own VJP (written with differentiable torch
+operations, so double backward works)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._simplex import MapSpec
+from . import _namespace as xp
+
+_FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
+
+
+def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
+    forward_math, vjp_math = spec.forward, spec.vjp
+
+    def forward(x: torch.Tensor, *values: Any) -> torch.Tensor:
+        return forward_math(x, *values, xp=xp)
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, *values = inputs
+        ctx.save_for_backward(x, output)
+        ctx.values = tuple(values)
+
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        x, y = ctx.saved_tensors
+        gx = vjp_math(x, y, grad, *ctx.values, xp=xp)
+        return (gx, *([None] * len(ctx.values)))
+
+    cls = type(
+        f"{spec.name.title().replace('_', '')}Function",
+        (torch.autograd.Function,),
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward),
+            "generate_vmap_rule": True,
+            "__module__": __name__,
+        },
+    )
+    _FUNCTIONS[spec.name] = cls
+    return cls
+
+
+def apply_map(spec: MapSpec, x: torch.Tensor, values: tuple[Any, ...]) -> torch.Tensor:
+    cls = _FUNCTIONS.get(spec.name) or _make_function(spec)
+    return cls.apply(x, *values)
+
+
+def _make_all() -> None:
+    from ..registry import registry
+
+    for entry in registry():
+        spec = entry.extra.get("spec")
+        if isinstance(spec, MapSpec) and spec.name not in _FUNCTIONS:
+            _make_function(spec)
+
+
+_make_all()
