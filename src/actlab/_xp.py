@@ -100,6 +100,11 @@ def to_working(xp, x: Array, promote32: bool = False):
     return x, dt
 
 
+def as_ndarray(y: Array) -> Array:
+    """NumPy ufuncs return scalars for 0-d input; keep 0-d arrays instead."""
+    return np.asarray(y) if isinstance(y, np.generic) else y
+
+
 def finfo(xp, dtype):
     return xp.finfo(dtype)
 
@@ -141,8 +146,7 @@ def with_limits(x: Array, fn: Callable[[Array], Array], neg: Any, pos: Any, *, x
 def indicator(cond: Array, x: Array, *, xp) -> Array:
     """1.0 where ``cond``, 0.0 elsewhere, NaN where ``x`` is NaN: the derivative
     of a piecewise-linear function (whose kinks follow from ``cond``)."""
-    one = xp.where(cond, 1.0, 0.0)
-    return xp.where(xp.isnan(x), x, xp.astype(one, x.dtype))
+    return xp.where(xp.isnan(x), x, xp.astype(cond, x.dtype))
 
 
 def zero_keep_nan(x: Array, *, xp) -> Array:

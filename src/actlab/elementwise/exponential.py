@@ -83,10 +83,12 @@ def selu(x, *, xp):
         >>> round(float(actlab.selu(1.0)), 6)
         1.050701
     """
-    return lazy_where(
-        x > 0, x, lambda v: _SELU_SCALE * v,
-        lambda v: (_SELU_SCALE * _SELU_ALPHA) * xp.expm1(v), xp=xp,
-    )
+    big = float(xp.finfo(x.dtype).max) / _SELU_SCALE  # beyond it the true value overflows to inf
+
+    def positive(v):
+        return xp.where(v > big, math.inf, _SELU_SCALE * xp.where(v > big, 0.0, v))
+
+    return lazy_where(x > 0, x, positive, lambda v: (_SELU_SCALE * _SELU_ALPHA) * xp.expm1(v), xp=xp)
 
 
 def _d_celu(x, alpha, *, xp):

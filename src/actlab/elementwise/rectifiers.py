@@ -1,7 +1,7 @@
 """Piecewise-linear rectifiers: the ReLU family and the shrink/threshold maps.
 
-Derivatives at a kink follow seed 004's convention relu'(0) = 0: the
-derivative takes the value of the left piece at the kink itself.
+At a kink the derivative takes the value PyTorch's backward gives there
+(relu'(0) = 0, the convention seed 004 fixes), so gradients match torch.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "prelu", "rrelu", "threshold", "softshrink", "hardshrink",
 ]
 
-_KINK = "At a kink the derivative is the left piece's slope (relu'(0) = 0, seed 004)."
+_KINK = "At a kink the derivative takes PyTorch's value (relu'(0) = 0, as seed 004 fixes it)."
 
 
 def _d_relu(x, *, xp):

@@ -205,7 +205,7 @@ def _d_mish(x, *, xp):
     dlatex=r"\tanh(\operatorname{sp}(x))+x\,\sigma(x)\operatorname{sech}^2(\operatorname{sp}(x))",
     derivative=_d_mish,
     promote32=("derivative",),
-    properties=Properties((-0.3088, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
+    properties=Properties((-0.30885, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
     reference="Misra 2019 (Mish); seed 004.",
     xlim=(-5, 3),
     ylim=(-1, 3),
@@ -224,19 +224,19 @@ def mish(x, *, xp):
 
 
 def _d_hardswish(x, *, xp):
-    d = xp.where(x <= -3.0, 0.0, xp.where(x > 3.0, 1.0, (2.0 * x + 3.0) / 6.0))
+    d = xp.where(x < -3.0, 0.0, xp.where(x > 3.0, 1.0, x / 3.0 + 0.5))
     return xp.where(xp.isnan(x), x, d)
 
 
 @activation(
     family="self-gated",
     latex=r"x\,\frac{\mathrm{relu6}(x+3)}{6}",
-    dlatex=r"\begin{cases}0 & x\le-3\\ \frac{2x+3}{6} & -3<x\le3\\ 1 & x>3\end{cases}",
+    dlatex=r"\begin{cases}0 & x<-3\\ \frac{2x+3}{6} & -3\le x\le3\\ 1 & x>3\end{cases}",
     derivative=_d_hardswish,
     properties=Properties((-0.375, math.inf), monotone=False, smooth=False, zero_centred=False, bounded=False),
     reference="Howard et al. 2019 (MobileNetV3).",
     xlim=(-5, 5),
-    notes="At the kinks -3 and 3 the derivative is the left piece's: 0 and 1.5.",
+    notes="At the kinks -3 and 3 the derivative is PyTorch's: -0.5 and 1.5.",
 )
 def hardswish(x, *, xp):
     r"""Hard swish, :math:`x\,\mathrm{relu6}(x+3)/6`.
@@ -246,4 +246,5 @@ def hardswish(x, *, xp):
         >>> actlab.hardswish([-4.0, 1.0, 4.0]).tolist()
         [0.0, 0.6666666666666666, 4.0]
     """
-    return xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, x, x * (x + 3.0) / 6.0))
+    middle = lazy_where((x > -3.0) & (x < 3.0), x, lambda v: v * (v + 3.0) / 6.0, lambda v: v, xp=xp)
+    return xp.where(x <= -3.0, 0.0, middle)

@@ -87,7 +87,8 @@ def log_sigmoid(x, *, xp):
 
 
 def _d_tanh(x, *, xp):
-    e = xp.exp(-2.0 * xp.abs(x))
+    a = xp.abs(x)
+    e = xp.exp(-2.0 * xp.where(a > 400.0, 400.0, a))  # sech^2 underflows long before 400
     r = 1.0 / (1.0 + e)
     return 4.0 * e * r * r
 
@@ -151,7 +152,7 @@ def _d_hardsigmoid(x, *, xp):
     properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
     reference="Courbariaux et al. 2015; PyTorch Hardsigmoid (relu6(x+3)/6).",
     xlim=(-5, 5),
-    notes="At the kinks x = -3 and x = 3 the derivative is 0.",
+    notes="At the kinks x = -3 and x = 3 the derivative is 0 (as in PyTorch).",
 )
 def hardsigmoid(x, *, xp):
     r"""Piecewise-linear sigmoid, :math:`\mathrm{relu6}(x+3)/6`.
@@ -187,7 +188,7 @@ def _check_hardtanh(x, min_val, max_val, *, xp):
     properties=Properties((-1, 1), monotone=True, smooth=False, zero_centred=True, bounded=True),
     reference="PyTorch Hardtanh.",
     xlim=(-3, 3),
-    notes="At the kinks x = min_val and x = max_val the derivative is 0.",
+    notes="At the kinks x = min_val and x = max_val the derivative is 0 (as in PyTorch).",
 )
 def hardtanh(x, min_val, max_val, *, xp):
     r"""Clamp to [min_val, max_val] (default [-1, 1]).
