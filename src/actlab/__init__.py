@@ -24,8 +24,8 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
         >>> import actlab
         >>> float(actlab.derivative("sigmoid")(0.0))
         0.25
-        >>> float(actlab.derivative("swish", wrt="beta")(1.0, 2.0))
-        0.10499358540350652
+        >>> round(float(actlab.derivative("swish", wrt="beta")(1.0, 2.0)), 12)
+        0.104993585404
     """
     entry = get(name)
     if entry.derivative is None:

@@ -4,8 +4,8 @@ autograd Functions already built).
 
 Example:
     >>> import torch, actlab.torch as at
-    >>> at.GELU()(torch.tensor([1.0])).tolist()
-    [0.8413447141647339]
+    >>> at.GELU()(torch.tensor([1.0], dtype=torch.float64)).tolist()
+    [0.8413447460685429]
 """
 
 from . import _autograd, _simplex_autograd  # noqa: F401

@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 from torch import (  # noqa: F401
-    abs,
     any,
     arange,
     argmax as _argmax,
@@ -91,3 +90,13 @@ def max(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torc
     if axis is None:
         return torch.amax(x)
     return torch.amax(x, dim=axis, keepdim=keepdims)
+
+
+def abs(x: torch.Tensor, /) -> torch.Tensor:  # noqa: A001
+    """|x| whose autograd derivative at 0 is +1, not torch's 0.
+
+    The math pairs |x| with branches chosen by ``x >= 0`` (e.g. sigmoid as
+    1/(1+e^-|x|) for x >= 0); differentiating such a formula (double
+    backward) is right at 0 only if |x| picks the same branch there.
+    """
+    return torch.where(x >= 0, x, -x)

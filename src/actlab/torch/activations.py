@@ -153,7 +153,7 @@ class RReLU(nn.Module):
 
     Example:
         >>> import torch, actlab.torch as at
-        >>> at.RReLU(0.1, 0.3).eval()(-torch.ones(2)).tolist()
+        >>> at.RReLU(0.1, 0.3).eval()(-torch.ones(2, dtype=torch.float64)).tolist()
         [-0.2, -0.2]
     """
 
