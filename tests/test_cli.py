@@ -8,11 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from gallery_fakes import stand_ins
 
 import actlab
 from actlab.cli import main
-
-from gallery_fakes import stand_ins
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,23 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from gallery_fakes import stand_ins  # noqa: E402
+
 import actlab  # noqa: E402
-from actlab.plot import (  # noqa: E402
+from actlab.plot import (  # noqa: E402  # noqa: E402
     DERIVATIVE_COLOR,
     FUNCTION_COLOR,
+    comparisons,
+    curves,
+    formula,
     function_figure,
     plane_figure,
     save_figure,
+    style,
     sweep_figure,
     thumbnail_figure,
 )
-from actlab.plot import comparisons, curves, formula, style  # noqa: E402
 from actlab.plot.gallery import DRAWN_KINDS  # noqa: E402
-
-from gallery_fakes import stand_ins  # noqa: E402
 
 DRAWN = [e.name for e in actlab.registry() if e.kind in DRAWN_KINDS]
 

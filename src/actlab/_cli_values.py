@@ -98,7 +98,7 @@ def show_values(
         kwargs = plot_params(e, params)
         with np.errstate(all="ignore"):
             p = np.asarray(e.function(z, **kwargs), dtype=float)
-        rows = [[str(i + 1), format_number(float(zi)), format_number(float(pi), digits)] for i, (zi, pi) in enumerate(zip(z, p))]
+        rows = [[str(i + 1), format_number(float(zi)), format_number(float(pi), digits)] for i, (zi, pi) in enumerate(zip(z, p, strict=True))]
         rows.append(["sum", "", format_number(float(p.sum()), digits)])
         blocks.append((f"{e.name}(z) on z = [{', '.join(format_number(float(v)) for v in z)}]",
                        ["i", "z_i", f"{e.name}(z)_i"], rows))
@@ -111,7 +111,7 @@ def show_values(
         c = curve(e, xs, params)
     header = [c.xlabel.split("  ")[0], c.ylabel.replace("$", ""), c.dlabel.replace("$", "")]
     rows = [[format_number(float(x)), format_number(float(y), digits), "" if c.dy is None else format_number(float(d), digits)]
-            for x, y, d in zip(xs, c.y, c.dy if c.dy is not None else xs)]
+            for x, y, d in zip(xs, c.y, c.dy if c.dy is not None else xs, strict=True)]
     pieces = ", ".join(_linear(a, b) for a, b in e.extra.get("pieces", MAXOUT_PIECES))
     caption = {"gated": "the gate a * g(b) with a = 1", "grouped": f"the maximum of the pieces {pieces}",
                "simplex": "first output on scores [t, 0]", "loss": "loss of scores [t, 0], class 0 correct"}.get(e.kind, "")

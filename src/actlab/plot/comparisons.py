@@ -89,6 +89,10 @@ def side_by_side_figure(names: Sequence[str], xlim: tuple[float, float], title: 
     return fig
 
 
+def _vector(z: Any) -> str:
+    return "[" + ", ".join(f"{float(v):g}" for v in z) + "]"
+
+
 def _maps_1d(names: Sequence[str]):
     return side_by_side_figure(present(names), (-4.0, 4.0), " vs ".join(present(names)) + " on z = [t, 0]")
 
@@ -97,10 +101,9 @@ def _maps_1d(names: Sequence[str]):
 def _maps_2d(names: Sequence[str]):
     names = present(names)
     fig, axes = style.new_figure(ncols=len(names), nrows=2, size=(4.2 * len(names), 7.6), constrained=True)
-    lim = 3.0
     for i, name in enumerate(names):
-        t1, t2, p = map_plane(_get(name), lim=lim)
-        draw_plane(axes[i], fig, name, t1, t2, p[..., 0], lim, colorbar=i == len(names) - 1)
+        t1, t2, p, _ = map_plane(_get(name))
+        draw_plane(axes[i], fig, name, t1, t2, p[..., 0], colorbar=i == len(names) - 1)
         axes[i].set_title(f"{name}([t1, t2, 0])$_1$")
         draw_triangle(axes[len(names) + i], p, f"{name} on the simplex")
     return fig
@@ -129,7 +132,7 @@ def _losses():
 def _normalisation():
     softmax, norm = _get("softmax").function, _get("sum_normalize").function
     fig, axes = style.new_figure(ncols=2, size=(9.6, 3.6))
-    for ax, z in zip(axes, ([1.0, 2.0], [10.0, 20.0])):
+    for ax, z in zip(axes, ([1.0, 2.0], [10.0, 20.0]), strict=True):
         rows = (("softmax", softmax(np.array(z))), ("x / sum(x)", norm(np.array(z))))
         for j, (label, p) in enumerate(rows):
             pos = np.arange(2) + (j - 0.5) * 0.36
@@ -137,7 +140,8 @@ def _normalisation():
             ax.bar_label(bars, labels=[f"{v:.3g}" for v in np.asarray(p)], fontsize=8, padding=2)
         ax.set_xticks([0, 1], [f"class 1 (z = {z[0]:g})", f"class 2 (z = {z[1]:g})"])
         ax.set_ylim(0, 1.15)
-        style.decorate(ax, xlabel="class", ylabel="probability", title=f"scores {z}", zero_lines=False, legend_loc="upper left")
+        style.decorate(ax, xlabel="class", ylabel="probability", title=f"scores {_vector(z)}", zero_lines=False,
+                       legend_loc="upper left")
     return fig
 
 
@@ -157,7 +161,7 @@ def _temperature():
     ax.set_xlim(temps[0], temps[-1])
     ax.set_ylim(-0.03, 1.03)
     style.decorate(ax, xlabel="temperature T (log scale)", ylabel="softmax(z / T)", zero_lines=False,
-                   title=f"softmax(z/T), z = {list(_TEMPERATURE_Z)}")
+                   title=f"softmax(z/T), z = {_vector(_TEMPERATURE_Z)}")
     shown = (0.1, 0.5, 1.0, 2.0, 10.0)
     for j, T in enumerate(shown):
         q = np.asarray(softmax(_TEMPERATURE_Z, temperature=T))
@@ -180,14 +184,15 @@ def _hardmax():
     h = np.asarray(hardmax(_TIE_Z))
     for i in range(p.shape[1]):
         color = style.SWEEP_COLORS[i]
-        ax.plot(betas, p[:, i], color=color, label=f"softmax($\\beta$z)$_{i + 1}$, z$_{i + 1}$ = {_TIE_Z[i]:g}")
+        ax.plot(betas, p[:, i], color=color, linewidth=style.sweep_width(i, p.shape[1]),  # ties stay visible
+                label=f"softmax($\\beta$z)$_{i + 1}$, z$_{i + 1}$ = {_TIE_Z[i]:g}")
         ax.axhline(h[i], color=color, linestyle=":", linewidth=1.2)
     ax.plot([], [], color=style.REFERENCE_COLOR, linestyle=":", label="hardmax(z) (dotted)")
     ax.set_xscale("log")
     ax.set_xlim(betas[0], betas[-1])
     ax.set_ylim(-0.03, 0.6)
     style.decorate(ax, xlabel=r"$\beta$ = 1/T (log scale)", ylabel="probability", zero_lines=False,
-                   title="softmax($\\beta$z) $\\to$ hardmax(z) as $\\beta\\to\\infty$ (tie shared)", legend_loc="center left")
+                   title="softmax($\\beta$z) $\\to$ hardmax(z) as $\\beta\\to\\infty$ (tie shared)", legend_loc="center right")
     return fig
 
 

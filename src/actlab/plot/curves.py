@@ -4,7 +4,9 @@ by kind, with its derivative where the entry has one.
 - "elementwise": ``f(x)`` and ``f'(x)``;
 - "gated": the gate ``a * g(b)`` with ``a = 1``, and its derivative in ``b``;
 - "grouped" (maxout): ``max(x, 0.5x - 1, -x)`` as three pieces of one group;
-- "simplex": ``map([t, 0])_1`` and ``d map([t, 0])_1 / dt``;
+- "simplex": ``map([t, 0])_1`` and ``d map([t, 0])_1 / dt`` (for a map that
+  takes non-negative scores only, such as sum normalisation: ``map([t, 1])_1``
+  for t >= 0);
 - "loss": the loss of scores ``[t, 0]`` with class 0 correct, and its slope.
 
 Nothing here imports matplotlib.
@@ -27,6 +29,8 @@ __all__ = [
     "curve",
     "maxout_pieces",
     "simplex_values",
+    "positive_only",
+    "domain",
     "loss_values",
     "MAXOUT_PIECES",
 ]
@@ -79,11 +83,28 @@ def takes_temperature(entry: Entry) -> bool:
         return False
 
 
+def positive_only(entry: Entry) -> bool:
+    """Whether a vector map rejects negative scores (sum normalisation does)."""
+    if entry.kind != "simplex":
+        return False
+    try:
+        entry.function(np.array([-1.0, 0.5]))
+    except ValueError:
+        return True
+    return False
+
+
+def domain(entry: Entry) -> tuple[float, float]:
+    """The x range to draw: the entry's ``xlim``, cut to t >= 0 for maps of non-negative scores."""
+    lo, hi = entry.xlim
+    return (0.0, hi) if positive_only(entry) else (lo, hi)
+
+
 def curve(entry: Entry, x: np.ndarray | None = None, params: dict[str, Any] | None = None) -> Curve:
     """The curve a figure draws for ``entry`` (see the module docstring)."""
     params = plot_params(entry, params)
     if x is None:
-        x = np.linspace(entry.xlim[0], entry.xlim[1], 1201)
+        x = np.linspace(*domain(entry), 1201)
     x = np.asarray(x, dtype=float)
     kind = entry.kind
     if kind == "elementwise":
@@ -109,7 +130,8 @@ def curve(entry: Entry, x: np.ndarray | None = None, params: dict[str, Any] | No
     if kind == "simplex":
         temperature = params.pop("temperature", 1.0)
         y, dy = simplex_values(entry, x, params, temperature)
-        return Curve(x, y, dy, "t  (scores z = [t, 0])", f"{entry.name}(z)$_1$", f"d {entry.name}(z)$_1$ / dt")
+        other = 1 if positive_only(entry) else 0
+        return Curve(x, y, dy, f"t  (scores z = [t, {other}])", f"{entry.name}(z)$_1$", f"d {entry.name}(z)$_1$ / dt")
     if kind == "loss":
         y = loss_values(entry, x, params)
         h = 1e-6 * np.maximum(1.0, np.abs(x))  # central difference: error ~ h^2, far below what a plot shows
@@ -126,11 +148,12 @@ def maxout_pieces(x: np.ndarray, pieces=MAXOUT_PIECES) -> np.ndarray:
 def simplex_values(
     entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None, temperature: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``map([t, 0])_1`` and its derivative in t (None if the VJP fails)."""
+    """``map([t, 0])_1`` (``map([t, 1])_1`` for a map of non-negative scores)
+    and its derivative in t (None if the VJP fails)."""
     params = dict(params or {})
     if takes_temperature(entry):
         params["temperature"] = temperature
-    z = np.stack([t, np.zeros_like(t)], axis=-1)
+    z = np.stack([t, np.full_like(t, 1.0 if positive_only(entry) else 0.0)], axis=-1)
     y = np.asarray(entry.function(z, **params), dtype=float)[:, 0]
     dy = None
     if entry.derivative is not None:

@@ -23,7 +23,7 @@ import numpy as np
 from ..registry import Entry
 from . import curves, style
 
-__all__ = ["function_figure", "sweep_figure", "thumbnail_figure", "param_label", "format_value"]
+__all__ = ["function_figure", "sweep_figure", "thumbnail_figure", "param_label", "param_text", "format_value"]
 
 _SYMBOLS = {
     "beta": r"$\beta$",
@@ -39,13 +39,22 @@ _SYMBOLS = {
 }
 
 
+_UNICODE = {"beta": "\u03b2", "alpha": "\u03b1", "lambd": "\u03bb", "threshold": "\u03b8", "negative_slope": "slope a",
+            "temperature": "T"}
+
+
+def param_text(name: str) -> str:
+    """How a parameter is written in plain text (HTML captions): Greek letters in Unicode."""
+    return _UNICODE.get(name, name)
+
+
 def param_label(name: str) -> str:
     """How a parameter is written in legends (Greek letters for beta, alpha, ...)."""
     return _SYMBOLS.get(name, name)
 
 
 def format_value(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _settings(params: dict[str, Any]) -> str:
@@ -76,14 +85,13 @@ def function_figure(
 ):
     """The function and (by default) its derivative on one axes."""
     fig, (ax,) = style.new_figure(size=size)
-    x = np.linspace(*(xlim or entry.xlim), 401 if entry.kind == "loss" else 1201)
+    x = np.linspace(*(xlim or curves.domain(entry)), 401 if entry.kind == "loss" else 1201)
     c = curves.curve(entry, x, params)
     drawn = _draw(ax, entry, c, derivative)
     ax.set_xlim(x[0], x[-1])
     style.autoscale_y(ax, drawn, None if xlim else entry.ylim)
     settings = _settings(curves.plot_params(entry, params))
-    title = entry.name + (f"  ({settings})" if settings else "")
-    style.decorate(ax, xlabel=c.xlabel, ylabel="value", title=title)
+    style.decorate(ax, xlabel=c.xlabel, ylabel="value", title=entry.name, subtitle=settings or None)
     return fig
 
 
@@ -99,7 +107,7 @@ def sweep_figure(
     """The function for each value of parameter ``name`` (left) and, with
     ``derivative``, the derivatives (right, dashed), one colour per value."""
     fig, axes = style.new_figure(ncols=2 if derivative else 1, size=(9.6, 3.6) if derivative else (5.2, 3.6))
-    x = np.linspace(*(xlim or entry.xlim), 401 if entry.kind == "loss" else 1201)
+    x = np.linspace(*(xlim or curves.domain(entry)), 401 if entry.kind == "loss" else 1201)
     ys: list[np.ndarray] = []
     dys: list[np.ndarray] = []
     c = None
@@ -117,11 +125,11 @@ def sweep_figure(
     assert c is not None, "a sweep needs at least one value"
     fixed = {k: v for k, v in curves.plot_params(entry, params).items() if k != name}
     settings = _settings(fixed)
-    suffix = f"  ({settings})" if settings else ""
     for ax in axes:
         ax.set_xlim(x[0], x[-1])
     style.autoscale_y(axes[0], ys, None if xlim else entry.ylim)
-    style.decorate(axes[0], xlabel=c.xlabel, ylabel=c.ylabel, title=f"{entry.name} for several {param_label(name)}{suffix}")
+    style.decorate(axes[0], xlabel=c.xlabel, ylabel=c.ylabel, title=f"{entry.name} for several {param_label(name)}",
+                   subtitle=settings or None)
     if derivative:
         style.autoscale_y(axes[1], dys)
         style.decorate(axes[1], xlabel=c.xlabel, ylabel=c.dlabel, title="derivative")
@@ -132,7 +140,7 @@ def sweep_figure(
 def thumbnail_figure(entry: Entry):
     """A small picture for the index: the function and its derivative, no text."""
     fig, (ax,) = style.new_figure(size=(2.4, 1.6), margins=(0.3, 0.06, 0.2, 0.06))
-    x = np.linspace(*entry.xlim, 301)
+    x = np.linspace(*curves.domain(entry), 301)
     c = curves.curve(entry, x)
     drawn = _draw(ax, entry, c, derivative=True)
     for line in ax.get_lines():

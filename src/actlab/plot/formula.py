@@ -49,7 +49,7 @@ def _cases(match: re.Match[str]) -> str:
         cells.append(f"{value.strip()} \\quad {cond}" if cond else value.strip())
     body = cells[-1]
     for cell in reversed(cells[:-1]):  # stack the rows: nested fractions without a bar
-        body = "\\genfrac{}{}{0}{0}{%s}{%s}" % (cell, body)
+        body = "\\genfrac{}{}{0}{0}{" + cell + "}{" + body + "}"
     return "\\left\\{" + body + "\\right."
 
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..registry import Entry
 from ..registry import get as _get
 from ..registry import registry as _all_entries
-from ..registry import Entry
 
 __all__ = ["Job", "GalleryResult", "plan", "render_gallery", "DRAWN_KINDS"]
 
@@ -61,7 +61,7 @@ class GalleryResult:
 
 def _entry_jobs(e: Entry, formats: tuple[str, ...]) -> list[Job]:
     from . import curves
-    from .figures import param_label
+    from .figures import format_value, param_text
 
     jobs = [
         Job(("formula", e.latex), f"math/{e.name}", ("svg",)),
@@ -74,7 +74,7 @@ def _entry_jobs(e: Entry, formats: tuple[str, ...]) -> list[Job]:
     jobs.append(Job(("function", e.name), f"fig/{e.name}", formats, f"{e.name} and its {what}"))
     for p in curves.sweep_params(e):
         jobs.append(Job(("sweep", e.name, p.name, tuple(p.sweep)), f"fig/{e.name}--{p.name}", formats,
-                        f"{e.name} for {param_label(p.name)} in {', '.join(f'{v:g}' if isinstance(v, float) else str(v) for v in p.sweep)}"))
+                        f"{e.name} for {param_text(p.name)} = {', '.join(format_value(v) for v in p.sweep)}"))
     if e.kind == "simplex":
         if curves.takes_temperature(e):
             jobs.append(Job(("sweep", e.name, "temperature", SIMPLEX_TEMPERATURES), f"fig/{e.name}--temperature",
@@ -143,7 +143,8 @@ def run_job(job: Job, out: Path) -> tuple[str, tuple[str, ...], str | None]:
             save_figure(fig, f"{target}.{fmt}", dpi=80 if job.what[0] == "thumb" else 110)
         return job.stem, job.formats, None
     except Exception as exc:  # reported on the page and in the summary
-        return job.stem, (), f"{type(exc).__name__}: {exc}"
+        message = f"{type(exc).__name__}: {exc}"
+        return job.stem, (), message if len(message) <= 300 else message[:297] + "..."
 
 
 def _run_star(args: tuple[Job, Path]):

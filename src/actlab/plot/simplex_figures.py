@@ -23,11 +23,11 @@ SUPPORT_COLORS = {1: "#c0392b", 2: "#e6a117", 3: "#1f5fa8"}
 _SQRT3_2 = np.sqrt(3.0) / 2.0
 
 
-def score_plane(lim: float = 3.0, n: int = 81) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(t1, t2, z)``: a grid of scores ``z = [t1, t2, 0]`` of shape (n, n, 3)."""
-    t = np.linspace(-lim, lim, n)
+def score_plane(lo: float = -3.0, hi: float = 3.0, last: float = 0.0, n: int = 81):
+    """``(t1, t2, z)``: a grid of scores ``z = [t1, t2, last]`` of shape (n, n, 3)."""
+    t = np.linspace(lo, hi, n)
     t1, t2 = np.meshgrid(t, t)
-    return t1, t2, np.stack([t1, t2, np.zeros_like(t1)], axis=-1)
+    return t1, t2, np.stack([t1, t2, np.full_like(t1, last)], axis=-1)
 
 
 def _apply(entry: Entry, z: np.ndarray, params: dict[str, Any] | None, temperature: float = 1.0) -> np.ndarray:
@@ -44,7 +44,7 @@ def simplex_points(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p[..., 1] + 0.5 * p[..., 2], _SQRT3_2 * p[..., 2]
 
 
-def draw_triangle(ax: Any, p: np.ndarray, title: str) -> None:
+def draw_triangle(ax: Any, p: np.ndarray, title: str, last: float = 0.0) -> None:
     """Scatter the probability vectors ``p`` (..., 3) on the simplex, coloured
     by support size, with the corners labelled."""
     p = p.reshape(-1, 3)
@@ -67,16 +67,17 @@ def draw_triangle(ax: Any, p: np.ndarray, title: str) -> None:
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_xlabel("3-class simplex (corners: one-hot)")
-    ax.set_ylabel("p = map([t1, t2, 0])")
+    ax.set_ylabel(f"p = map([t1, t2, {last:g}])")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7.5, markerscale=1.5, frameon=False)
 
 
-def draw_plane(ax: Any, fig: Any, name: str, t1: np.ndarray, t2: np.ndarray, p1: np.ndarray, lim: float,
+def draw_plane(ax: Any, fig: Any, name: str, t1: np.ndarray, t2: np.ndarray, p1: np.ndarray,
                levels: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 0.9), colorbar: bool = True) -> None:
     """``p1`` (the first output over the score plane) as an image with contours;
     the edges of the regions where it is exactly 0 or 1 are outlined."""
-    im = ax.imshow(p1, origin="lower", extent=(-lim, lim, -lim, lim), cmap="viridis", vmin=0.0, vmax=1.0,
+    extent = (t1.min(), t1.max(), t2.min(), t2.max())
+    im = ax.imshow(p1, origin="lower", extent=extent, cmap="viridis", vmin=0.0, vmax=1.0,
                    aspect="equal", interpolation="nearest")
     cs = ax.contour(t1, t2, p1, levels=list(levels), colors="white", linewidths=0.8)
     ax.clabel(cs, fmt="%.2g", fontsize=7)
@@ -94,9 +95,11 @@ def draw_plane(ax: Any, fig: Any, name: str, t1: np.ndarray, t2: np.ndarray, p1:
 
 
 def map_plane(entry: Entry, params: dict[str, Any] | None = None, temperature: float = 1.0, lim: float = 3.0):
-    """``(t1, t2, p)``: the map applied to the score plane ``[t1, t2, 0]``."""
-    t1, t2, z = score_plane(lim)
-    return t1, t2, _apply(entry, z, params, temperature)
+    """``(t1, t2, p, last)``: the map applied to the score plane ``[t1, t2, 0]``,
+    t in [-lim, lim] (``[t1, t2, 1]``, t in [0, lim], for non-negative scores)."""
+    last = 1.0 if curves.positive_only(entry) else 0.0
+    t1, t2, z = score_plane(0.0 if last else -lim, lim, last)
+    return t1, t2, _apply(entry, z, params, temperature), last
 
 
 @style.styled
@@ -104,9 +107,9 @@ def plane_figure(entry: Entry, params: dict[str, Any] | None = None, temperature
     """Left: ``map([t1, t2, 0])_1`` over the score plane (with contours; flat
     regions are exact 0 or 1). Right: the image of the same scores on the simplex."""
     fig, (ax, tri) = style.new_figure(ncols=2, size=(9.6, 4.0), constrained=True)
-    t1, t2, p = map_plane(entry, params, temperature, lim)
-    draw_plane(ax, fig, entry.name, t1, t2, p[..., 0], lim)
+    t1, t2, p, last = map_plane(entry, params, temperature, lim)
+    draw_plane(ax, fig, entry.name, t1, t2, p[..., 0])
     suffix = f", T = {temperature:g}" if temperature != 1.0 else ""
-    ax.set_title(f"{entry.name}([t1, t2, 0])$_1${suffix}")
-    draw_triangle(tri, p, f"{entry.name}: scores in [{-lim:g}, {lim:g}]$^2$ on the simplex")
+    ax.set_title(f"{entry.name}([t1, t2, {last:g}])$_1${suffix}")
+    draw_triangle(tri, p, f"{entry.name}: scores in [{t1.min():g}, {lim:g}]$^2$ on the simplex", last)
     return fig

@@ -61,16 +61,27 @@ footer { color: var(--muted); font-size: 13px; margin-top: 40px; border-top: 1px
 """
 
 
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2733"/>'
+    '<path d="M3 26 C 13 26, 19 6, 29 6" stroke="#5fa8ff" stroke-width="3" fill="none"/>'
+    '<path d="M3 24 C 12 24, 13 12, 16 12 C 19 12, 20 24, 29 24" stroke="#ff8a50" stroke-width="2.2" '
+    'stroke-dasharray="3 2" fill="none"/></svg>'
+)
+
+
 def esc(s: Any) -> str:
     return html.escape(str(s), quote=True)
 
 
 def properties_text(props: Properties | None) -> str:
-    """HTML list of the properties (true ones plain, false ones greyed)."""
+    """HTML list of the properties (true ones plain, false ones greyed), each unbreakable."""
     if props is None:
         return '<span class="no">(not applicable)</span>'
-    return " &middot; ".join(f'<span class="yes">{n}</span>' if v else f'<span class="no">not {n}</span>'
-                             for n, v in property_items(props))
+    items = []
+    for name, holds in property_items(props):
+        text = name.replace("-", "\u2011")  # a non-breaking hyphen
+        items.append(f'<span class="yes">{text}</span>' if holds else f'<span class="no">not\u00a0{text}</span>')
+    return " &middot; ".join(items)
 
 
 def _formula(latex: str, stem: str, written: dict[str, tuple[str, ...]], prefix: str) -> str:
@@ -83,7 +94,8 @@ def _page(title: str, body: str, prefix: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{esc(title)}</title>\n<link rel=\"stylesheet\" href=\"{prefix}style.css\">\n</head>\n<body>\n"
+        f"<title>{esc(title)}</title>\n<link rel=\"stylesheet\" href=\"{prefix}style.css\">\n"
+        f"<link rel=\"icon\" type=\"image/svg+xml\" href=\"{prefix}favicon.svg\">\n</head>\n<body>\n"
         f"<header class=\"top\"><h1>actlab gallery</h1><nav><a href=\"{prefix}index.html\">Functions</a>"
         f"<a href=\"{prefix}comparisons.html\">Comparisons</a></nav></header>\n<main>\n{body}\n"
         "<footer>Drawn by <code>actlab gallery</code> with matplotlib; static files only, nothing is loaded "
@@ -190,6 +202,7 @@ def write_site(result: Any, entries: Sequence[Entry], jobs: Sequence[Any]) -> No
     out = Path(result.out)
     (out / "f").mkdir(parents=True, exist_ok=True)
     (out / "style.css").write_text(CSS.lstrip(), encoding="utf-8")
+    (out / "favicon.svg").write_text(FAVICON, encoding="utf-8")
     (out / "index.html").write_text(_index(entries, result), encoding="utf-8")
     (out / "comparisons.html").write_text(_comparisons_page(jobs, result), encoding="utf-8")
     for i, e in enumerate(entries):

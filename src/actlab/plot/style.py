@@ -100,15 +100,19 @@ def decorate(
     xlabel: str = "x",
     ylabel: str = "y",
     title: str | None = None,
+    subtitle: str | None = None,
     legend: bool = True,
     zero_lines: bool = True,
     legend_loc: str = "best",
 ) -> None:
-    """Labelled axes, light zero lines behind the data, a legend, a light grid."""
+    """Labelled axes, light zero lines behind the data, a legend, a light grid;
+    ``subtitle`` (parameter settings, say) goes right of a left-aligned title."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left" if subtitle else "center")
+    if subtitle:
+        ax.set_title(subtitle, loc="right", fontsize=8.5, color="#555555")
     if zero_lines:
         ax.axhline(0.0, color=ZERO_LINE_COLOR, linewidth=0.9, zorder=0.5)
         ax.axvline(0.0, color=ZERO_LINE_COLOR, linewidth=0.9, zorder=0.5)
@@ -145,20 +149,23 @@ def sweep_width(i: int, n: int) -> float:
     return 1.6 + 1.6 * (n - 1 - i) / max(n - 1, 1)
 
 
-def break_jumps(y: np.ndarray, rel: float = 0.15) -> np.ndarray:
-    """``y`` with NaN at the sample after a jump (a step larger than ``rel``
-    times the curve's range), so a discontinuity is not drawn as a vertical
-    segment."""
+def break_jumps(y: np.ndarray, rel: float = 0.05, contrast: float = 8.0) -> np.ndarray:
+    """``y`` with NaN at the sample after a jump, so a discontinuity is not
+    drawn as a vertical segment. A jump is a step larger than ``rel`` times
+    the curve's range and ``contrast`` times both neighbouring steps (a
+    steep but continuous curve has neighbouring steps of similar size)."""
     y = np.asarray(y, dtype=float)
     fin = y[np.isfinite(y)]
-    if y.size < 3 or fin.size < 2:
+    if y.size < 4 or fin.size < 2:
         return y
     span = float(fin.max() - fin.min())
     if span == 0.0:
         return y
-    out = y.copy()
     with np.errstate(invalid="ignore"):
-        jumps = np.abs(np.diff(y)) > rel * span
+        d = np.abs(np.diff(y))
+        near = np.maximum(np.concatenate([[0.0], d[:-1]]), np.concatenate([d[1:], [0.0]]))
+        jumps = (d > rel * span) & (d > contrast * near)
+    out = y.copy()
     out[1:][jumps] = np.nan
     return out
 
