@@ -8,9 +8,9 @@ Example:
     >>> property_flags(actlab.get("sigmoid").properties)
     'monotone, smooth, bounded'
     >>> print(table(["a", "b"], [["x", "1"], ["yy", "22"]]))
-    a   b
+    a    b
     --  --
-    x   1
+    x    1
     yy  22
 """
 
