@@ -198,6 +198,11 @@ def test_break_jumps_cuts_steps_only():
     assert np.isnan(step).sum() == 1
     smooth = style.break_jumps(np.tanh(3 * x))
     assert not np.isnan(smooth).any()
+    steep = style.break_jumps(1 / (1 + np.exp(-40 * x)))  # continuous, most of its rise within 0.1
+    assert not np.isnan(steep).any()
+    tie = np.where(x > 0, 1.0, 0.0)
+    tie[100] = 0.5  # a jump through one sample (hardmax at a tie)
+    assert np.isnan(style.break_jumps(tie)).sum() == 2
 
 
 @pytest.mark.parametrize("ext,magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])

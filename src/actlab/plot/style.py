@@ -152,19 +152,23 @@ def sweep_width(i: int, n: int) -> float:
 def break_jumps(y: np.ndarray, rel: float = 0.05, contrast: float = 8.0) -> np.ndarray:
     """``y`` with NaN at the sample after a jump, so a discontinuity is not
     drawn as a vertical segment. A jump is a step larger than ``rel`` times
-    the curve's range and ``contrast`` times both neighbouring steps (a
-    steep but continuous curve has neighbouring steps of similar size)."""
+    the curve's range and ``contrast`` times the steps around it: its direct
+    neighbours, or those two samples away (a jump may pass through one
+    sample on the way, such as a tie's 1/2 between 0 and 1). A steep but
+    continuous curve has neighbouring steps of similar size."""
     y = np.asarray(y, dtype=float)
     fin = y[np.isfinite(y)]
-    if y.size < 4 or fin.size < 2:
+    if y.size < 6 or fin.size < 2:
         return y
     span = float(fin.max() - fin.min())
     if span == 0.0:
         return y
     with np.errstate(invalid="ignore"):
         d = np.abs(np.diff(y))
-        near = np.maximum(np.concatenate([[0.0], d[:-1]]), np.concatenate([d[1:], [0.0]]))
-        jumps = (d > rel * span) & (d > contrast * near)
+        pad = np.concatenate([[0.0, 0.0], d, [0.0, 0.0]])
+        near1 = np.maximum(pad[1:-3], pad[3:-1])
+        near2 = np.maximum(pad[:-4], pad[4:])
+        jumps = (d > rel * span) & (d > contrast * np.minimum(near1, near2))
     out = y.copy()
     out[1:][jumps] = np.nan
     return out
