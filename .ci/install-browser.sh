@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tests/test_gallery_browser.py needs: Debian's chromium and
-# chromium-driver (headless Chromium and its WebDriver) and the selenium
-# package. Without them the browser test is skipped with the reason.
-#
-#   bash .ci/install-browser.sh            # uses `python` (or $PYTHON)
+# chromium-driver (headless Chromium and its WebDriver; selenium comes with
+# the dev extra). Without them the browser test is skipped with the reason.
 set -euo pipefail
-PY=${PYTHON:-python}
 
 have_browser() {
   command -v chromedriver >/dev/null 2>&1 && \
@@ -22,7 +19,6 @@ if ! have_browser; then
     echo "install-browser: no apt-get here; the browser test will be skipped" >&2
   fi
 fi
-"$PY" -m pip install -q "selenium>=4.10"
 if have_browser; then
   echo "install-browser: $(chromium --version 2>/dev/null || chromium-browser --version), $(chromedriver --version | head -c 60)"
 fi
