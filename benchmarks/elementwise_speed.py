@@ -52,15 +52,15 @@ def run(n: int, repeat: int) -> str:
     rows = []
     for name, ref in torch_pairs().items():
         ours = actlab.get(name).function
-        t_ref = median_seconds(lambda: ref(x), repeat)
-        t_ours = median_seconds(lambda: ours(x), repeat)
+        t_ref = median_seconds(lambda ref=ref: ref(x), repeat)
+        t_ours = median_seconds(lambda ours=ours: ours(x), repeat)
 
         def fb(f):
             xr = x.detach().requires_grad_()
             f(xr).sum().backward()
 
-        tb_ref = median_seconds(lambda: fb(ref), repeat)
-        tb_ours = median_seconds(lambda: fb(ours), repeat)
+        tb_ref = median_seconds(lambda ref=ref: fb(ref), repeat)
+        tb_ours = median_seconds(lambda ours=ours: fb(ours), repeat)
         rows.append([name, f"{t_ref*1e3:.1f}", f"{t_ours*1e3:.1f}", f"{t_ours/t_ref:.2f}",
                      f"{tb_ref*1e3:.1f}", f"{tb_ours*1e3:.1f}", f"{tb_ours/tb_ref:.2f}"])
     torch_table = markdown_table(
@@ -69,8 +69,8 @@ def run(n: int, repeat: int) -> str:
     rows = []
     for name, ref in numpy_pairs().items():
         ours = actlab.get(name).function
-        t_ref = median_seconds(lambda: ref(xn), repeat)
-        t_ours = median_seconds(lambda: ours(xn), repeat)
+        t_ref = median_seconds(lambda ref=ref: ref(xn), repeat)
+        t_ours = median_seconds(lambda ours=ours: ours(xn), repeat)
         rows.append([name, f"{t_ref*1e3:.1f}", f"{t_ours*1e3:.1f}", f"{t_ours/t_ref:.2f}"])
     numpy_table = markdown_table(["function", "SciPy/NumPy ms", "ours ms", "ratio"], rows)
     return (

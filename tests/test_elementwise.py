@@ -12,10 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import to_backend, to_numpy
 
 import actlab
 from actlab.registry import REQUIRED
-from conftest import to_backend, to_numpy
 
 ENTRIES = actlab.registry("elementwise")
 NAMES = [e.name for e in ENTRIES]

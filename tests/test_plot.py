@@ -118,8 +118,8 @@ def test_gated_curve_is_the_gate(fakes):
 def test_maxout_curve_is_the_max_of_the_pieces_in_its_notes():
     x = np.linspace(-4, 4, 17)
     c = curves.curve(actlab.get("maxout"), x)
-    np.testing.assert_array_equal(c.y, np.maximum.reduce([x, 0.5 * x - 1, -x]))
-    assert set(np.unique(c.dy)) <= {1.0, 0.5, -1.0}
+    np.testing.assert_array_equal(c.y, np.maximum.reduce([-x - 1, 0.25 * x, x - 1]))
+    assert set(np.unique(c.dy)) == {1.0, 0.25, -1.0}
 
 
 def test_simplex_curves_match_their_two_dimensional_closed_forms(fakes):

@@ -8,7 +8,8 @@ On tensors the same derivative is the registered backward.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._xp import as_float_array
-from ..registry import Entry, Param, Properties, register
+from ..registry import Entry, Param, register
 from .rectifiers import relu
 from .self_gated import gelu, silu
 from .sigmoid_like import sigmoid

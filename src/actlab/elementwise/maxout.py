@@ -76,6 +76,7 @@ maxout.entry = register(  # type: ignore[attr-defined]
         properties=Properties((-float("inf"), float("inf")), monotone=True, smooth=False, zero_centred=False, bounded=False),
         reference="Goodfellow et al. 2013, Maxout Networks; seed 004.",
         derivative=_maxout_vjp,
-        notes="Drawn as max(x, 0.5x - 1, -x) (three pieces). Ties: the first maximum gets the gradient.",
+        notes="Drawn as max(-x - 1, x/4, x - 1) (three pieces). Ties: the first maximum gets the gradient.",
+        extra={"pieces": ((-1.0, -1.0), (0.25, 0.0), (1.0, -1.0))},
     )
 )

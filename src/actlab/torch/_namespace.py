@@ -13,15 +13,14 @@ import torch
 from torch import (  # noqa: F401
     any,
     arange,
-    argmax as _argmax,
     bfloat16,
     broadcast_to,
     clip,
     concat,
     cos,
-    eye,
     exp,
     expm1,
+    eye,
     finfo,
     float16,
     float32,
@@ -29,9 +28,9 @@ from torch import (  # noqa: F401
     isfinite,
     isinf,
     isnan,
-    logical_and,
     log,
     log1p,
+    logical_and,
     maximum,
     minimum,
     moveaxis,
@@ -43,6 +42,10 @@ from torch import (  # noqa: F401
     where,
     zeros_like,
 )
+from torch import (
+    argmax as _argmax,
+)
+
 
 def astype(x: torch.Tensor, dtype: torch.dtype, /, *, copy: bool = True) -> torch.Tensor:
     return x.to(dtype)
