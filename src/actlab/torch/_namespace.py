@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import (  # noqa: F401
     abs,
+    all,
     any,
     arange,
     argmax as _argmax,
@@ -27,12 +28,15 @@ from torch import (  # noqa: F401
     float16,
     float32,
     float64,
+    floor,
     isfinite,
     isinf,
     isnan,
     logical_and,
     log,
     log1p,
+    log2,
+    pow,
     maximum,
     minimum,
     moveaxis,
@@ -42,6 +46,7 @@ from torch import (  # noqa: F401
     sqrt,
     tanh,
     where,
+    zeros,
     zeros_like,
 )
 
@@ -91,3 +96,25 @@ def max(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torc
     if axis is None:
         return torch.amax(x)
     return torch.amax(x, dim=axis, keepdim=keepdims)
+
+
+def min(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001
+    if axis is None:
+        return torch.amin(x)
+    return torch.amin(x, dim=axis, keepdim=keepdims)
+
+
+def put_along_axis(x: torch.Tensor, indices: torch.Tensor, values: Any, /, *, axis: int = -1) -> torch.Tensor:
+    """``x`` with ``values`` written at ``indices`` along ``axis``; out of place
+    (unlike NumPy's), so it is traceable and vmap-able."""
+    if isinstance(values, torch.Tensor):
+        return torch.scatter(x, axis, indices, values.to(x.dtype).expand(indices.shape))
+    return torch.scatter(x, axis, indices, values)
+
+
+def data_dependent_ok(x: torch.Tensor) -> bool:
+    """True when Python may branch on the values of ``x``: plain eager mode,
+    not while ``torch.compile`` traces or ``torch.func`` transforms run."""
+    if torch.compiler.is_compiling():
+        return False
+    return not torch._C._functorch.is_functorch_wrapped_tensor(x)
