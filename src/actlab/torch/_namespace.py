@@ -29,6 +29,7 @@ from torch import (  # noqa: F401
     float32,
     float64,
     floor,
+    int64,
     isfinite,
     isinf,
     isnan,
@@ -118,3 +119,9 @@ def data_dependent_ok(x: torch.Tensor) -> bool:
     if torch.compiler.is_compiling():
         return False
     return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+
+
+def take(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int | None = None) -> torch.Tensor:
+    if axis is None:
+        return torch.take(x, indices)
+    return torch.index_select(x, axis, indices)
