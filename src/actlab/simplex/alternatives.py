@@ -250,8 +250,8 @@ def sum_normalize(x, *, xp):
     if branchable(x, xp):
         if bool(xp.any(x < 0.0)):
             raise ValueError("sum_normalize(): x must be non-negative, got a negative entry")
-        rows = xp.sum(xp.where(xp.isnan(x), 1.0, x), axis=-1)
-        if x.shape[-1] == 0 or bool(xp.any(rows <= 0.0)):
+        positive = xp.any((x > 0.0) | xp.isnan(x), axis=-1)
+        if x.shape[-1] == 0 or not bool(xp.all(positive)):
             raise ValueError("sum_normalize(): every row of x must have a positive sum, got a zero row")
     return _ratio_forward(x, _sum_terms, xp)
 
