@@ -171,7 +171,8 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
     if pos_weight is not None:
         pos = y * _like(pos_weight, x, xp, "pos_weight")
     neg = 1.0 - y
-    loss = xp.where(pos == 0.0, 0.0, pos * softplus(-x)) + xp.where(neg == 0.0, 0.0, neg * softplus(x))
+    # A zero coefficient never meets an infinite softplus: its argument is replaced by 0.
+    loss = pos * softplus(-xp.where(pos == 0.0, 0.0, x)) + neg * softplus(xp.where(neg == 0.0, 0.0, x))
     if weight is not None:
         loss = loss * _like(weight, x, xp, "weight")
     return reduce_loss(loss, None, None, reduction, xp)
