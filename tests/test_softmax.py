@@ -14,8 +14,16 @@ from hypothesis import strategies as st
 from softmax_reference_data import load, ulp_error
 
 import actlab
-from actlab.simplex.logsumexp import logsumexp_rows
-from actlab.simplex.softmax import log_softmax_rows, softmax_rows
+from actlab.simplex.logsumexp import logsumexp_rows, logsumexp_shifted
+from actlab.simplex.shifted_exp import unshifted_ok
+from actlab.simplex.softmax import (
+    log_softmax_rows,
+    log_softmax_shifted,
+    log_softmax_unshifted,
+    softmax_rows,
+    softmax_shifted,
+    softmax_unshifted,
+)
 
 torch = pytest.importorskip("torch")
 from actlab.torch import _namespace as tns  # noqa: E402
@@ -57,10 +65,33 @@ def test_within_4_ulp_of_mpmath(name, backend):
 
 @pytest.mark.parametrize("name, rows", [("softmax", softmax_rows), ("log_softmax", log_softmax_rows)])
 def test_torch_general_path_within_4_ulp(name, rows):
-    """The array-API math on tensors (what torch.compile and vmap run),
-    bypassing the native float32 fast path."""
+    """The array-API math on tensors, bypassing the native float32 fast path."""
     worst = _max_ulp(lambda t, **kw: rows(t, *_scale(kw), tns), name, "torch")
     assert max(worst.values()) <= ULP_BAR, worst
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+def test_exact_shift_and_unshifted_paths_each_within_4_ulp(name):
+    """Both kernels on every row each applies to: the exact shift (what
+    torch.compile and vmap run, and float64 softmax / log_softmax) and the
+    unshifted fast path (float32 rows, float64 logsumexp, within its range)."""
+    shifted = {"softmax": softmax_shifted, "log_softmax": log_softmax_shifted,
+               "logsumexp": lambda x, num, den, xp: logsumexp_shifted(x, xp)[..., 0]}[name]
+    unshifted = {"softmax": softmax_unshifted, "log_softmax": log_softmax_unshifted,
+                 "logsumexp": lambda x, xp: logsumexp_rows(x, xp)[..., 0]}[name]
+    checked = 0
+    for r in ROWS:
+        kw = _kwargs(r)
+        if name == "logsumexp" and kw:
+            continue
+        x, dt = r["x"], r["x"].dtype
+        y = np.asarray(shifted(x, *_scale(kw), np)).astype(dt)
+        assert np.max(ulp_error(y, r[name], dt)) <= ULP_BAR
+        if not kw and unshifted_ok(x, np) and (dt == np.float32 or name == "logsumexp"):
+            y = np.asarray(unshifted(x, np)).astype(dt)
+            assert np.max(ulp_error(y, r[name], dt)) <= ULP_BAR
+            checked += 1
+    assert checked >= 40
 
 
 def _scale(kw):

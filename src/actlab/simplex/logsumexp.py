@@ -8,22 +8,29 @@ import math
 from .. import _xp
 from .._simplex import move_axis_back, move_axis_last
 from ..registry import Entry, Properties, register
-from .shifted_exp import by_rows, quiet, shifted_exp
+from .shifted_exp import by_rows, quiet, shifted_exp, unshifted_ok, unshifted_sum
 from .softmax import softmax
 
-__all__ = ["logsumexp", "logsumexp_rows"]
+__all__ = ["logsumexp", "logsumexp_rows", "logsumexp_shifted"]
 
 
 def logsumexp_rows(x, xp):
-    """``t + log1p(s)`` along the last axis, shape (..., 1)."""
+    """``t + log1p(s)`` along the last axis, shape (..., 1), in float64."""
     if x.shape[-1] == 0:
         return xp.sum(x, axis=-1, keepdims=True) - math.inf
+    if unshifted_ok(x, xp):
+        _, _, s, _, top = unshifted_sum(x, xp, exclude_top=True)
+        return top + xp.log1p(s)
+    return logsumexp_shifted(x, xp)
+
+
+def logsumexp_shifted(x, xp):
+    """The exact-shift logsumexp, (..., 1), any input."""
     sh = shifted_exp(x, 1.0, 1.0, xp)
     top = sh.top if sh.top.dtype == xp.float64 else xp.astype(sh.top, xp.float64)
     y = top + xp.log1p(sh.s)
     top_raw = xp.take_along_axis(sh.raw, sh.idx, axis=-1)
-    y = xp.where(sh.ok, y, xp.astype(top_raw, y.dtype))
-    return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
+    return xp.where(sh.ok, y, xp.astype(top_raw, y.dtype))
 
 
 def logsumexp_math(x, xp):

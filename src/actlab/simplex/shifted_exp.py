@@ -19,6 +19,16 @@ shift would cost up to ``|z_j - t|/2`` ULPs (hundreds at scale 1000). Float32
 (and half precision) is computed in float64, where the plain difference is
 exact enough, and rounded once.
 
+The unshifted fast path. Where every entry of a block lies in
+``[-708, 709 - log K - 1]`` no shift is needed at all: ``exp(x_j)`` is a
+normal number with 0.65 ULP error, ``sum_j exp(x_j)`` cannot overflow, and
+``s = (sum_{j != i*} exp(x_j)) exp(-t)``. This removes the shift and its
+error term (the cost of exactness) for ordinary logits. It is used for
+float32 input (computed in float64) and for float64 logsumexp (1.8 ULP
+measured); float64 softmax and log-softmax keep the exact shift, which is
+tighter (their unshifted errors reach 4.2 and 3.3 ULP). Other blocks, and
+temperatures other than 1, take the exact shift.
+
 Non-finite entries (SPEC section 2): rows whose top entry is not finite
 (a +inf entry, all entries -inf, or a NaN) are flagged in ``ok`` and
 computed on zeros, the callers replace them; -inf entries of the other rows
@@ -35,7 +45,10 @@ import numpy as np
 
 from .. import _xp
 
-__all__ = ["Shifted", "shifted_exp", "by_rows", "put_last", "branchable", "quiet", "is_numpy", "fix_rows", "needed"]
+__all__ = [
+    "Shifted", "shifted_exp", "by_rows", "put_last", "branchable", "quiet", "is_numpy", "fix_rows", "needed",
+    "unshifted_ok", "unshifted_sum",
+]
 
 _SPAN = 1100.0
 """Entries more than this below the top (after scaling) have exp() = 0 in float64."""
@@ -55,7 +68,7 @@ class Shifted(NamedTuple):
     s: Any  # (..., 1) sum of e
     idx: Any  # (..., 1) index of the top entry
     ok: Any  # (..., 1) bool: the row's top entry is finite
-    floor: Any  # (..., 1) clipping floor in x units (float64, f = 1), else None
+    floor: Any  # (..., 1) clipping floor in x units when entries were clipped (float64, f = 1), else None
 
 
 def is_numpy(xp: Any) -> bool:
@@ -98,25 +111,46 @@ def put_last(a: Any, idx: Any, value: Any, xp: Any) -> Any:
 
 
 def by_rows(fn: Any, x: Any, xp: Any, width: int | None = None) -> Any:
-    """``fn(x)`` a block of rows at a time for large NumPy arrays, so every
-    intermediate stays in cache; ``width`` is the output's last-axis length
+    """``fn(x)`` cast to x's dtype, a block of rows at a time for large NumPy
+    arrays so every intermediate stays in cache (and the cast is folded into
+    the copy to the output); ``width`` is the output's last-axis length
     (default: x's). Other backends get one call."""
     if not is_numpy(xp) or x.ndim < 2 or x.size <= _BLOCK:
-        return fn(x)
+        y = fn(x)
+        return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
     k = x.shape[-1]
     rows = max(1, _BLOCK // max(k, 1))
     x2 = np.reshape(x, (-1, k))
     n = x2.shape[0]
-    if rows >= n:
-        return fn(x)
-    w = k if width is None else width
-    out = None
+    out = np.empty((n, k if width is None else width), dtype=x.dtype)
     for i in range(0, n, rows):
-        y = fn(x2[i : i + rows])
-        if out is None:
-            out = np.empty((n, w), dtype=y.dtype)
-        out[i : i + rows] = y
-    return np.reshape(out, tuple(x.shape[:-1]) + (w,))
+        out[i : i + rows] = fn(x2[i : i + rows])
+    return np.reshape(out, tuple(x.shape[:-1]) + (out.shape[-1],))
+
+
+def unshifted_ok(x: Any, xp: Any) -> bool:
+    """True when the unshifted fast path applies to every row of ``x`` (and we
+    may branch on data): all entries in ``[-708, 709 - log K - 1]``, no NaN."""
+    if not branchable(x, xp) or x.shape[-1] == 0:
+        return False
+    hi = 708.0 - math.log(x.shape[-1])
+    return bool(xp.min(x) >= -708.0) and bool(xp.max(x) <= hi)
+
+
+def unshifted_sum(x: Any, xp: Any, exclude_top: bool):
+    """``(w, e, s)`` in float64 without a shift: ``w`` is x in float64,
+    ``e = exp(w)``; with ``exclude_top`` also ``(idx, top)`` and ``s`` is the
+    sum of the other terms divided by ``exp(top)``, else ``s`` is the full
+    sum. Only where :func:`unshifted_ok`."""
+    w = x if x.dtype == xp.float64 else xp.astype(x, xp.float64)
+    e = xp.exp(w)
+    if not exclude_top:
+        return w, e, xp.sum(e, axis=-1, keepdims=True), None, None
+    idx = xp.argmax(x, axis=-1, keepdims=True)
+    top = xp.take_along_axis(w, idx, axis=-1)
+    e = put_last(e, idx, 0.0, xp)
+    s = xp.sum(e, axis=-1, keepdims=True) * xp.exp(-top)
+    return w, e, s, idx, top
 
 
 def _split(a: Any) -> tuple[Any, Any]:
@@ -189,19 +223,22 @@ def shifted_exp(x: Any, num: float, den: float, xp: Any) -> Shifted:
         # Entries below ``floor`` are clipped to it: their exponential is 0
         # (floor <= top - 1100), and the clip keeps the shift finite. The gap
         # is at least 2**-50 |top|, so the floor never rounds back to the top;
-        # clip() keeps it from overflowing.
+        # clip() keeps it from overflowing. Rows are clipped only if needed.
         gap = xp.clip(xp.abs(top) * 2.0**-50, min=_SPAN)
         floor = xp.clip(top, min=gap - _F64_MAX) - gap
-        xc = xp.maximum(x, floor)
+        if needed(xp.min(x, axis=-1, keepdims=True) < floor, x, xp):
+            xc = xp.maximum(x, floor)
+        else:
+            xc, floor = x, None
         zh = xc - top
         bb = zh - xc
         zl = (xc - (zh - bb)) + (-top - bb)
     else:
-        floor = None
-        xw = xp.astype(x, f64)
-        d = xw - xp.astype(top, f64)
-        zh = d * num if den == 1.0 else d / den
-        zl = None
+        # float32 in float64: the mixed subtraction is one pass, and exact
+        # to far below a float32 ULP.
+        floor, zl = None, None
+        d = x - xp.astype(top, f64)
+        zh = d if f == 1.0 else d * num if den == 1.0 else d / den
     e = xp.exp(zh)
     if zl is not None:
         e = e + e * zl

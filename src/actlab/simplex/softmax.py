@@ -13,9 +13,12 @@ import math
 from .._simplex import simplex_map
 from .._xp import is_torch
 from ..registry import Properties
-from .shifted_exp import branchable, by_rows, fix_rows, put_last, quiet, shifted_exp
+from .shifted_exp import by_rows, fix_rows, put_last, quiet, shifted_exp, unshifted_ok, unshifted_sum
 
-__all__ = ["softmax", "softmin", "log_softmax", "softmax_rows", "log_softmax_rows"]
+__all__ = [
+    "softmax", "softmin", "log_softmax", "softmax_rows", "log_softmax_rows", "softmax_shifted",
+    "softmax_unshifted", "log_softmax_shifted", "log_softmax_unshifted",
+]
 
 _SWEEP = (0.1, 0.5, 1.0, 2.0, 10.0)
 _REF = (
@@ -34,16 +37,36 @@ def _uniform(x, log, xp):
 
 
 def softmax_rows(x, num, den, xp):
-    """softmax of ``x * num / den`` along the last axis (no blocking, no fast path)."""
+    """softmax of ``x * num / den`` along the last axis, in float64 (no
+    blocking; the caller rounds to x's dtype)."""
     if x.shape[-1] == 0:
         return x
     if num == 0.0:
         return _uniform(x, False, xp)
+    if num == 1.0 and den == 1.0 and x.dtype != xp.float64 and unshifted_ok(x, xp):
+        return softmax_unshifted(x, xp)
+    return softmax_shifted(x, num, den, xp)
+
+
+def softmax_unshifted(x, xp):
+    """``exp(x) / sum exp(x)`` in float64 (only where :func:`unshifted_ok`).
+    Used for float32 input, where it is exact far below a float32 ULP; for
+    float64 the unrounded exp(top) costs up to ~4.2 ULP (measured), so float64
+    takes the exact shift."""
+    _, e, s, _, _ = unshifted_sum(x, xp, exclude_top=False)
+    return e / s if x.dtype == xp.float64 else e * (1.0 / s)
+
+
+def softmax_shifted(x, num, den, xp):
+    """The exact-shift softmax: any input, any temperature."""
     sh = shifted_exp(x, num, den, xp)
     total = 1.0 + sh.s
-    y = put_last(sh.e / total, sh.idx, 1.0 / total, xp)
-    y = fix_rows(y, sh, xp)
-    return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
+    inv = 1.0 / total
+    # float64: a true division (one rounding); float32 (computed in float64):
+    # the reciprocal's extra rounding is far below a float32 ULP.
+    y = sh.e / total if x.dtype == xp.float64 else sh.e * inv
+    y = put_last(y, sh.idx, inv, xp)
+    return fix_rows(y, sh, xp)
 
 
 def log_softmax_rows(x, num, den, xp):
@@ -52,20 +75,30 @@ def log_softmax_rows(x, num, den, xp):
         return x
     if num == 0.0:
         return _uniform(x, True, xp)
+    if num == 1.0 and den == 1.0 and x.dtype != xp.float64 and unshifted_ok(x, xp):
+        return log_softmax_unshifted(x, xp)
+    return log_softmax_shifted(x, num, den, xp)
+
+
+def log_softmax_unshifted(x, xp):
+    """``(x - t) - log1p(s)`` with ``s`` from the unshifted sum (only where
+    :func:`unshifted_ok`); the rounded ``x - t`` costs at most half an ULP of
+    the result, whose magnitude is at least ``|x - t|``."""
+    w, _, s, _, top = unshifted_sum(x, xp, exclude_top=True)
+    return (w - top) - xp.log1p(s)
+
+
+def log_softmax_shifted(x, num, den, xp):
+    """The exact-shift log_softmax: any input, any temperature."""
     sh = shifted_exp(x, num, den, xp)
     lse = xp.log1p(sh.s)
     dz = sh.zh
     if sh.floor is not None:
         # Entries clipped at the floor (far below the top, or -inf) get their
         # unclipped difference; its rounding error is below one ULP of the result.
-        far = sh.x < sh.floor
-        if branchable(x, xp) and not bool(xp.any(far)):
-            far = None
-        if far is not None:
-            dz = xp.where(far, sh.x - sh.top, dz)
+        dz = xp.where(sh.x < sh.floor, sh.x - sh.top, dz)
     y = dz - lse if sh.zl is None else dz + (sh.zl - lse)
-    y = fix_rows(y, sh, xp, log=True)
-    return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
+    return fix_rows(y, sh, xp, log=True)
 
 
 def _forward(rows, native_name, x, num, den, xp):
