@@ -72,7 +72,7 @@ def main() -> None:
     xs, offsets, kinds, nums, dens = [], [0], [], [], []
     sm, ls, lse = [], [], []
     for dtype, row, num, den in cases():
-        p, lp, l = reference(row, num, den)
+        p, lp, total = reference(row, num, den)
         xs.extend(float(v) for v in row)
         offsets.append(len(xs))
         kinds.append(0 if dtype == "float64" else 1)
@@ -80,7 +80,7 @@ def main() -> None:
         dens.append(den)
         sm.extend(dd(v) for v in p)
         ls.extend(dd(v) for v in lp)
-        lse.append(dd(l))
+        lse.append(dd(total))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         OUT, x=np.asarray(xs), offsets=np.asarray(offsets), is_float32=np.asarray(kinds, dtype=bool),

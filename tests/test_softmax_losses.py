@@ -107,7 +107,7 @@ def test_bce_with_logits_stable_for_any_logit():
     xs = np.array([-1000.0, -30.0, -1e-8, 0.0, 2.5, 40.0, 1000.0])
     for y in (0.0, 1.0, 0.25):
         got = actlab.binary_cross_entropy_with_logits(xs, np.full_like(xs, y), reduction="none")
-        for x, g in zip(xs, got):
+        for x, g in zip(xs, got, strict=True):
             e = mpmath.exp(mpmath.mpf(x))  # -log sigma(x) = log(1 + 1/e), -log(1 - sigma(x)) = log(1 + e)
             exact = y * mpmath.log1p(1 / e) + (1 - y) * mpmath.log1p(e)
             assert g == pytest.approx(float(exact), rel=1e-14)

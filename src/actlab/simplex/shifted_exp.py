@@ -23,11 +23,11 @@ The unshifted fast path. Where every entry of a block lies in
 ``[-708, 709 - log K - 1]`` no shift is needed at all: ``exp(x_j)`` is a
 normal number with 0.65 ULP error, ``sum_j exp(x_j)`` cannot overflow, and
 ``s = (sum_{j != i*} exp(x_j)) exp(-t)``. This removes the shift and its
-error term (the cost of exactness) for ordinary logits. It is used for
-float32 input (computed in float64) and for float64 logsumexp (1.8 ULP
-measured); float64 softmax and log-softmax keep the exact shift, which is
-tighter (their unshifted errors reach 4.2 and 3.3 ULP). Other blocks, and
-temperatures other than 1, take the exact shift.
+error term (the cost of exactness) for ordinary logits. It is used by
+softmax of float32 input (computed in float64) and by logsumexp (float64:
+1.8 ULP measured); float64 softmax keeps the exact shift, which is tighter
+(unshifted: up to 4.2 ULP measured). Other blocks, and temperatures other
+than 1, take the exact shift.
 
 Non-finite entries (SPEC section 2): rows whose top entry is not finite
 (a +inf entry, all entries -inf, or a NaN) are flagged in ``ok`` and
