@@ -26,6 +26,7 @@ _REF = (
     "'Accurately computing the log-sum-exp and softmax functions', IMA J. Numer. Anal. 41 (2021)."
 )
 _PROB = Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True)
+_FAMILY = {"family": "softmax", "exact_temperature": True, "temperature_sweep": _SWEEP}
 
 
 def _uniform(x, log, xp):
@@ -148,12 +149,10 @@ def _softmin_vjp(x, y, g, num, den, *, xp):
 
 
 @simplex_map(
-    family="softmax",
+    **_FAMILY,
     latex=r"\mathrm{softmax}(z)_i=\frac{e^{z_i/T}}{\sum_j e^{z_j/T}}",
     dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
     vjp=_softmax_vjp,
-    exact_temperature=True,
-    temperature_sweep=_SWEEP,
     properties=_PROB,
     reference=_REF,
     notes="T < 0 is softmin; beta = 1/T (beta = ln b for base b); beta = 0 is uniform.",
@@ -195,12 +194,10 @@ def softmax(x, num, den, *, xp):
 
 
 @simplex_map(
-    family="softmax",
+    **_FAMILY,
     latex=r"\mathrm{softmin}(z)_i=\frac{e^{-z_i/T}}{\sum_j e^{-z_j/T}}",
     dlatex=r"\frac{\partial p_i}{\partial z_j}=-\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
     vjp=_softmin_vjp,
-    exact_temperature=True,
-    temperature_sweep=_SWEEP,
     properties=Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True),
     reference="softmax(-z/T); the Boltzmann distribution of energies z (seed 000).",
 )
@@ -220,13 +217,11 @@ def softmin(x, num, den, *, xp):
 
 
 @simplex_map(
-    family="softmax",
+    **_FAMILY,
     latex=r"\log\mathrm{softmax}(z)_i=\frac{z_i}{T}-\log\sum_j e^{z_j/T}",
     dlatex=r"\frac{\partial \ell_i}{\partial z_j}=\frac{1}{T}(\delta_{ij}-p_j)",
     vjp=_log_softmax_vjp,
     jvp=_log_softmax_jvp,
-    exact_temperature=True,
-    temperature_sweep=_SWEEP,
     properties=Properties((-math.inf, 0), monotone=True, smooth=True, zero_centred=False, bounded=False),
     reference=_REF,
 )
