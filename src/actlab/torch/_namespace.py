@@ -37,7 +37,6 @@ from torch import (  # noqa: F401
     log,
     log1p,
     log2,
-    pow,
     maximum,
     minimum,
     moveaxis,
@@ -47,7 +46,6 @@ from torch import (  # noqa: F401
     sqrt,
     tanh,
     where,
-    zeros,
     zeros_like,
 )
 
