@@ -14,6 +14,10 @@ from typing import Any
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
 from .registry import Entry, get, registry
+from .losses import *  # noqa: F403
+from .losses import __all__ as _losses_all
+from .simplex import *  # noqa: F403
+from .simplex import __all__ as _simplex_all
 
 __version__ = "0.1.0"
 
@@ -40,4 +44,4 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
     return partial
 
 
-__all__ = [*_elementwise_all, "derivative", "registry", "get", "Entry", "__version__"]
+__all__ = [*_elementwise_all, *_simplex_all, *_losses_all, "derivative", "registry", "get", "Entry", "__version__"]

@@ -13,7 +13,14 @@ temperature, both with the map's axis last; ``params`` in declaration order):
 - ``forward(x, *params, xp) -> y``
 - ``vjp(x, y, g, *params, xp) -> g @ J``  (the gradient of ``<g, map(x)>``)
 - ``jvp(x, y, v, *params, xp) -> J @ v``  (optional; defaults to ``vjp`` for
-  maps whose Jacobian is symmetric, which every map here has)
+  maps whose Jacobian is symmetric)
+
+With ``exact_temperature=True`` the front-end does not divide x by the
+temperature: the pieces receive the raw x and two leading parameters
+``num, den`` (the map is applied to ``x * num / den``), so the math can form
+the scaled differences exactly; their ``vjp``/``jvp`` include the chain-rule
+factor ``num/den``. Such maps also take ``beta=`` (``num = beta``), the
+inverse temperature of the Boltzmann form.
 """
 
 from __future__ import annotations
@@ -79,6 +86,30 @@ class MapSpec:
     params: tuple[Param, ...] = ()
     temperature: bool = True
     save_input: bool = False
+    exact_temperature: bool = False
+
+    def scale_values(self, temperature: Any, beta: Any) -> tuple[float, float]:
+        """``(num, den)`` for maps that apply the temperature in their math."""
+        if beta is None:
+            return 1.0, check_temperature(temperature, self.name)
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+            raise TypeError(f"{self.name}(): beta must be a number, got {type(beta).__name__}")
+        if not math.isfinite(beta):
+            raise ValueError(f"{self.name}(): beta must be finite, got {beta!r}")
+        if not (isinstance(temperature, (int, float)) and temperature == 1.0):
+            raise ValueError(f"{self.name}(): give temperature or beta, not both")
+        return float(beta), 1.0
+
+    def all_values(self, values: tuple[Any, ...], temperature: Any, beta: Any) -> tuple[Any, ...]:
+        if not self.exact_temperature:
+            if beta is not None:
+                raise TypeError(f"{self.name}() got an unexpected keyword argument 'beta'")
+            return values
+        return (*self.scale_values(temperature, beta), *values)
+
+    def divides(self, temperature: Any) -> bool:
+        """True when the front-end itself divides by the temperature."""
+        return self.temperature and not self.exact_temperature and temperature != 1.0
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
         if len(args) > len(self.params):
@@ -101,7 +132,7 @@ class MapSpec:
         xw, out_dtype = _xp.to_working(xp, x)
         if self.temperature:
             t = check_temperature(temperature, self.name)
-            if t != 1.0:
+            if t != 1.0 and not self.exact_temperature:
                 xw = xw / t
         return xp, xw, axis, out_dtype
 
@@ -109,7 +140,8 @@ class MapSpec:
         y = y if y.dtype == out_dtype else xp.astype(y, out_dtype)
         return move_axis_back(y, axis, xp)
 
-    def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+    def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
+        values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         if _xp.is_torch(xw) and _needs_grad(xw):
             from .torch._simplex_autograd import apply_map
@@ -119,8 +151,11 @@ class MapSpec:
             y = self.forward(xw, *values, xp=xp)
         return self.finish(y, ax, out_dtype, xp)
 
-    def product(self, which: str, x: Any, v: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+    def product(
+        self, which: str, x: Any, v: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None
+    ) -> Any:
         """The VJP or JVP at ``x`` applied to ``v`` (same shape as x), along ``axis``."""
+        values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         _, v = _xp.as_float_array(v, "v")
         v, _ = move_axis_last(v, axis, xp, self.name)
@@ -128,12 +163,13 @@ class MapSpec:
         y = self.forward(xw, *values, xp=xp)
         fn = self.vjp if which == "vjp" or self.jvp is None else self.jvp
         out = fn(xw, y, v, *values, xp=xp)
-        if self.temperature and temperature != 1.0:
+        if self.divides(temperature):
             out = out / float(temperature)
         return self.finish(out, ax, out_dtype, xp)
 
-    def jacobian(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any) -> Any:
+    def jacobian(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
         """The (..., K, K) Jacobian d map_i / d x_j, built from the VJP."""
+        values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         k = xw.shape[-1]
         y = self.forward(xw, *values, xp=xp)
@@ -145,12 +181,24 @@ class MapSpec:
         ye = xp.broadcast_to(ye, shape)
         g = xp.broadcast_to(eye, shape)
         jac = self.vjp(xe, ye, g, *values, xp=xp)
-        if self.temperature and temperature != 1.0:
+        if self.divides(temperature):
             jac = jac / float(temperature)
         jac = jac if jac.dtype == out_dtype else xp.astype(jac, out_dtype)
         if ax != xw.ndim - 1:
             raise ValueError(f"{self.name}.jacobian(): only axis=-1 is supported")
         return jac
+
+
+def _temperature_param(sweep: tuple[float, ...]) -> tuple[Param, ...]:
+    if not sweep:
+        return ()
+    return (
+        Param(
+            "temperature", 1.0, "non-zero, finite",
+            valid=lambda t: t != 0 and math.isfinite(t), sweep=tuple(sweep),
+            doc="the map is applied to x / temperature (keyword-only)",
+        ),
+    )
 
 
 def _torch_eye(k: int, like: Any) -> Any:
@@ -179,6 +227,8 @@ def simplex_map(
     notes: str = "",
     name: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    exact_temperature: bool = False,
+    temperature_sweep: tuple[float, ...] = (),
 ) -> Callable[[Math], Callable[..., Any]]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
@@ -189,19 +239,23 @@ def simplex_map(
 
     def build(forward: Math) -> Callable[..., Any]:
         fname = name or forward.__name__
-        spec = MapSpec(fname, forward, vjp, jvp, tuple(params), temperature)
+        spec = MapSpec(fname, forward, vjp, jvp, tuple(params), temperature, exact_temperature=exact_temperature)
 
         def public(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            return spec(x, spec.bind(args, kwargs), axis, temperature)
+            beta = kwargs.pop("beta", None)
+            return spec(x, spec.bind(args, kwargs), axis, temperature, beta)
 
         def public_vjp(x: Any, g: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            return spec.product("vjp", x, g, spec.bind(args, kwargs), axis, temperature)
+            beta = kwargs.pop("beta", None)
+            return spec.product("vjp", x, g, spec.bind(args, kwargs), axis, temperature, beta)
 
         def public_jvp(x: Any, v: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            return spec.product("jvp", x, v, spec.bind(args, kwargs), axis, temperature)
+            beta = kwargs.pop("beta", None)
+            return spec.product("jvp", x, v, spec.bind(args, kwargs), axis, temperature, beta)
 
         def public_jacobian(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            return spec.jacobian(x, spec.bind(args, kwargs), axis, temperature)
+            beta = kwargs.pop("beta", None)
+            return spec.jacobian(x, spec.bind(args, kwargs), axis, temperature, beta)
 
         ps = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)]
         for p in params:
@@ -210,6 +264,8 @@ def simplex_map(
         ps.append(inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=-1))
         if temperature:
             ps.append(inspect.Parameter("temperature", inspect.Parameter.KEYWORD_ONLY, default=1.0))
+        if exact_temperature:
+            ps.append(inspect.Parameter("beta", inspect.Parameter.KEYWORD_ONLY, default=None))
         public.__signature__ = inspect.Signature(ps)  # type: ignore[attr-defined]
         public.__name__ = public.__qualname__ = fname
         public.__module__ = forward.__module__
@@ -225,7 +281,7 @@ def simplex_map(
                 kind="simplex",
                 family=family,
                 function=public,
-                params=tuple(params),
+                params=tuple(params) + _temperature_param(temperature_sweep),
                 latex=latex,
                 dlatex=dlatex,
                 properties=properties,

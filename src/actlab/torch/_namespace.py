@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import (  # noqa: F401
+    all,
     any,
     arange,
     bfloat16,
@@ -25,11 +26,14 @@ from torch import (  # noqa: F401
     float16,
     float32,
     float64,
+    floor,
+    int64,
     isfinite,
     isinf,
     isnan,
     log,
     log1p,
+    log2,
     logical_and,
     maximum,
     minimum,
@@ -103,3 +107,31 @@ def abs(x: torch.Tensor, /) -> torch.Tensor:  # noqa: A001
     backward) is right at 0 only if |x| picks the same branch there.
     """
     return torch.where(x >= 0, x, -x)
+
+
+def min(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001
+    if axis is None:
+        return torch.amin(x)
+    return torch.amin(x, dim=axis, keepdim=keepdims)
+
+
+def put_along_axis(x: torch.Tensor, indices: torch.Tensor, values: Any, /, *, axis: int = -1) -> torch.Tensor:
+    """``x`` with ``values`` written at ``indices`` along ``axis``; out of place
+    (unlike NumPy's), so it is traceable and vmap-able."""
+    if isinstance(values, torch.Tensor):
+        return torch.scatter(x, axis, indices, values.to(x.dtype).expand(indices.shape))
+    return torch.scatter(x, axis, indices, values)
+
+
+def data_dependent_ok(x: torch.Tensor) -> bool:
+    """True when Python may branch on the values of ``x``: plain eager mode,
+    not while ``torch.compile`` traces or ``torch.func`` transforms run."""
+    if torch.compiler.is_compiling():
+        return False
+    return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+
+
+def take(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int | None = None) -> torch.Tensor:
+    if axis is None:
+        return torch.take(x, indices)
+    return torch.index_select(x, axis, indices)

@@ -1,0 +1,291 @@
+"""Alternatives to softmax (SPEC section 2): hardmax, sum normalisation, the
+spherical and Taylor softmax of de Brebisson & Vincent (2016).
+
+The last three are ratio maps ``p_i = q(z_i) / sum_j q(z_j)`` with
+``q >= 0``; they share one evaluation (with a power-of-two rescaling so that
+``q`` never overflows) and one Jacobian:
+``J = (diag(q') - p q'^T) / S``, ``S = sum_j q(z_j)``.
+
+Non-finite entries follow SPEC section 2 (the masking convention of
+attention): -inf entries are absent (probability 0, zero gradient), even
+where ``q(-inf)`` would be +inf; +inf entries share the mass with zero
+gradient; NaN makes its row NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._simplex import simplex_map
+from ..registry import Param, Properties
+from .shifted_exp import branchable, quiet
+
+__all__ = ["hardmax", "sum_normalize", "spherical_softmax", "taylor_softmax", "log_ratio"]
+
+_PROB = Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True)
+_DB = "de Brebisson & Vincent, 'An exploration of softmax alternatives belonging to the spherical loss family', ICLR 2016 (arXiv 1511.05042)"
+
+
+# -- ratio maps --------------------------------------------------------------
+
+
+def _scale(x, xp):
+    """``(xf, c)``: x with non-finite entries zeroed, and a power of two ``c``
+    per row (1 when max |x| <= 1) so that ``x / c`` is within [-2, 2]."""
+    xf = xp.where(xp.isfinite(x), x, 0.0)
+    m = xp.max(xp.abs(xf), axis=-1, keepdims=True)
+    big = m > 1.0
+    c = 2.0 ** xp.floor(xp.log2(xp.where(big, m, 1.0)))
+    return xf, c
+
+
+def _spherical_terms(w, c, eps, xp):
+    """q(x)/c^2 and q'(x)/c^2 for q = x^2 + eps, w = x/c."""
+    return w * w + eps / (c * c), 2.0 * w / c
+
+
+def _taylor_terms(w, c, order, xp):
+    """t(x)/c^n and t'(x)/c^n for t the order-n Taylor polynomial of exp, w = x/c."""
+    n = int(order)
+    inv = 1.0 / c
+    coef = [0.0] * (n + 1)  # coef[j] = c^(j-n) / j!
+    power = 1.0
+    for j in range(n, -1, -1):
+        coef[j] = power / math.factorial(j)
+        power = power * inv
+    q = coef[n] + 0.0 * w
+    for j in range(n - 1, -1, -1):
+        q = q * w + coef[j]
+    dq = n * coef[n] + 0.0 * w
+    for j in range(n - 2, -1, -1):
+        dq = dq * w + (j + 1) * coef[j + 1]
+    return q, dq * inv
+
+
+def _ratio_parts(x, terms, xp):
+    """``(q, dq, S, ok, pinf)`` of a ratio map on the last axis, with -inf
+    entries absent; ``ok`` marks rows computed from q (finite, S > 0)."""
+    xf, c = _scale(x, xp)
+    q, dq = terms(xf / c, c)
+    present = x != -math.inf
+    q = xp.where(present, q, 0.0)
+    dq = xp.where(present, dq, 0.0)
+    s = xp.sum(q, axis=-1, keepdims=True)
+    pinf = x == math.inf
+    has_pinf = xp.any(pinf, axis=-1, keepdims=True)
+    ok = ~has_pinf & (s > 0.0)
+    return q, dq, s, ok, pinf
+
+
+def _ratio_forward(x, terms, xp):
+    with quiet(xp):
+        q, dq, s, ok, pinf = _ratio_parts(x, terms, xp)
+        p = q / xp.where(s > 0.0, s, 1.0)
+        count = xp.sum(xp.astype(pinf, x.dtype), axis=-1, keepdims=True)
+        hard = xp.where(pinf, 1.0 / xp.where(count > 0.0, count, 1.0), 0.0)
+        p = xp.where(ok, p, hard)
+        return xp.where(xp.any(xp.isnan(x), axis=-1, keepdims=True), math.nan, p)
+
+
+def _ratio_vjp(x, y, g, terms, xp):
+    with quiet(xp):
+        q, dq, s, ok, _ = _ratio_parts(x, terms, xp)
+        out = dq * (g - xp.sum(g * y, axis=-1, keepdims=True)) / xp.where(s > 0.0, s, 1.0)
+        return xp.where(ok | xp.isnan(y), out, 0.0)
+
+
+def _ratio_jvp(x, y, v, terms, xp):
+    with quiet(xp):
+        q, dq, s, ok, _ = _ratio_parts(x, terms, xp)
+        out = (dq * v - y * xp.sum(dq * v, axis=-1, keepdims=True)) / xp.where(s > 0.0, s, 1.0)
+        return xp.where(ok | xp.isnan(y), out, 0.0)
+
+
+def log_ratio(x, terms, xp):
+    """``log q(x) - log sum q(x)`` along the last axis (-inf for absent
+    entries): the log-probabilities of a ratio map, for its loss."""
+    with quiet(xp):
+        q, _, s, ok, pinf = _ratio_parts(x, terms, xp)
+        pos = q > 0.0
+        lq = xp.where(pos, xp.log(xp.where(pos, q, 1.0)), -math.inf)
+        y = lq - xp.log(xp.where(s > 0.0, s, 1.0))
+        count = xp.sum(xp.astype(pinf, x.dtype), axis=-1, keepdims=True)
+        hard = xp.where(pinf, -xp.log(xp.where(count > 0.0, count, 1.0)), -math.inf)
+        y = xp.where(ok, y, hard)
+        return xp.where(xp.any(xp.isnan(x), axis=-1, keepdims=True), math.nan, y)
+
+
+def spherical_terms(eps):
+    return lambda w, c, xp=None: _spherical_terms(w, c, eps, xp)
+
+
+def taylor_terms(order):
+    return lambda w, c, xp=None: _taylor_terms(w, c, order, xp)
+
+
+def _sph_vjp(x, y, g, eps, *, xp):
+    return _ratio_vjp(x, y, g, spherical_terms(eps), xp)
+
+
+def _sph_jvp(x, y, v, eps, *, xp):
+    return _ratio_jvp(x, y, v, spherical_terms(eps), xp)
+
+
+def _tay_vjp(x, y, g, order, *, xp):
+    return _ratio_vjp(x, y, g, taylor_terms(order), xp)
+
+
+def _tay_jvp(x, y, v, order, *, xp):
+    return _ratio_jvp(x, y, v, taylor_terms(order), xp)
+
+
+def _even_order(v: float) -> bool:
+    return v >= 2 and v == int(v) and int(v) % 2 == 0
+
+
+@simplex_map(
+    family="softmax alternatives",
+    latex=r"p_i=\frac{z_i^2+\epsilon}{\sum_j (z_j^2+\epsilon)}",
+    dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{2 z_j(\delta_{ij}-p_i)}{\sum_k (z_k^2+\epsilon)}",
+    vjp=_sph_vjp,
+    jvp=_sph_jvp,
+    params=(Param("eps", 1e-6, "> 0", valid=lambda v: v > 0 and math.isfinite(v), sweep=(1e-6, 0.1, 1.0)),),
+    properties=_PROB,
+    reference=_DB + "; Vincent et al. 2015.",
+)
+def spherical_softmax(x, eps, *, xp):
+    r"""Spherical softmax: :math:`p_i = (z_i^2 + \epsilon) / \sum_j (z_j^2 + \epsilon)`.
+
+    Even in z (not monotone); ``eps > 0`` keeps the all-zero row defined
+    (uniform). Rows are rescaled by a power of two first, so z^2 never
+    overflows. -inf entries are masked (probability 0), per SPEC section 2.
+
+    Args:
+        x: array or nested list; ``axis``, ``temperature`` (keyword).
+        eps: the additive constant, > 0.
+
+    Example:
+        >>> import actlab
+        >>> actlab.spherical_softmax([1.0, 2.0], eps=0.0001).round(4).tolist()
+        [0.2, 0.8]
+        >>> actlab.spherical_softmax([1e200, 2e200]).round(4).tolist()
+        [0.2, 0.8]
+    """
+    return _ratio_forward(x, spherical_terms(eps), xp)
+
+
+@simplex_map(
+    family="softmax alternatives",
+    latex=r"p_i=\frac{t(z_i)}{\sum_j t(z_j)},\ t(x)=\sum_{k=0}^{n}\frac{x^k}{k!}",
+    dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{t'(z_j)(\delta_{ij}-p_i)}{\sum_k t(z_k)}",
+    vjp=_tay_vjp,
+    jvp=_tay_jvp,
+    params=(Param("order", 2, "even integer >= 2", valid=_even_order, sweep=(2, 4, 6)),),
+    properties=_PROB,
+    reference=_DB + ".",
+)
+def taylor_softmax(x, order, *, xp):
+    r"""Taylor softmax: :math:`p_i = t(z_i)/\sum_j t(z_j)` with ``t`` the
+    order-n Taylor polynomial of exp, :math:`t(x) = \sum_{k=0}^n x^k/k!`.
+
+    Any even order is positive everywhere (its minimum is above 0), so this
+    is a distribution; order 2 is ``1 + x + x^2/2``. Not monotone: t has
+    its minimum at a negative x, and grows again as x -> -inf. Rows are
+    rescaled by a power of two, so large |z| never overflows.
+
+    Args:
+        x: array or nested list; ``axis``, ``temperature`` (keyword).
+        order: even integer >= 2.
+
+    Example:
+        >>> import actlab
+        >>> actlab.taylor_softmax([0.0, 2.0]).round(4).tolist()
+        [0.1667, 0.8333]
+        >>> actlab.taylor_softmax([0.0, 2.0], order=4).round(4).tolist()
+        [0.125, 0.875]
+    """
+    return _ratio_forward(x, taylor_terms(order), xp)
+
+
+def _sum_terms(w, c, xp=None):
+    return w, 1.0 / c + 0.0 * w
+
+
+def _sum_vjp(x, y, g, *, xp):
+    return _ratio_vjp(x, y, g, _sum_terms, xp)
+
+
+def _sum_jvp(x, y, v, *, xp):
+    return _ratio_jvp(x, y, v, _sum_terms, xp)
+
+
+@simplex_map(
+    family="softmax alternatives",
+    latex=r"p_i=\frac{z_i}{\sum_j z_j}",
+    dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{\delta_{ij}-p_i}{\sum_k z_k}",
+    vjp=_sum_vjp,
+    jvp=_sum_jvp,
+    temperature=False,
+    properties=Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True),
+    reference="Seed 003: the 'standard normalisation' softmax is compared with.",
+    notes="Scale-invariant (softmax is shift-invariant instead).",
+)
+def sum_normalize(x, *, xp):
+    r"""Sum normalisation: :math:`p_i = z_i / \sum_j z_j`, for non-negative
+    z with a positive sum (else ValueError: checked in eager mode, not
+    while ``torch.compile`` traces).
+
+    Scale-invariant: ``sum_normalize([1, 2]) == sum_normalize([10, 20])``,
+    where softmax is not (seed 003). +inf entries share the mass; NaN
+    makes its row NaN. Rescaled by a power of two, so the sum never
+    overflows.
+
+    Example:
+        >>> import actlab
+        >>> actlab.sum_normalize([1.0, 2.0]).round(4).tolist()
+        [0.3333, 0.6667]
+        >>> actlab.sum_normalize([10.0, 20.0]).round(4).tolist()
+        [0.3333, 0.6667]
+    """
+    if branchable(x, xp):
+        if bool(xp.any(x < 0.0)):
+            raise ValueError("sum_normalize(): x must be non-negative, got a negative entry")
+        positive = xp.any((x > 0.0) | xp.isnan(x), axis=-1)
+        if x.shape[-1] == 0 or not bool(xp.all(positive)):
+            raise ValueError("sum_normalize(): every row of x must have a positive sum, got a zero row")
+    return _ratio_forward(x, _sum_terms, xp)
+
+
+# -- hardmax -----------------------------------------------------------------
+
+
+def _hardmax_vjp(x, y, g, *, xp):
+    return 0.0 * (g * y)
+
+
+@simplex_map(
+    family="softmax",
+    latex=r"\mathrm{hardmax}(z)_i=\frac{[z_i=\max_j z_j]}{\#\{j: z_j=\max_k z_k\}}",
+    dlatex=r"0",
+    vjp=_hardmax_vjp,
+    temperature=False,
+    properties=Properties((0, 1), monotone=False, smooth=False, zero_centred=False, bounded=True),
+    reference="Seed 000, appendix A: the limit of softmax(beta z) as beta -> +inf.",
+)
+def hardmax(x, *, xp):
+    r"""Hardmax: ``1/m`` on each of the ``m`` maximal entries, 0 elsewhere;
+    the limit of ``softmax(z / T)`` as ``T -> 0+`` (seed 000).
+
+    Piecewise constant: zero gradient. A row of all -inf gives zeros; NaN
+    makes its row NaN. Use ``hardmax(-x)`` for the minimum.
+
+    Example:
+        >>> import actlab
+        >>> actlab.hardmax([1.0, 3.0, 3.0]).tolist()
+        [0.0, 0.5, 0.5]
+    """
+    top = xp.max(x, axis=-1, keepdims=True)
+    hit = (x == top) & (top != -math.inf)
+    count = xp.sum(xp.astype(hit, x.dtype), axis=-1, keepdims=True)
+    y = xp.where(hit, 1.0 / xp.where(count > 0.0, count, 1.0), 0.0)
+    return xp.where(xp.isnan(top), math.nan, y)

@@ -1,0 +1,99 @@
+"""Gumbel-softmax (concrete) samples [Jang et al. 2017; Maddison et al. 2017]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _xp
+from ..registry import Entry, Param, Properties, positive, register
+from .softmax import softmax
+
+__all__ = ["gumbel_softmax", "gumbel_noise"]
+
+
+def gumbel_noise(x, generator, xp):
+    """Standard Gumbel noise ``-log(-log U)`` shaped like ``x``, drawn from
+    ``generator``: a NumPy ``Generator`` (or an int seed) for any backend,
+    or a ``torch.Generator`` for tensors; None uses fresh entropy (NumPy)
+    or torch's global generator (tensors)."""
+    if _xp.is_torch(x):
+        import torch
+
+        if generator is None or isinstance(generator, torch.Generator):
+            e = torch.empty_like(x).exponential_(generator=generator)
+            return -torch.log(e)
+    else:
+        torch = None
+    if generator is None or isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        generator = np.random.default_rng(generator)
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            "gumbel_softmax(): generator must be a numpy.random.Generator, an int seed, "
+            f"or (for tensors) a torch.Generator; got {type(generator).__name__}"
+        )
+    g = generator.gumbel(size=tuple(x.shape))
+    if torch is not None:
+        return torch.as_tensor(g, dtype=x.dtype, device=x.device)
+    return xp.asarray(g, dtype=x.dtype)
+
+
+def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
+    r"""A Gumbel-softmax sample: ``softmax((logits + g) / tau)`` with
+    ``g_i = -log(-log U_i)``, ``U ~ uniform(0, 1)``.
+
+    As ``tau -> 0`` the samples approach one-hot vectors whose arg max is
+    distributed as ``softmax(logits)`` (the Gumbel-max trick). With
+    ``hard=True`` the result is the one-hot vector of the sample's arg max;
+    on tensors its gradient is that of the soft sample (straight-through),
+    and the forward value is exactly one-hot.
+
+    Args:
+        logits: array or nested list of unnormalised log-probabilities.
+        tau: the temperature, > 0.
+        hard: return the one-hot arg max (straight-through on tensors).
+        axis: the class axis.
+        generator: ``numpy.random.Generator`` or int seed (any backend), or
+            ``torch.Generator`` (tensors); reproducible for a fixed one.
+
+    Example:
+        >>> import actlab, numpy as np
+        >>> y = actlab.gumbel_softmax([1.0, 2.0, 3.0], tau=0.5, generator=np.random.default_rng(0))
+        >>> round(float(y.sum()), 12)
+        1.0
+        >>> actlab.gumbel_softmax([1.0, 2.0, 3.0], hard=True, generator=0).tolist()
+        [0.0, 0.0, 1.0]
+    """
+    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not positive(float(tau)):
+        raise ValueError(f"gumbel_softmax(): tau must be positive and finite, got {tau!r}")
+    xp, x = _xp.as_float_array(logits, "logits")
+    noisy = x + gumbel_noise(x, generator, xp)
+    y = softmax(noisy, axis=axis, temperature=float(tau))
+    if not hard:
+        return y
+    idx = xp.argmax(y, axis=axis, keepdims=True)
+    shape = [1] * y.ndim
+    shape[axis] = y.shape[axis]
+    cols = xp.reshape(xp.arange(y.shape[axis], dtype=idx.dtype), tuple(shape))
+    one_hot = xp.astype(cols == idx, y.dtype)
+    if _xp.is_torch(y) and y.requires_grad:
+        return one_hot + (y - y.detach())
+    return one_hot
+
+
+gumbel_softmax.entry = register(  # type: ignore[attr-defined]
+    Entry(
+        name="gumbel_softmax",
+        kind="stochastic",
+        family="softmax",
+        function=gumbel_softmax,
+        params=(
+            Param("tau", 1.0, "> 0", valid=positive, sweep=(0.1, 0.5, 1.0, 5.0)),
+            Param("hard", False, "bool", choices=(False, True)),
+        ),
+        latex=r"y=\mathrm{softmax}\!\left(\frac{z+g}{\tau}\right),\ g_i=-\log(-\log U_i)",
+        dlatex=r"\frac{\partial y}{\partial z}=\frac{1}{\tau}(\mathrm{diag}(y)-yy^\top)",
+        properties=Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True),
+        reference="Jang, Gu & Poole 2017; Maddison, Mnih & Teh 2017 (seed 002).",
+        notes="Random: pass a generator for reproducible samples.",
+    )
+)

@@ -1,0 +1,249 @@
+"""softmax, softmin and log_softmax (SPEC section 2), accurate to a few ULPs.
+
+All three share :func:`~actlab.simplex.shifted_exp.shifted_exp` and apply the
+temperature inside the math (``exact_temperature``), so ``softmax(x,
+temperature=T)`` is the correctly rounded softmax of the exact ``x / T``,
+not of a rounded ``x / T``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._simplex import simplex_map
+from .._xp import is_torch
+from ..registry import Properties
+from .shifted_exp import by_rows, fix_rows, put_last, quiet, shifted_exp, unshifted_ok, unshifted_sum
+
+__all__ = [
+    "softmax", "softmin", "log_softmax", "softmax_rows", "log_softmax_rows", "softmax_shifted",
+    "softmax_unshifted", "log_softmax_shifted",
+]
+
+_SWEEP = (0.1, 0.5, 1.0, 2.0, 10.0)
+_REF = (
+    "Bridle 1990 (softmax); seeds 000, 002-004. Accurate evaluation: Blanchard, Higham & Higham, "
+    "'Accurately computing the log-sum-exp and softmax functions', IMA J. Numer. Anal. 41 (2021)."
+)
+_PROB = Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True)
+_FAMILY = {"family": "softmax", "exact_temperature": True, "temperature_sweep": _SWEEP}
+
+
+def _uniform(x, log, xp):
+    """beta = 0: the uniform distribution (NaN on rows with a non-finite entry: 0 * inf)."""
+    k = x.shape[-1]
+    bad = xp.any(~xp.isfinite(x), axis=-1, keepdims=True)
+    value = -math.log(k) if log else 1.0 / k
+    return xp.where(bad, math.nan, xp.zeros_like(x) + value)
+
+
+def softmax_rows(x, num, den, xp):
+    """softmax of ``x * num / den`` along the last axis, in float64 (no
+    blocking; the caller rounds to x's dtype)."""
+    if x.shape[-1] == 0:
+        return x
+    if num == 0.0:
+        return _uniform(x, False, xp)
+    if num == 1.0 and den == 1.0 and x.dtype != xp.float64 and unshifted_ok(x, xp):
+        return softmax_unshifted(x, xp)
+    return softmax_shifted(x, num, den, xp)
+
+
+def softmax_unshifted(x, xp):
+    """``exp(x) / sum exp(x)`` in float64 (only where :func:`unshifted_ok`).
+    Used for float32 input, where it is exact far below a float32 ULP; for
+    float64 the rounding error of exp(top) in the sum costs up to ~4.2 ULP
+    (measured), so float64 takes the exact shift."""
+    _, e, s, _, _ = unshifted_sum(x, xp, exclude_top=False)
+    return e / s if x.dtype == xp.float64 else e * (1.0 / s)
+
+
+def softmax_shifted(x, num, den, xp):
+    """The exact-shift softmax: any input, any temperature."""
+    sh = shifted_exp(x, num, den, xp)
+    total = 1.0 + sh.s
+    inv = 1.0 / total
+    # float64: a true division (one rounding); float32 (computed in float64):
+    # the reciprocal's extra rounding is far below a float32 ULP.
+    y = sh.e / total if x.dtype == xp.float64 else sh.e * inv
+    y = put_last(y, sh.idx, inv, xp)
+    return fix_rows(y, sh, xp)
+
+
+def log_softmax_rows(x, num, den, xp):
+    """log_softmax of ``x * num / den`` along the last axis: ``(z - t) - log1p(s)``.
+
+    Always the exact shift: ``z - t`` is needed for the output anyway, so the
+    unshifted path would save nothing (float32 input: the shift is one mixed
+    float32 - float64 subtraction)."""
+    if x.shape[-1] == 0:
+        return x
+    if num == 0.0:
+        return _uniform(x, True, xp)
+    return log_softmax_shifted(x, num, den, xp)
+
+
+def log_softmax_shifted(x, num, den, xp):
+    """The exact-shift log_softmax: any input, any temperature."""
+    sh = shifted_exp(x, num, den, xp)
+    lse = xp.log1p(sh.s)
+    dz = sh.zh
+    if sh.floor is not None:
+        # Entries clipped at the floor (far below the top, or -inf) get their
+        # unclipped difference; its rounding error is below one ULP of the result.
+        dz = xp.where(sh.x < sh.floor, sh.x - sh.top, dz)
+    y = dz - lse if sh.zl is None else dz + (sh.zl - lse)
+    return fix_rows(y, sh, xp, log=True)
+
+
+def _forward(rows, native_name, x, num, den, xp):
+    if is_torch(x):
+        from ..torch import _native
+
+        y = _native.try_native(native_name, x, num, den, xp)
+        if y is not None:
+            return y
+    with quiet(xp):
+        return by_rows(lambda b: rows(b, num, den, xp), x, xp)
+
+
+def _softmax_vjp(x, y, g, num, den, *, xp):
+    """``f * y * (g - <g, y>)``, f = num/den."""
+    f = num / den
+    if is_torch(y):
+        from ..torch import _native
+
+        out = _native.softmax_backward(y, g, xp)
+        if out is not None:
+            return out if f == 1.0 else out * f
+    gy = g * y
+    out = gy - y * xp.sum(gy, axis=-1, keepdims=True)
+    return out if f == 1.0 else out * f
+
+
+def _log_softmax_vjp(x, y, g, num, den, *, xp):
+    """``f * (g' - p sum(g'))``, p = exp(y), g' = g with entries of -inf output
+    dropped (an output that is -inf is constant: zero gradient)."""
+    f = num / den
+    if is_torch(y):
+        from ..torch import _native
+
+        out = _native.log_softmax_backward(y, g, xp)
+        if out is not None:
+            return out if f == 1.0 else out * f
+    gm = xp.where(y == -math.inf, 0.0, g)
+    out = gm - xp.exp(y) * xp.sum(gm, axis=-1, keepdims=True)
+    return out if f == 1.0 else out * f
+
+
+def _log_softmax_jvp(x, y, v, num, den, *, xp):
+    """``f * (v - <p, v>)`` on entries with finite output, 0 elsewhere."""
+    f = num / den
+    p = xp.exp(y)
+    out = xp.where(y == -math.inf, 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
+    return out if f == 1.0 else out * f
+
+
+def _softmin_vjp(x, y, g, num, den, *, xp):
+    return _softmax_vjp(x, y, g, -num, den, xp=xp)
+
+
+@simplex_map(
+    **_FAMILY,
+    latex=r"\mathrm{softmax}(z)_i=\frac{e^{z_i/T}}{\sum_j e^{z_j/T}}",
+    dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
+    vjp=_softmax_vjp,
+    properties=_PROB,
+    reference=_REF,
+    notes="T < 0 is softmin; beta = 1/T (beta = ln b for base b); beta = 0 is uniform.",
+)
+def softmax(x, num, den, *, xp):
+    r"""Softmax along ``axis``: :math:`p_i = e^{z_i/T} / \sum_j e^{z_j/T}`.
+
+    Computed as ``e^{z - t}/(1 + s)`` with ``t = max z`` and ``s`` the sum of
+    the other terms, the shift ``z - t`` formed exactly (TwoSum; the
+    temperature by an exact remainder), so the result is within a few ULPs
+    of the exact value in float64 and float32 (float32 and half precision
+    are computed in float64 and rounded once).
+
+    Args:
+        x: array (NumPy, PyTorch, any array-API namespace) or nested list.
+        axis: the axis to normalise (keyword).
+        temperature: T, non-zero and finite; T < 0 gives softmin.
+        beta: the inverse temperature instead of T (``beta = 0`` gives the
+            uniform distribution). For base b, ``b^{z_i}/sum_j b^{z_j}``, pass
+            ``beta=math.log(b)``.
+
+    Non-finite input: -inf entries get 0; +inf entries share the mass
+    equally; a row of all -inf gives zeros; NaN makes its row NaN. K = 1
+    gives 1 (0 for -inf); K = 0 returns the empty array; 0-d input is a
+    ValueError.
+
+    Example:
+        >>> import actlab
+        >>> actlab.softmax([1.0, 2.0]).round(4).tolist()
+        [0.2689, 0.7311]
+        >>> actlab.softmax([10.0, 20.0]).round(5).tolist()
+        [5e-05, 0.99995]
+        >>> actlab.softmax([1e308, -1e308]).tolist()
+        [1.0, 0.0]
+        >>> actlab.softmax([0.0, 1.0], beta=math.log(2)).tolist()  # 2^z / sum 2^z
+        [0.3333333333333333, 0.6666666666666666]
+    """
+    return _forward(softmax_rows, "softmax", x, num, den, xp)
+
+
+@simplex_map(
+    **_FAMILY,
+    latex=r"\mathrm{softmin}(z)_i=\frac{e^{-z_i/T}}{\sum_j e^{-z_j/T}}",
+    dlatex=r"\frac{\partial p_i}{\partial z_j}=-\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
+    vjp=_softmin_vjp,
+    properties=Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True),
+    reference="softmax(-z/T); the Boltzmann distribution of energies z (seed 000).",
+)
+def softmin(x, num, den, *, xp):
+    r"""Softmin along ``axis``: ``softmax(-x / T)``, the Boltzmann
+    distribution :math:`p_i \propto e^{-z_i/T}` of energies ``z``.
+
+    Same accuracy and non-finite rules as :func:`softmax` applied to ``-x``
+    (so +inf entries of x get 0 and -inf entries share the mass).
+
+    Example:
+        >>> import actlab
+        >>> actlab.softmin([1.0, 2.0]).round(4).tolist()
+        [0.7311, 0.2689]
+    """
+    return _forward(softmax_rows, "softmax", x, -num, den, xp)
+
+
+@simplex_map(
+    **_FAMILY,
+    latex=r"\log\mathrm{softmax}(z)_i=\frac{z_i}{T}-\log\sum_j e^{z_j/T}",
+    dlatex=r"\frac{\partial \ell_i}{\partial z_j}=\frac{1}{T}(\delta_{ij}-p_j)",
+    vjp=_log_softmax_vjp,
+    jvp=_log_softmax_jvp,
+    properties=Properties((-math.inf, 0), monotone=True, smooth=True, zero_centred=False, bounded=False),
+    reference=_REF,
+)
+def log_softmax(x, num, den, *, xp):
+    r"""Log-softmax along ``axis``: :math:`z_i/T - \log\sum_j e^{z_j/T}`.
+
+    Computed as ``(z - t) - log1p(s)`` (never ``log(softmax)``), with the
+    exact shift of :func:`softmax`: within a few ULPs, including a dominant
+    entry (``log_softmax([0, -50])[0] = -1.9e-22``, not 0).
+
+    Args:
+        x: array or nested list; ``axis``, ``temperature``, ``beta`` as in
+            :func:`softmax`.
+
+    -inf entries give -inf with zero gradient; a row of all -inf gives
+    -inf everywhere; +inf entries share the mass (``-log m``, others -inf).
+
+    Example:
+        >>> import actlab
+        >>> float(actlab.log_softmax([0.0, -50.0])[0])
+        -1.9287498479639178e-22
+        >>> actlab.log_softmax([1000.0, 0.0]).tolist()
+        [0.0, -1000.0]
+    """
+    return _forward(log_softmax_rows, "log_softmax", x, num, den, xp)

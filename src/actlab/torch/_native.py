@@ -1,0 +1,76 @@
+"""Native PyTorch fast paths behind :func:`actlab.softmax` and
+:func:`actlab.log_softmax`, used in plain eager mode only (never while
+``torch.compile`` traces or ``torch.func`` transforms run, where the
+array-API math runs instead) and tested to agree with it.
+
+- float32 forward: PyTorch's fused kernel run in float64
+  (``dtype=torch.float64``) and rounded once. For float32 input the float64
+  shift ``x - max`` is exact enough and the float64 exponential far more
+  accurate than float32 needs, so this is within 1 ULP. On the CPU it runs a
+  block of rows at a time, so the float64 intermediate stays in cache
+  instead of costing a fresh multi-megabyte allocation. Rows with a
+  non-finite top entry (NaN out of the kernel) go to the general path; for
+  log-softmax so do rows whose log-sum is below 2**-20, where ``log(1 + s)``
+  (rather than ``log1p(s)``) would lose relative accuracy.
+- backward: PyTorch's fused softmax / log-softmax backward kernels compute
+  exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
+  latter only when no output is -inf, where our rule drops ``g``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["try_native", "softmax_backward", "log_softmax_backward"]
+
+_SMALL_LSE = 2.0**-20
+_BLOCK = 1 << 19
+"""float64 elements per block on the CPU (4 MiB: few parallel regions, still cache-sized)."""
+
+
+def _eligible(x: torch.Tensor, xp: Any) -> bool:
+    return x.dtype == torch.float32 and x.ndim >= 1 and x.shape[-1] > 0 and xp.data_dependent_ok(x)
+
+
+def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> torch.Tensor | None:
+    """The fused-kernel result, or None when the general path must run."""
+    if not _eligible(x, xp) or num != 1.0 or den != 1.0:
+        return None
+    from ..simplex.softmax import log_softmax_rows, softmax_rows
+
+    kernel = torch.softmax if name == "softmax" else torch.log_softmax
+    k = x.shape[-1]
+    x2 = x.reshape(-1, k)
+    n = x2.shape[0]
+    y = torch.empty_like(x2)
+    step = max(1, _BLOCK // k) if x.device.type == "cpu" else max(n, 1)
+    flags = []
+    for i in range(0, n, step):
+        yb = kernel(x2[i : i + step], -1, dtype=torch.float64)
+        if name == "softmax":
+            flags.append(torch.isnan(yb.sum(-1)))
+        else:
+            top = yb.amax(-1)
+            flags.append(torch.isnan(top) | (top > -_SMALL_LSE))
+        y[i : i + step] = yb
+    bad = torch.cat(flags) if len(flags) > 1 else flags[0]
+    if bool(bad.any()):
+        rows = softmax_rows if name == "softmax" else log_softmax_rows
+        y[bad] = rows(x2[bad], num, den, xp).to(y.dtype)
+    return y.reshape(x.shape)
+
+
+def softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
+    if y.dtype != g.dtype or y.shape != g.shape or not xp.data_dependent_ok(y) or not xp.data_dependent_ok(g):
+        return None
+    return torch._softmax_backward_data(g, y, -1, y.dtype)
+
+
+def log_softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
+    if y.dtype != g.dtype or y.shape != g.shape or not xp.data_dependent_ok(y) or not xp.data_dependent_ok(g):
+        return None
+    if y.numel() and bool(y.amin() == -torch.inf):  # a reduction, no boolean temporary
+        return None
+    return torch._log_softmax_backward_data(g, y, -1, y.dtype)
