@@ -190,6 +190,12 @@ def loss_values(entry: Entry, t: np.ndarray, params: dict[str, Any] | None = Non
                 return y
             if y.shape == (n, 1):
                 return y[:, 0]
+    try:  # a binary loss of one logit per row (labels 1): the logit is the margin t
+        y = np.asarray(entry.function(t, np.ones(n), reduction="none", **params), dtype=float)
+        if y.shape == (n,):
+            return y
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
     try:
         return np.array([float(entry.function(z[i : i + 1], index[i : i + 1], **params)) for i in range(n)])
     except Exception as exc:
