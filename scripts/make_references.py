@@ -306,8 +306,8 @@ def special_points(dtype) -> list[float]:
     pts = [0.0, -0.0, math.inf, -math.inf]
     mags = [tiny_sub, 2 * tiny_sub, float(fi.smallest_normal), float(fi.max), float(fi.eps), 1.0, 0.5, 3.0, 6.0,
             2.0, 10.0, 15.9424, 16.6355, 17.0, 20.0, 30.0, 36.0, 36.7368, 37.5, 40.0, 44.0, 50.0, 87.3365,
-            88.7228, 89.4, 103.2789, 103.9721, 104.0, 500.0, 708.3964, 709.7827, 710.0, 744.44, 745.1332,
-            746.0, 1e4, 1e6, 1e10, 1e20, 1e38, 1e150, 1e154, 1e300]
+            88.72, 88.7228, 89.4, 103.2789, 103.9721, 104.0, 500.0, 708.3964, 709.78, 709.7827, 710.0, 744.44,
+            745.13, 745.1332, 746.0, 1e4, 1e6, 1e10, 1e20, 1e38, 1e150, 1e154, 1e300]
     for m in mags:
         if m <= float(fi.max):
             for s in (1.0, -1.0):
@@ -341,8 +341,8 @@ def grid(dtype, n_tiny: int, n_main: int, n_huge: int, n_rand: int, seed: int) -
 
 def build_grid(quick: bool = False) -> tuple[np.ndarray, np.ndarray]:
     k = 8 if quick else 1
-    g64 = grid(np.float64, 120 // k, 560 // k, 40 // k, 300 // k, 64)
-    g32 = grid(np.float32, 70 // k, 560 // k, 30 // k, 300 // k, 32)
+    g64 = grid(np.float64, 120 // k, 900 // k, 40 // k, 600 // k, 64)
+    g32 = grid(np.float32, 70 // k, 900 // k, 30 // k, 600 // k, 32)
     x = np.concatenate([g32, g64])
     # unique by bit pattern (keeps -0.0 beside 0.0)
     bits = x.view(np.int64)

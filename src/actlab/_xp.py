@@ -41,6 +41,7 @@ __all__ = [
     "float32_via_float64",
     "product_limit",
     "float32_policy",
+    "astype_rounded",
 ]
 
 
@@ -152,8 +153,8 @@ def with_limits(x: Array, fn: Callable[[Array], Array], neg: Any, pos: Any, *, x
 def indicator(cond: Array, x: Array, *, xp) -> Array:
     """1.0 where ``cond``, 0.0 elsewhere, NaN where ``x`` is NaN: the derivative
     of a piecewise-linear function (whose kinks follow from ``cond``)."""
-    one = xp.where(cond, 1.0, 0.0)
-    return xp.where(xp.isnan(x), x, xp.astype(one, x.dtype))
+    one = xp.where(cond, xp.ones_like(x), xp.zeros_like(x))  # (two scalars: not array API)
+    return xp.where(xp.isnan(x), x, one)
 
 
 def zero_keep_nan(x: Array, *, xp) -> Array:
@@ -315,14 +316,20 @@ def float32_via_float64(fn: Callable[..., Array], x: Array, *params: Any, xp) ->
     float32 input whose float32 formula would lose accuracy); array
     parameters are promoted too."""
     ps = tuple(xp.astype(p, xp.float64) if hasattr(p, "dtype") else p for p in params)
-    y = fn(xp.astype(x, xp.float64), *ps, xp=xp)
-    # what rounds to +-inf in float32 becomes +-inf before the cast (a cast
-    # that overflows warns on NumPy)
-    y = xp.where(y >= _F32_OVERFLOW, math.inf, xp.where(y <= -_F32_OVERFLOW, -math.inf, y))
-    return xp.astype(y, xp.float32)
+    return astype_rounded(fn(xp.astype(x, xp.float64), *ps, xp=xp), xp.float32, xp=xp)
 
 
-_F32_OVERFLOW = float(np.finfo(np.float32).max) + 2.0**103  # float32 max + half its ULP
+def astype_rounded(y: Array, dtype: Any, *, xp) -> Array:
+    """``y`` rounded to a narrower floating ``dtype``; what rounds past its
+    largest finite value becomes +-inf before the cast (a cast that
+    overflows warns on NumPy)."""
+    if y.dtype == dtype:
+        return y
+    fi = xp.finfo(dtype)
+    top, eps = float(fi.max), float(fi.eps)
+    edge = top + top * eps / (2.0 * (2.0 - eps))  # the largest value + half its ULP
+    y = xp.where(y >= edge, math.inf, xp.where(y <= -edge, -math.inf, y))
+    return xp.astype(y, dtype)
 
 
 def product_limit(c: float, bits: int) -> float:
