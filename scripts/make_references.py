@@ -379,8 +379,8 @@ def main(argv: list[str] | None = None) -> None:
         mpp = mp_params(name, params)
         self_check(name, mpp)
         call = {**REQUIRED_DEFAULTS.get(name, {}), **params}
-        for what, fn in zip(("value", "derivative"), FUNCTIONS[name]):
-            hi, frac = zip(*(round_ref(evaluate(fn, float(v), mpp)) for v in x))
+        for what, fn in zip(("value", "derivative"), FUNCTIONS[name], strict=True):
+            hi, frac = zip(*(round_ref(evaluate(fn, float(v), mpp)) for v in x), strict=True)
             data[f"{cid}|{what}|hi"] = np.array(hi, dtype=np.float64)
             data[f"{cid}|{what}|frac"] = np.array(frac, dtype=np.float16)
         meta.append({"id": cid, "name": name, "params": call})

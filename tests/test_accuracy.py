@@ -238,7 +238,7 @@ def test_compiled_functions_keep_the_accuracy():
     fns = [(actlab.get(r.name).function, r.params) for r in refs]
 
     def values(*ts):
-        return tuple(fn(t, **params) for (fn, params), t in zip(fns, ts))
+        return tuple(fn(t, **params) for (fn, params), t in zip(fns, ts, strict=True))
 
     torch._dynamo.reset()
     compiled = torch.compile(values, fullgraph=True)
@@ -246,6 +246,6 @@ def test_compiled_functions_keep_the_accuracy():
     leaves = [x.clone().requires_grad_(True) for _ in refs]
     ys = compiled(*leaves)
     grads = torch.autograd.grad([y.sum() for y in ys], leaves)  # the backward compiled with it
-    for ref, y, g in zip(refs, ys, grads):
+    for ref, y, g in zip(refs, ys, grads, strict=True):
         _assert_within(y.detach().numpy(), ref, "value", np.float64, "compiled")
         _assert_within(g.numpy(), ref, "derivative", np.float64, "compiled autograd")

@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import exp_scaled, float32_policy, float32_via_float64, is_torch, lazy_where, mul_exact, product_limit
+from .._xp import (
+    exp_scaled,
+    float32_policy,
+    float32_via_float64,
+    is_torch,
+    lazy_where,
+    mul_exact,
+    product_limit,
+)
 from ..registry import Param, Properties, non_negative, positive
 from .constants import SELU_SCALE_ALPHA
 

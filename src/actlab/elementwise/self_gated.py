@@ -105,7 +105,7 @@ def swish_math(x, beta, *, xp):
 
 
 def _d_swish_beta(x, beta, *, xp):
-    xc = _clamp(x, 1e150, xp)
+    xc = _clamp(x, 1e150 if x.dtype == xp.float64 else 1e18, xp)  # x^2 stays finite
     u = safe_scale(beta, xc, xp=xp)
     return xc * (xc * (sigmoid_math(u, xp=xp) * sigmoid_math(-u, xp=xp)))
 

@@ -6,7 +6,18 @@ import math
 from fractions import Fraction
 
 from .._activation import activation
-from .._xp import exp_scaled, fast_two_sum, float32_policy, indicator, lazy_where, one_plus_square, square_exact, two_prod, two_sum, with_limits
+from .._xp import (
+    exp_scaled,
+    fast_two_sum,
+    float32_policy,
+    indicator,
+    lazy_where,
+    one_plus_square,
+    square_exact,
+    two_prod,
+    two_sum,
+    with_limits,
+)
 from ..registry import Param, Properties, finite
 
 __all__ = [
