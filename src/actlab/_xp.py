@@ -311,12 +311,16 @@ def exp_scaled(a: Array, a_lo: Array, *, xp) -> tuple[Array, Array, Array]:
     return e, e * al, xp.where(low, one * 2.0**-shift, one)
 
 
-def float32_via_float64(fn: Callable[..., Array], x: Array, *params: Any, xp) -> Array:
+def float32_via_float64(
+    fn: Callable[..., Array], x: Array, *params: Any, xp, saturate: bool = False
+) -> Array:
     """``fn(x, *params)`` computed in float64 and rounded once to float32 (for
     float32 input whose float32 formula would lose accuracy); array
-    parameters are promoted too."""
+    parameters are promoted too. ``saturate``: results may exceed float32's
+    range (they become +-inf without an overflow warning)."""
     ps = tuple(xp.astype(p, xp.float64) if hasattr(p, "dtype") else p for p in params)
-    return astype_rounded(fn(xp.astype(x, xp.float64), *ps, xp=xp), xp.float32, xp=xp)
+    y = fn(xp.astype(x, xp.float64), *ps, xp=xp)
+    return astype_rounded(y, xp.float32, xp=xp) if saturate else xp.astype(y, xp.float32)
 
 
 def astype_rounded(y: Array, dtype: Any, *, xp) -> Array:
@@ -347,13 +351,13 @@ def product_limit(c: float, bits: int) -> float:
     return float(x)
 
 
-def float32_policy(*, native_torch: bool, plain: Callable[..., Array] | None = None):
+def float32_policy(*, native_torch: bool, plain: Callable[..., Array] | None = None, saturate: bool = False):
     """Decorator for the math of an element-wise function: float32 input is
     computed in float64 (with ``plain``, a shorter formula that float64
     makes accurate enough, if given) and rounded once, except on PyTorch
     when ``native_torch`` (torch's float32 exp/log/expm1 are within 1 ULP;
     NumPy's are up to 3.4 ULP off, so NumPy float32 always goes through
-    float64)."""
+    float64). ``saturate``: see ``float32_via_float64``."""
 
     def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
         target = plain or fn
@@ -361,7 +365,7 @@ def float32_policy(*, native_torch: bool, plain: Callable[..., Array] | None = N
         @functools.wraps(fn)
         def wrapped(x: Array, *params: Any, xp) -> Array:
             if x.dtype == xp.float32 and not (native_torch and is_torch(x)):
-                return float32_via_float64(target, x, *params, xp=xp)
+                return float32_via_float64(target, x, *params, xp=xp, saturate=saturate)
             return fn(x, *params, xp=xp)
 
         return wrapped

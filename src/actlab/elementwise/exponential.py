@@ -30,7 +30,15 @@ def elu_math(x, alpha, *, xp):
 
 
 def _elu_negative_slope(x, alpha, *, xp):
-    return lazy_where(x > 0, x, lambda v: xp.ones_like(v), lambda v: alpha * xp.exp(v), xp=xp)
+    # exp sees min(x, 0): no overflow, and no inf in the branch not taken
+    return xp.where(x > 0, 1.0, alpha * xp.exp(xp.clip(x, max=0.0)))
+
+
+def _native(xp, name):
+    """The backend's fused kernel ``name`` where it is accurate to a few ULPs
+    in float32 and float64 (torch's elu, selu, celu, logsigmoid: see
+    docs/accuracy.md), else None."""
+    return getattr(xp, "native_" + name, None)
 
 
 @float32_policy(native_torch=True)
@@ -72,14 +80,13 @@ def elu(x, alpha, *, xp):
         >>> actlab.elu([-1e-20, 2.0]).tolist()
         [-1e-20, 2.0]
     """
-    return elu_math(x, alpha, xp=xp)
+    native = _native(xp, "elu")
+    return native(x, alpha) if native is not None else elu_math(x, alpha, xp=xp)
 
 
 @float32_policy(native_torch=True)
 def _d_selu(x, *, xp):
-    return lazy_where(
-        x > 0, x, lambda v: xp.zeros_like(v) + _SELU_SCALE, lambda v: SELU_SCALE_ALPHA * xp.exp(v), xp=xp
-    )
+    return xp.where(x > 0, _SELU_SCALE, SELU_SCALE_ALPHA * xp.exp(xp.clip(x, max=0.0)))
 
 
 def _selu_positive(v, xp):
@@ -96,7 +103,7 @@ def _selu_positive(v, xp):
     reference="Klambauer et al. 2017 (self-normalising networks); seed 004.",
     xlim=(-5, 3),
 )
-@float32_policy(native_torch=True)
+@float32_policy(native_torch=True, saturate=True)
 def selu(x, *, xp):
     r"""Scaled ELU, :math:`\lambda\,\mathrm{elu}(x, \alpha)` with
     alpha = 1.6732632423543772, lambda = 1.0507009873554805 (Klambauer et al.).
@@ -106,6 +113,9 @@ def selu(x, *, xp):
         >>> round(float(actlab.selu(1.0)), 6)
         1.050701
     """
+    native = _native(xp, "selu")
+    if native is not None:
+        return native(x)
     return lazy_where(
         x > 0, x, lambda v: _selu_positive(v, xp), lambda v: SELU_SCALE_ALPHA * xp.expm1(v), xp=xp
     )
@@ -121,7 +131,11 @@ def _celu_quotient(v, alpha, xp):
     return q, (v - p) - pe
 
 
-@float32_policy(native_torch=True)
+def _d_celu_plain(x, alpha, *, xp):  # float64 for float32 results
+    return xp.where(x > 0, 1.0, xp.exp(xp.clip(x, max=0.0) / alpha))
+
+
+@float32_policy(native_torch=False, plain=_d_celu_plain)
 def _d_celu(x, alpha, *, xp):
     def neg(v):
         q, r = _celu_quotient(v, alpha, xp)
@@ -155,10 +169,16 @@ def celu(x, alpha, *, xp):
         em = xp.expm1(q)
         return alpha * em + (em + 1.0) * r  # alpha expm1(q + r/alpha), to first order in r
 
+    native = _native(xp, "celu")
+    if native is not None:
+        return native(x, alpha)
     return lazy_where(x > 0, x, lambda v: v, neg, xp=xp)
 
 
 def _plain_softplus(x, beta, *, xp):
+    native = _native(xp, "softplus")  # torch's, evaluated in float64 for float32 results
+    if native is not None:
+        return native(x, beta)
     bx = beta * x
     tail = xp.log1p(xp.exp(-xp.abs(bx)))
     return xp.where(bx > 0, x, 0.0) + tail / beta
@@ -179,7 +199,7 @@ def softplus_math(x, beta, *, xp):
     p + e: exp(-|beta x|) would amplify the rounding error of beta*x by
     |beta x| (up to ~700 ULPs)."""
     if x.dtype == xp.float32:
-        if is_torch(x) and beta == 1.0:  # torch float32 exp and log1p are accurate
+        if is_torch(x) and beta == 1.0:  # torch's float32 softplus is within 2 ULPs
             return _plain_softplus(x, beta, xp=xp)
         return float32_via_float64(_plain_softplus, x, beta, xp=xp)
     _, _, a, a_lo = scaled_argument(beta, x, xp)
@@ -201,12 +221,10 @@ def logistic_split(p, e, xp):
 
 
 def _d_softplus(x, beta, *, xp):
-    from .sigmoid_like import sigmoid_math
+    from .sigmoid_like import sigmoid_plain
 
     if x.dtype == xp.float32:
-        if is_torch(x) and beta == 1.0:
-            return sigmoid_math(x, xp=xp)
-        return float32_via_float64(lambda v, b, xp: sigmoid_math(b * v, xp=xp), x, beta, xp=xp)
+        return float32_via_float64(lambda v, b, xp: sigmoid_plain(b * v, xp=xp), x, beta, xp=xp)
     p, e, _, _ = scaled_argument(beta, x, xp)
     return logistic_split(p, e, xp)[0]
 

@@ -37,7 +37,7 @@ from .constants import (
 from .double_word import DW
 
 __all__ = [
-    "swish64", "swish_derivative64", "mish64", "mish_derivative64", "gelu_tanh64",
+    "swish64", "swish_derivative64", "swish_beta_derivative64", "mish64", "mish_derivative64", "gelu_tanh64",
     "gelu_tanh_derivative64",
 ]
 
@@ -74,7 +74,7 @@ def _times_sigmoid(x, p, e, xp):
     big, eu, scale = _gate(p, e, xp)
     den = eu + 1.0
     xc = DW.of(xp.clip(x, min=-_HUGE, max=_HUGE), xp)
-    neg = (xc * big / den).value() * scale
+    neg = xp.copysign((xc * big / den).value() * scale, x)  # (keeps -0.0 when it underflows)
     pos = (xc / den).value()
     accurate = xp.where(p < 0, neg, pos)
     plain = x * xp.where(p < 0, eu.hi, 1.0) / den.hi
@@ -95,6 +95,14 @@ def swish_argument(x, beta, xp):
 def swish64(x, beta, *, xp):
     p, e = swish_argument(x, beta, xp)
     return _times_sigmoid(x, p, e, xp)
+
+
+def swish_beta_derivative64(x, beta, *, xp):
+    """d/dbeta of x sigma(beta x): x^2 sigma(u) sigma(-u) = x^2 E/(1+E)^2, E = e^{-|u|}."""
+    p, e = swish_argument(x, beta, xp)
+    big, eu, scale = _gate(xp.clip(p, min=-_U_MAX, max=_U_MAX), e, xp)
+    xc = DW.of(xp.clip(x, min=-(2.0**500), max=2.0**500), xp)  # x^2 finite; E = 0 long before
+    return (xc * xc * big / ((eu + 1.0) * (eu + 1.0))).value() * scale
 
 
 def swish_derivative64(x, beta, *, xp):
@@ -129,7 +137,7 @@ def mish64(x, *, xp):
     xc = xp.clip(x, min=-_HUGE, max=_HUGE)
     big, eu, scale = _gate(xp.clip(xc, min=-_U_MAX, max=_U_MAX), xp.zeros_like(x), xp)
     v = DW.of(xc, xp)
-    neg = (v * big * (eu + 2.0) / (eu * (eu + 2.0) + 2.0)).value() * scale
+    neg = xp.copysign((v * big * (eu + 2.0) / (eu * (eu + 2.0) + 2.0)).value() * scale, x)
     a = eu * 2.0 + 1.0
     pos = (v * a / (eu * (eu + 1.0) * 2.0 + 1.0)).value()
     return xp.where(x < 0, neg, xp.where(x > _HUGE, x, pos))

@@ -96,7 +96,7 @@ def gelu64(x, *, xp):
     xc = xp.clip(x, min=-_TOP, max=2.0**600)  # Q(t) = 0 past 40; 1 - Q = 1 long before 2^600
     zero = xp.zeros_like(x)
     m, m_lo = _mul((xc, zero), (q, q_lo), xp)
-    neg = (m + m_lo) * scale
+    neg = xp.copysign((m + m_lo) * scale, x)  # (keeps -0.0 when it underflows)
     # x >= 0: where scale < 1, Q < 1e-300 and 1 - Q rounds to 1
     o = _add((xp.ones_like(x), zero), (-(q * scale), -(q_lo * scale)))
     pos = _mul((xc, zero), o, xp)
@@ -128,14 +128,20 @@ def gelu_derivative64(x, *, xp):
     return xp.where(x < lo, left, xp.where(x < hi, w[0] + w[1], right[0] + right[1]))
 
 
+def _ndtr(x, xp):
+    # (torch.special.ndtr is 1 + erf: it cancels for x < 0)
+    return 0.5 * _special.erfc(-SQRT1_2 * x, xp)
+
+
 def gelu_plain(x, *, xp):
-    """x Phi(x) = x erfc(-x/sqrt 2)/2, accurate to ~1e-13 (relative) for
-    |x| < 40 in float64: enough for float32 results."""
-    return 0.5 * x * _special.erfc(-SQRT1_2 * xp.clip(x, min=-40.0, max=40.0), xp)
+    """x Phi(x) = x erfc(-x/sqrt 2)/2 in float64 for float32 results: good to
+    ~1e-13 (relative) where the float32 result is not 0 (x > -14.5)."""
+    v = xp.clip(x, min=-40.0)  # gelu(-40) is 0 in float32; no inf * 0
+    return v * _ndtr(v, xp)
 
 
 def gelu_derivative_plain(x, *, xp):
     """Phi(x) + x phi(x) in float64 for float32 results (the cancellation
     near the root costs ~1e-9 relative at the float32 grid points nearest it)."""
     v = xp.clip(x, min=-40.0, max=40.0)
-    return 0.5 * _special.erfc(-SQRT1_2 * v, xp) + INV_SQRT_2PI[0] * v * xp.exp(-0.5 * v * v)
+    return _ndtr(v, xp) + INV_SQRT_2PI[0] * v * xp.exp(-0.5 * v * v)

@@ -9,7 +9,7 @@ from .._xp import float32_policy, safe_scale, with_limits
 from ..registry import Param, Properties, finite
 from . import logistic_gates as lg
 from .normal_tail import gelu64, gelu_derivative64, gelu_derivative_plain, gelu_plain
-from .sigmoid_like import sigmoid_math
+from .sigmoid_like import sigmoid_math, sigmoid_plain
 
 __all__ = ["gelu", "swish", "silu", "mish", "hardswish"]
 
@@ -25,20 +25,35 @@ def _clamp(x, c, xp):
     return xp.clip(x, min=-c, max=c)
 
 
+def _native(xp, name):
+    """The backend's fused kernel (torch's silu, mish, ... ; see
+    ``actlab.torch._namespace``), used in float64 for float32 results."""
+    return getattr(xp, "native_" + name, None)
+
+
 def _gelu_tanh_plain(x, *, xp):
     v = _clamp(x, 1e4, xp)
-    return x * sigmoid_math(2.0 * _TANH_C * (v + _TANH_K * v * v * v), xp=xp)
+    return xp.clip(x, min=-1e4) * sigmoid_plain(2.0 * _TANH_C * (v + _TANH_K * v * v * v), xp=xp)
 
 
 def _d_gelu_tanh_plain(x, *, xp):
     v = _clamp(x, 1e4, xp)
     z2 = 2.0 * _TANH_C * (v + _TANH_K * v * v * v)
-    s, sm = sigmoid_math(z2, xp=xp), sigmoid_math(-z2, xp=xp)
+    s, sm = sigmoid_plain(z2, xp=xp), sigmoid_plain(-z2, xp=xp)
     return s * (1.0 + v * (2.0 * _TANH_C * (1.0 + 3.0 * _TANH_K * v * v)) * sm)
 
 
+def _gate_limits(kernel):
+    """``kernel`` with gelu's limits at +-inf (0 and inf)."""
+
+    def limited(x, *, xp):
+        return with_limits(x, lambda v: kernel(v, xp=xp), -0.0, math.inf, xp=xp)
+
+    return limited
+
+
 _gelu_exact = float32_policy(native_torch=False, plain=gelu_plain)(gelu64)
-_gelu_tanh = float32_policy(native_torch=False, plain=_gelu_tanh_plain)(lg.gelu_tanh64)
+_gelu_tanh = float32_policy(native_torch=False, plain=_gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
 _d_gelu_exact = float32_policy(native_torch=False, plain=gelu_derivative_plain)(gelu_derivative64)
 _d_gelu_tanh = float32_policy(native_torch=False, plain=_d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
 
@@ -60,12 +75,16 @@ def _d_gelu(x, approximate, *, xp):
 def gelu(x, approximate, *, xp):
     r"""Gaussian error linear unit, :math:`x\Phi(x)`.
 
-    ``approximate="none"`` is exact: :math:`\frac x2\operatorname{erfc}(-x/\sqrt2)`
-    (never ``1 + erf``), with the left tail as
-    :math:`\frac x2\operatorname{erfcx}(-x/\sqrt2)\,e^{-x^2/2}` and :math:`x^2`
-    formed exactly. ``approximate="tanh"`` is
-    :math:`\frac x2(1+\tanh(\sqrt{2/\pi}(x+0.044715x^3)))`, evaluated as
-    :math:`x\,\sigma(2\sqrt{2/\pi}(x+0.044715x^3))`.
+    ``approximate="none"`` is exact, :math:`x\Phi(x)`; ``approximate="tanh"``
+    is :math:`\frac x2(1+\tanh(\sqrt{2/\pi}(x+0.044715x^3)))`, evaluated as
+    :math:`x\,\sigma(2\sqrt{2/\pi}(x+0.044715x^3))`. Both are within a few
+    ULPs over the whole range, derivatives included (``docs/accuracy.md``):
+    in float64 the exact form uses :math:`Q(t) = e^{-t^2/2} W(t)` with
+    :math:`t^2` formed exactly and W a fitted polynomial (``normal_tail``),
+    never ``1 + erf``; the tanh form carries its argument in double-word
+    arithmetic (``logistic_gates``); the derivatives keep their relative
+    precision through their root near -0.75. float32 input is computed in
+    float64 (with erfc) and rounded once.
 
     Args:
         x: input.
@@ -74,10 +93,9 @@ def gelu(x, approximate, *, xp):
     Example:
         >>> import actlab
         >>> float(actlab.gelu(-10.0))
-        -7.619853024160527e-23
+        -7.619853024160526e-23
     """
-    fn = _gelu_exact if approximate == "none" else _gelu_tanh
-    return with_limits(x, lambda v: fn(v, xp=xp), -0.0, math.inf, xp=xp)
+    return (_gelu_exact if approximate == "none" else _gelu_tanh)(x, xp=xp)
 
 
 def _swish_limits(beta, xp):
@@ -87,27 +105,37 @@ def _swish_limits(beta, xp):
 
 
 def _swish_plain(x, beta, *, xp):
-    return x * sigmoid_math(safe_scale(beta, x, xp=xp), xp=xp)
+    native = _native(xp, "silu")
+    if native is not None and isinstance(beta, float) and beta == 1.0:
+        return native(xp.clip(x, min=-800.0))  # silu(-800) is 0 in float32
+    neg, pos = _swish_limits(beta, xp)
+    return with_limits(x, lambda v: v * sigmoid_plain(safe_scale(beta, v, xp=xp), xp=xp), neg, pos, xp=xp)
 
 
 def _d_swish_plain(x, beta, *, xp):
+    native = _native(xp, "silu_derivative")
+    if native is not None and isinstance(beta, float) and beta == 1.0:
+        return native(_clamp(x, 800.0, xp))
     u = _clamp(safe_scale(beta, x, xp=xp), 1e4, xp)
-    return sigmoid_math(u, xp=xp) * (1.0 + u * sigmoid_math(-u, xp=xp))
+    return sigmoid_plain(u, xp=xp) * (1.0 + u * sigmoid_plain(-u, xp=xp))
 
 
-_swish_finite = float32_policy(native_torch=False, plain=_swish_plain)(lg.swish64)
+def _swish64(x, beta, *, xp):
+    neg, pos = _swish_limits(beta, xp)
+    return with_limits(x, lambda v: lg.swish64(v, beta, xp=xp), neg, pos, xp=xp)
+
+
+swish_math = float32_policy(native_torch=False, plain=_swish_plain)(_swish64)
 _d_swish = float32_policy(native_torch=False, plain=_d_swish_plain)(lg.swish_derivative64)
 
 
-def swish_math(x, beta, *, xp):
-    neg, pos = _swish_limits(beta, xp)
-    return with_limits(x, lambda v: _swish_finite(v, beta, xp=xp), neg, pos, xp=xp)
-
-
-def _d_swish_beta(x, beta, *, xp):
-    xc = _clamp(x, 1e150 if x.dtype == xp.float64 else 1e18, xp)  # x^2 stays finite
+def _d_swish_beta_plain(x, beta, *, xp):
+    xc = _clamp(x, 1e150, xp)  # x^2 stays finite (float64)
     u = safe_scale(beta, xc, xp=xp)
-    return xc * (xc * (sigmoid_math(u, xp=xp) * sigmoid_math(-u, xp=xp)))
+    return xc * (xc * (sigmoid_plain(u, xp=xp) * sigmoid_plain(-u, xp=xp)))
+
+
+_d_swish_beta = float32_policy(native_torch=False, plain=_d_swish_beta_plain)(lg.swish_beta_derivative64)
 
 
 _SWISH_PROPS = Properties((-0.2785, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False)
@@ -177,16 +205,21 @@ def _mish_tanh_sp(v, xp):
 
 
 def _mish_plain(x, *, xp):
-    return x * _mish_tanh_sp(x, xp)[0]
+    v = xp.clip(x, min=-800.0)  # mish(-800) is 0 in float32
+    native = _native(xp, "mish")
+    return native(v) if native is not None else v * _mish_tanh_sp(v, xp)[0]
 
 
 def _d_mish_plain(x, *, xp):
+    native = _native(xp, "mish_derivative")
+    if native is not None:
+        return native(_clamp(x, 800.0, xp))
     v = _clamp(x, 1e4, xp)
     t, omt = _mish_tanh_sp(v, xp)
     return t + v * sigmoid_math(v, xp=xp) * omt * (1.0 + t)
 
 
-_mish_finite = float32_policy(native_torch=False, plain=_mish_plain)(lg.mish64)
+_mish = float32_policy(native_torch=False, plain=_mish_plain)(lg.mish64)
 _d_mish = float32_policy(native_torch=False, plain=_d_mish_plain)(lg.mish_derivative64)
 
 
@@ -210,7 +243,7 @@ def mish(x, *, xp):
         >>> float(actlab.mish(-1000.0)), float(actlab.mish(1000.0))
         (-0.0, 1000.0)
     """
-    return with_limits(x, lambda v: _mish_finite(v, xp=xp), -0.0, math.inf, xp=xp)
+    return _mish(x, xp=xp)
 
 
 def _d_hardswish(x, *, xp):

@@ -19,6 +19,7 @@ from torch import (  # noqa: F401
     broadcast_to,
     clip,
     concat,
+    copysign,
     cos,
     eye,
     exp,
@@ -43,6 +44,33 @@ from torch import (  # noqa: F401
     where,
     zeros_like,
 )
+
+# Fused native kernels for the fast paths of the element-wise functions:
+# used on float32 input evaluated in float64 (far more accurate there than
+# float32 results need) and, where the accuracy benchmark shows them within a
+# few ULPs, directly (log_sigmoid, softsign, elu, selu, celu, softplus with
+# beta = 1 in float32). tests/test_accuracy.py holds every path to 4 ULPs.
+from torch import cosh, sigmoid as native_sigmoid  # noqa: E402, F401
+from torch.nn.functional import (  # noqa: E402, F401
+    celu as native_celu,
+    elu as native_elu,
+    logsigmoid as native_log_sigmoid,
+    mish as native_mish,
+    selu as native_selu,
+    silu as native_silu,
+    softplus as native_softplus,
+    softsign as native_softsign,
+    tanhshrink as native_tanhshrink,
+)
+
+
+def native_silu_derivative(x: torch.Tensor, /) -> torch.Tensor:
+    return torch.ops.aten.silu_backward(torch.ones_like(x), x)
+
+
+def native_mish_derivative(x: torch.Tensor, /) -> torch.Tensor:
+    return torch.ops.aten.mish_backward(torch.ones_like(x), x)
+
 
 def expm1(x: torch.Tensor, /) -> torch.Tensor:
     """``torch.expm1``; under ``torch.compile`` (whose CPU code computes
