@@ -238,11 +238,11 @@ def test_unknown_keyword_and_missing_parameter():
 
 
 def test_kink_conventions():
-    """relu'(0) = 0 (seed 004); at every kink the derivative is PyTorch's choice."""
+    """relu'(0) = 0 (seed 004); at kinks the derivative is PyTorch's choice (hardswish at -3 excepted, see its notes)."""
     assert actlab.relu.derivative(0.0) == 0.0
     assert actlab.leaky_relu.derivative(0.0, 0.1) == pytest.approx(0.1)
     assert actlab.relu6.derivative(6.0) == 0.0 and actlab.relu6.derivative(0.0) == 0.0
-    assert actlab.hardswish.derivative(-3.0) == -0.5 and actlab.hardswish.derivative(3.0) == 1.5
+    assert actlab.hardswish.derivative(-3.0) == 0.0 and actlab.hardswish.derivative(3.0) == 1.5
     assert actlab.elu.derivative(0.0, 2.0) == 2.0 and actlab.softshrink.derivative(0.5) == 0.0
 
 

@@ -102,8 +102,7 @@ def evaluate(fn: Math, x: Any, values: tuple[Any, ...], xp: Any, promote32: bool
     if xw.dtype != x.dtype:
         values = tuple(xp.astype(v, xw.dtype) if hasattr(v, "dtype") else v for v in values)
     y = fn(xw, *values, xp=xp)
-    y = y if y.dtype == out_dtype else xp.astype(y, out_dtype)
-    return _xp.as_ndarray(y)
+    return _xp.as_ndarray(_xp.astype_rounded(y, out_dtype, xp=xp))
 
 
 def _signature(params: tuple[Param, ...], extra: Sequence[inspect.Parameter] = ()):

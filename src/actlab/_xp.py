@@ -7,6 +7,8 @@ never imports torch or JAX itself.
 
 from __future__ import annotations
 
+import functools
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +32,16 @@ __all__ = [
     "split",
     "square_exact",
     "exp_neg_half_square",
+    "two_sum",
+    "fast_two_sum",
+    "two_prod",
+    "mul_exact",
+    "one_plus_square",
+    "exp_scaled",
+    "float32_via_float64",
+    "product_limit",
+    "float32_policy",
+    "astype_rounded",
 ]
 
 
@@ -192,3 +204,174 @@ def exp_neg_half_square(x: Array, *, xp) -> Array:
     Expects |x| <= 40 (beyond, the true value underflows in float64)."""
     p, e = square_exact(x, xp=xp)
     return xp.exp(-0.5 * p) * (1.0 - 0.5 * e)
+
+
+# -- compensated arithmetic: error-free transformations (Dekker 1971, Knuth) ----
+#
+# The accurate element-wise formulas carry a rounding error beside a value
+# where a later step would amplify it (beta*x fed to exp, x - root near a
+# root). Plain operations only, so any namespace and torch.compile trace them.
+
+_LN2 = "0.693147180559945309417232121458176568075500134360255254120680009"
+
+
+def _ln2_parts(frac_bits: int) -> tuple[float, float]:
+    from fractions import Fraction
+
+    ln2 = Fraction(_LN2)
+    hi = Fraction(round(ln2 * 2**frac_bits), 2**frac_bits)
+    return float(hi), float(ln2 - hi)
+
+
+# exp_scaled: below THRESHOLD the argument is shifted up by SHIFT*ln2, exactly
+# (ln2's high part has few enough bits that a + SHIFT*ln2_hi is exact).
+_EXP_SCALING = {
+    64: (-700.0, 64, *_ln2_parts(40)),
+    32: (-80.0, 32, *_ln2_parts(16)),
+}
+
+
+def _bits(x: Array, xp) -> int:
+    return 64 if x.dtype == xp.float64 else 32
+
+
+def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``s + e = a + b`` exactly, ``s = fl(a + b)`` (Knuth's TwoSum)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """``s + e = a + b`` exactly when ``|a| >= |b|`` (Dekker's Fast2Sum)."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def two_prod(a: Array, b: Array, *, xp) -> tuple[Array, Array]:
+    """``p + e = a * b`` exactly (Dekker), for arrays of one dtype with
+    magnitudes below ~1e150 (float64) / ~1e17 (float32) and no underflow."""
+    p = a * b
+    ah, al = split(a, xp=xp)
+    bh, bl = split(b, xp=xp)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _constant_parts(c: float, bits: int) -> tuple[float, float, float, float]:
+    """``c = c1 + c2`` with c1 representable in the dtype, and c1's Veltkamp
+    halves ``ch + cl`` (Python floats)."""
+    if bits == 64:
+        t = 134217729.0 * c
+        ch = t - (t - c)
+        return c, 0.0, ch, c - ch
+    f = np.float32
+    c1 = f(c)
+    c2 = f(c - float(c1))
+    t = f(4097.0) * c1
+    ch = t - (t - c1)
+    return float(c1), float(c2), float(ch), float(c1 - ch)
+
+
+def mul_exact(c: float, x: Array, *, xp) -> tuple[Array, Array]:
+    """``(p, e)``: ``p = fl(c*x)`` and ``p + e = c*x`` to about twice the
+    working precision, for a Python float ``c`` (its exact binary64 value,
+    even on float32 input) and ``|x|`` below ~1e150 (float64) / ~1e17 (float32)."""
+    bits = _bits(x, xp)
+    if abs(c) > (2.0**900 if bits == 64 else 2.0**100):  # beyond any use; no split
+        return c * x, xp.zeros_like(x)
+    c1, c2, ch, cl = _constant_parts(c, bits)
+    p = c1 * x
+    if math.frexp(c)[0] in (0.5, -0.5) and c2 == 0.0:
+        return p, xp.zeros_like(p)
+    xh, xl = split(x, xp=xp)
+    e = ((ch * xh - p) + ch * xl + cl * xh) + cl * xl
+    return p, (e + c2 * x if c2 else e)
+
+
+def one_plus_square(e: Array, *, xp) -> Array:
+    """``(1 + e)**2`` for ``0 <= e <= 1`` with one rounding's error: the sum
+    and the square are formed exactly (Fast2Sum, Dekker) before rounding."""
+    t = 1.0 + e
+    tl = e - (t - 1.0)
+    s, se = square_exact(t, xp=xp)
+    return s + (se + 2.0 * t * tl)
+
+
+def exp_scaled(a: Array, a_lo: Array, *, xp) -> tuple[Array, Array, Array]:
+    """``(es, es_lo, scale)`` with ``exp(a + a_lo) = (es + es_lo) * scale``
+    (to first order in ``a_lo``, a rounding error carried beside ``a``).
+
+    Where ``exp(a)`` would be subnormal or nearly so, ``es`` is
+    ``exp(a + SHIFT ln2)`` (a normal number) and ``scale = 2**-SHIFT``, so a
+    product such as ``x * exp(a)`` keeps full precision until a final
+    multiplication by ``scale`` rounds it once.
+    """
+    threshold, shift, ln2_hi, ln2_lo = _EXP_SCALING[_bits(a, xp)]
+    low = a < threshold
+    ah = xp.where(low, a + shift * ln2_hi, a)
+    al = xp.where(low, a_lo + shift * ln2_lo, a_lo)
+    e = xp.exp(ah)
+    one = xp.ones_like(a)
+    return e, e * al, xp.where(low, one * 2.0**-shift, one)
+
+
+def float32_via_float64(
+    fn: Callable[..., Array], x: Array, *params: Any, xp, saturate: bool = False
+) -> Array:
+    """``fn(x, *params)`` computed in float64 and rounded once to float32 (for
+    float32 input whose float32 formula would lose accuracy); array
+    parameters are promoted too. ``saturate``: results may exceed float32's
+    range (they become +-inf without an overflow warning)."""
+    ps = tuple(xp.astype(p, xp.float64) if hasattr(p, "dtype") else p for p in params)
+    y = fn(xp.astype(x, xp.float64), *ps, xp=xp)
+    return astype_rounded(y, xp.float32, xp=xp) if saturate else xp.astype(y, xp.float32)
+
+
+def astype_rounded(y: Array, dtype: Any, *, xp) -> Array:
+    """``y`` rounded to a narrower floating ``dtype``; what rounds past its
+    largest finite value becomes +-inf before the cast (a cast that
+    overflows warns on NumPy)."""
+    if y.dtype == dtype:
+        return y
+    fi = xp.finfo(dtype)
+    top, eps = float(fi.max), float(fi.eps)
+    edge = top + top * eps / (2.0 * (2.0 - eps))  # the largest value + half its ULP
+    y = xp.where(y >= edge, math.inf, xp.where(y <= -edge, -math.inf, y))
+    return xp.astype(y, dtype)
+
+
+def product_limit(c: float, bits: int) -> float:
+    """The largest x whose product ``c * x`` is finite in the dtype (float64
+    for ``bits=64``, float32 for 32), ``c`` rounded to it as arrays do."""
+    dt = np.float64 if bits == 64 else np.float32
+    mx = np.finfo(dt).max
+    cc = dt(c)
+    x = dt(min(float(mx) / abs(float(cc)), float(mx)))
+    with np.errstate(over="ignore"):
+        while np.isinf(cc * x):
+            x = np.nextafter(x, dt(0))
+        while x < mx and np.isfinite(cc * np.nextafter(x, dt(np.inf))):
+            x = np.nextafter(x, dt(np.inf))
+    return float(x)
+
+
+def float32_policy(*, native_torch: bool, plain: Callable[..., Array] | None = None, saturate: bool = False):
+    """Decorator for the math of an element-wise function: float32 input is
+    computed in float64 (with ``plain``, a shorter formula that float64
+    makes accurate enough, if given) and rounded once, except on PyTorch
+    when ``native_torch`` (torch's float32 exp/log/expm1 are within 1 ULP;
+    NumPy's are up to 3.4 ULP off, so NumPy float32 always goes through
+    float64). ``saturate``: see ``float32_via_float64``."""
+
+    def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
+        target = plain or fn
+
+        @functools.wraps(fn)
+        def wrapped(x: Array, *params: Any, xp) -> Array:
+            if x.dtype == xp.float32 and not (native_torch and is_torch(x)):
+                return float32_via_float64(target, x, *params, xp=xp, saturate=saturate)
+            return fn(x, *params, xp=xp)
+
+        return wrapped
+
+    return decorate

@@ -5,13 +5,24 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import lazy_where
+from .._xp import (
+    exp_scaled,
+    float32_policy,
+    float32_via_float64,
+    is_torch,
+    lazy_where,
+    mul_exact,
+    product_limit,
+)
 from ..registry import Param, Properties, non_negative, positive
+from .constants import SELU_SCALE_ALPHA
 
 __all__ = ["elu", "selu", "celu", "softplus"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
+# largest x with a finite SELU_SCALE * x, per dtype (past it the result is inf)
+_SELU_LIMIT = {64: product_limit(_SELU_SCALE, 64), 32: product_limit(_SELU_SCALE, 32)}
 
 
 def elu_math(x, alpha, *, xp):
@@ -19,13 +30,23 @@ def elu_math(x, alpha, *, xp):
 
 
 def _elu_negative_slope(x, alpha, *, xp):
-    return lazy_where(x > 0, x, lambda v: xp.ones_like(v), lambda v: alpha * xp.exp(v), xp=xp)
+    # exp sees min(x, 0): no overflow, and no inf in the branch not taken
+    return xp.where(x > 0, 1.0, alpha * xp.exp(xp.clip(x, max=0.0)))
 
 
+def _native(xp, name):
+    """The backend's fused kernel ``name`` where it is accurate to a few ULPs
+    in float32 and float64 (torch's elu, selu, celu, logsigmoid: see
+    docs/accuracy.md), else None."""
+    return getattr(xp, "native_" + name, None)
+
+
+@float32_policy(native_torch=True)
 def _d_elu(x, alpha, *, xp):
     return _elu_negative_slope(x, alpha, xp=xp)
 
 
+@float32_policy(native_torch=True)
 def _d_elu_alpha(x, alpha, *, xp):
     return lazy_where(x > 0, x, lambda v: xp.zeros_like(v), xp.expm1, xp=xp)
 
@@ -46,6 +67,7 @@ _ELU_PROPS = Properties((-1, math.inf), monotone=True, smooth=False, zero_centre
     notes="x <= 0 uses expm1 (and the derivative alpha e^x, never expm1 + 1); "
     "at 0 the derivative is alpha.",
 )
+@float32_policy(native_torch=True)
 def elu(x, alpha, *, xp):
     r"""Exponential linear unit: x for x > 0, :math:`\alpha(e^x-1)` otherwise.
 
@@ -58,11 +80,18 @@ def elu(x, alpha, *, xp):
         >>> actlab.elu([-1e-20, 2.0]).tolist()
         [-1e-20, 2.0]
     """
-    return elu_math(x, alpha, xp=xp)
+    native = _native(xp, "elu")
+    return native(x, alpha) if native is not None else elu_math(x, alpha, xp=xp)
 
 
+@float32_policy(native_torch=True)
 def _d_selu(x, *, xp):
-    return _SELU_SCALE * _elu_negative_slope(x, _SELU_ALPHA, xp=xp)
+    return xp.where(x > 0, _SELU_SCALE, SELU_SCALE_ALPHA * xp.exp(xp.clip(x, max=0.0)))
+
+
+def _selu_positive(v, xp):
+    lim = _SELU_LIMIT[64 if v.dtype == xp.float64 else 32]
+    return xp.where(v > lim, math.inf, _SELU_SCALE * xp.clip(v, max=lim))
 
 
 @activation(
@@ -74,6 +103,7 @@ def _d_selu(x, *, xp):
     reference="Klambauer et al. 2017 (self-normalising networks); seed 004.",
     xlim=(-5, 3),
 )
+@float32_policy(native_torch=True, saturate=True)
 def selu(x, *, xp):
     r"""Scaled ELU, :math:`\lambda\,\mathrm{elu}(x, \alpha)` with
     alpha = 1.6732632423543772, lambda = 1.0507009873554805 (Klambauer et al.).
@@ -83,16 +113,36 @@ def selu(x, *, xp):
         >>> round(float(actlab.selu(1.0)), 6)
         1.050701
     """
-    big = float(xp.finfo(x.dtype).max) / _SELU_SCALE  # beyond it the true value overflows to inf
+    native = _native(xp, "selu")
+    if native is not None:
+        return native(x)
+    return lazy_where(
+        x > 0, x, lambda v: _selu_positive(v, xp), lambda v: SELU_SCALE_ALPHA * xp.expm1(v), xp=xp
+    )
 
-    def positive(v):
-        return xp.where(v > big, math.inf, _SELU_SCALE * xp.where(v > big, 0.0, v))
 
-    return lazy_where(x > 0, x, positive, lambda v: (_SELU_SCALE * _SELU_ALPHA) * xp.expm1(v), xp=xp)
+def _celu_quotient(v, alpha, xp):
+    """``(q, r)`` with ``v/alpha = q + r/alpha`` (``r`` the exact remainder of
+    the rounded quotient), for v <= 0; exp(v/alpha) amplifies the rounding
+    error of the quotient by |v/alpha| (hundreds of ULPs near underflow)."""
+    v = xp.clip(v, min=-1000.0 * alpha)  # exp(-1000) is 0 in every dtype
+    q = v / alpha
+    p, pe = mul_exact(alpha, q, xp=xp)
+    return q, (v - p) - pe
 
 
+def _d_celu_plain(x, alpha, *, xp):  # float64 for float32 results
+    return xp.where(x > 0, 1.0, xp.exp(xp.clip(x, max=0.0) / alpha))
+
+
+@float32_policy(native_torch=False, plain=_d_celu_plain)
 def _d_celu(x, alpha, *, xp):
-    return lazy_where(x > 0, x, lambda v: xp.ones_like(v), lambda v: xp.exp(v / alpha), xp=xp)
+    def neg(v):
+        q, r = _celu_quotient(v, alpha, xp)
+        e = xp.exp(q)
+        return e + e * (r / alpha)
+
+    return lazy_where(x > 0, x, lambda v: xp.ones_like(v), neg, xp=xp)
 
 
 @activation(
@@ -105,6 +155,7 @@ def _d_celu(x, alpha, *, xp):
     reference="Barron 2017, Continuously Differentiable Exponential Linear Units.",
     xlim=(-5, 3),
 )
+@float32_policy(native_torch=True)
 def celu(x, alpha, *, xp):
     r"""Continuously differentiable ELU, :math:`\max(0,x)+\min(0,\alpha(e^{x/\alpha}-1))`.
 
@@ -113,19 +164,69 @@ def celu(x, alpha, *, xp):
         >>> float(actlab.celu(-2.0, 2.0))
         -1.2642411176571153
     """
-    return lazy_where(x > 0, x, lambda v: v, lambda v: alpha * xp.expm1(v / alpha), xp=xp)
+    def neg(v):
+        q, r = _celu_quotient(v, alpha, xp)
+        em = xp.expm1(q)
+        return alpha * em + (em + 1.0) * r  # alpha expm1(q + r/alpha), to first order in r
+
+    native = _native(xp, "celu")
+    if native is not None:
+        return native(x, alpha)
+    return lazy_where(x > 0, x, lambda v: v, neg, xp=xp)
 
 
-def softplus_math(x, beta, *, xp):
+def _plain_softplus(x, beta, *, xp):
+    native = _native(xp, "softplus")  # torch's, evaluated in float64 for float32 results
+    if native is not None:
+        return native(x, beta)
     bx = beta * x
     tail = xp.log1p(xp.exp(-xp.abs(bx)))
     return xp.where(bx > 0, x, 0.0) + tail / beta
 
 
-def _d_softplus(x, beta, *, xp):
-    from .sigmoid_like import sigmoid_math
+def scaled_argument(beta, x, xp):
+    """``(p, e, a, a_lo)``: ``p + e = beta*x`` (``p`` rounded, ``e`` its
+    error) and ``a + a_lo = -|beta*x|``, for a Python float beta. |beta x| is
+    kept below 1e4 (past it every function of it here has saturated) so the
+    splitting of x cannot overflow."""
+    lim = min(1e4 / abs(beta), 1e290) if beta else 1e290
+    p, e = mul_exact(beta, xp.clip(x, min=-lim, max=lim), xp=xp)
+    return p, e, -xp.abs(p), xp.where(p >= 0, -e, e)
 
-    return sigmoid_math(beta * x, xp=xp)
+
+def softplus_math(x, beta, *, xp):
+    """softplus in float64 (float32 through float64) with beta*x carried as
+    p + e: exp(-|beta x|) would amplify the rounding error of beta*x by
+    |beta x| (up to ~700 ULPs)."""
+    if x.dtype == xp.float32:
+        if is_torch(x) and beta == 1.0:  # torch's float32 softplus is within 2 ULPs
+            return _plain_softplus(x, beta, xp=xp)
+        return float32_via_float64(_plain_softplus, x, beta, xp=xp)
+    _, _, a, a_lo = scaled_argument(beta, x, xp)
+    es, es_lo, scale = exp_scaled(a, a_lo, xp=xp)
+    es = es + es_lo
+    # log1p(E) is E itself where E is tiny (scaled, so that E/beta rounds once)
+    tail = xp.where(scale < 1.0, es, xp.log1p(es * scale)) / beta
+    return xp.where(x > 0, x, 0.0) + tail * scale
+
+
+def logistic_split(p, e, xp):
+    """``(sigma(p + e), sigma(-(p + e)))`` from one exponential."""
+    a = -xp.abs(p)
+    big = xp.exp(a)
+    big = big + big * xp.where(p >= 0, -e, e)
+    r = 1.0 / (1.0 + big)
+    s = big / (1.0 + big)
+    return xp.where(p >= 0, r, s), xp.where(p >= 0, s, r)
+
+
+def _d_softplus(x, beta, *, xp):
+    from .sigmoid_like import sigmoid_plain
+
+    if x.dtype == xp.float32:
+        return float32_via_float64(lambda v, b, xp: sigmoid_plain(b * v, xp=xp), x, beta, xp=xp)
+    p, e, _, _ = scaled_argument(beta, x, xp)
+    return logistic_split(p, e, xp)[0]
 
 
 def _d_softplus_beta(x, beta, *, xp):

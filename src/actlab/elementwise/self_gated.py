@@ -4,71 +4,62 @@ from __future__ import annotations
 
 import math
 
-from .. import _special
 from .._activation import activation
-from .._xp import exp_neg_half_square, lazy_where, safe_scale, with_limits
+from .._xp import float32_policy, safe_scale, with_limits
 from ..registry import Param, Properties, finite
-from .sigmoid_like import sigmoid_math
+from . import logistic_gates as lg
+from .normal_tail import gelu64, gelu_derivative64, gelu_derivative_plain, gelu_plain
+from .sigmoid_like import sigmoid_math, sigmoid_plain
 
 __all__ = ["gelu", "swish", "silu", "mish", "hardswish"]
 
-_SQRT1_2 = 0.7071067811865476
-_INV_SQRT_2PI = 0.3989422804014327
 _TANH_C = math.sqrt(2.0 / math.pi)
 _TANH_K = 0.044715
-_CLAMP = 40.0  # |x| beyond which exp(-x^2/2) underflows (float64)
+
+# Each smooth function has a float64 kernel accurate to a few ULPs (see
+# logistic_gates and normal_tail) and a plain formula; float32 input runs the
+# plain formula in float64 (accurate to ~1e-13 there) and rounds once.
 
 
 def _clamp(x, c, xp):
-    return xp.where(x > c, c, xp.where(x < -c, -c, x))
+    return xp.clip(x, min=-c, max=c)
 
 
-def _gelu_exact(x, xp):
-    # x < 0: 0.5 x erfc(-x/sqrt2) = 0.5 x erfcx(-x/sqrt2) exp(-x^2/2), the
-    # exponential formed from an exact x^2, so the left tail has no x^2 ulp loss.
-    def left(v):
-        v = _clamp(v, _CLAMP, xp)
-        return 0.5 * v * _special.erfcx(-_SQRT1_2 * v, xp) * exp_neg_half_square(v, xp=xp)
-
-    def right(v):
-        return v * (1.0 - 0.5 * _special.erfc(_SQRT1_2 * v, xp))
-
-    return lazy_where(x < 0, x, left, right, xp=xp, fill_then=-1.0, fill_otherwise=1.0)
+def _native(xp, name):
+    """The backend's fused kernel (torch's silu, mish, ... ; see
+    ``actlab.torch._namespace``), used in float64 for float32 results."""
+    return getattr(xp, "native_" + name, None)
 
 
-def _d_gelu_exact(x, xp):
-    def left(v):
-        v = _clamp(v, _CLAMP, xp)
-        return exp_neg_half_square(v, xp=xp) * (
-            0.5 * _special.erfcx(-_SQRT1_2 * v, xp) + _INV_SQRT_2PI * v
-        )
-
-    def right(v):
-        vc = _clamp(v, _CLAMP, xp)
-        return (1.0 - 0.5 * _special.erfc(_SQRT1_2 * v, xp)) + _INV_SQRT_2PI * vc * exp_neg_half_square(vc, xp=xp)
-
-    return lazy_where(x < 0, x, left, right, xp=xp, fill_then=-1.0, fill_otherwise=1.0)
-
-
-def _tanh_arg(v, xp):
-    v = _clamp(v, 1e4, xp)
-    return 2.0 * _TANH_C * (v + _TANH_K * v * v * v)
-
-
-def _gelu_tanh(x, xp):
-    return with_limits(x, lambda v: v * sigmoid_math(_tanh_arg(v, xp), xp=xp), -0.0, math.inf, xp=xp)
-
-
-def _d_gelu_tanh(x, xp):
+def _gelu_tanh_plain(x, *, xp):
     v = _clamp(x, 1e4, xp)
-    z2 = _tanh_arg(v, xp)
-    s, sm = sigmoid_math(z2, xp=xp), sigmoid_math(-z2, xp=xp)
-    dz2 = 2.0 * _TANH_C * (1.0 + 3.0 * _TANH_K * v * v)
-    return s * (1.0 + v * dz2 * sm)
+    return xp.clip(x, min=-1e4) * sigmoid_plain(2.0 * _TANH_C * (v + _TANH_K * v * v * v), xp=xp)
+
+
+def _d_gelu_tanh_plain(x, *, xp):
+    v = _clamp(x, 1e4, xp)
+    z2 = 2.0 * _TANH_C * (v + _TANH_K * v * v * v)
+    s, sm = sigmoid_plain(z2, xp=xp), sigmoid_plain(-z2, xp=xp)
+    return s * (1.0 + v * (2.0 * _TANH_C * (1.0 + 3.0 * _TANH_K * v * v)) * sm)
+
+
+def _gate_limits(kernel):
+    """``kernel`` with gelu's limits at +-inf (0 and inf)."""
+
+    def limited(x, *, xp):
+        return with_limits(x, lambda v: kernel(v, xp=xp), -0.0, math.inf, xp=xp)
+
+    return limited
+
+
+_gelu_exact = float32_policy(native_torch=False, plain=gelu_plain)(gelu64)
+_gelu_tanh = float32_policy(native_torch=False, plain=_gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
+_d_gelu_exact = float32_policy(native_torch=False, plain=gelu_derivative_plain)(gelu_derivative64)
+_d_gelu_tanh = float32_policy(native_torch=False, plain=_d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
 
 
 def _d_gelu(x, approximate, *, xp):
-    return _d_gelu_exact(x, xp) if approximate == "none" else _d_gelu_tanh(x, xp)
+    return _d_gelu_exact(x, xp=xp) if approximate == "none" else _d_gelu_tanh(x, xp=xp)
 
 
 @activation(
@@ -77,7 +68,6 @@ def _d_gelu(x, approximate, *, xp):
     dlatex=r"\Phi(x)+x\,\varphi(x)",
     derivative=_d_gelu,
     params=(Param("approximate", "none", choices=("none", "tanh")),),
-    promote32=("forward", "derivative"),
     properties=Properties((-0.17, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
     reference="Hendrycks & Gimpel 2016 (GELU); seed 004.",
     xlim=(-4, 3),
@@ -85,12 +75,16 @@ def _d_gelu(x, approximate, *, xp):
 def gelu(x, approximate, *, xp):
     r"""Gaussian error linear unit, :math:`x\Phi(x)`.
 
-    ``approximate="none"`` is exact: :math:`\frac x2\operatorname{erfc}(-x/\sqrt2)`
-    (never ``1 + erf``), with the left tail as
-    :math:`\frac x2\operatorname{erfcx}(-x/\sqrt2)\,e^{-x^2/2}` and :math:`x^2`
-    formed exactly. ``approximate="tanh"`` is
-    :math:`\frac x2(1+\tanh(\sqrt{2/\pi}(x+0.044715x^3)))`, evaluated as
-    :math:`x\,\sigma(2\sqrt{2/\pi}(x+0.044715x^3))`.
+    ``approximate="none"`` is exact, :math:`x\Phi(x)`; ``approximate="tanh"``
+    is :math:`\frac x2(1+\tanh(\sqrt{2/\pi}(x+0.044715x^3)))`, evaluated as
+    :math:`x\,\sigma(2\sqrt{2/\pi}(x+0.044715x^3))`. Both are within a few
+    ULPs over the whole range, derivatives included (``docs/accuracy.md``):
+    in float64 the exact form uses :math:`Q(t) = e^{-t^2/2} W(t)` with
+    :math:`t^2` formed exactly and W a fitted polynomial (``normal_tail``),
+    never ``1 + erf``; the tanh form carries its argument in double-word
+    arithmetic (``logistic_gates``); the derivatives keep their relative
+    precision through their root near -0.75. float32 input is computed in
+    float64 (with erfc) and rounded once.
 
     Args:
         x: input.
@@ -98,31 +92,50 @@ def gelu(x, approximate, *, xp):
 
     Example:
         >>> import actlab
-        >>> print(f"{float(actlab.gelu(-10.0)):.12e}")
-        -7.619853024161e-23
+        >>> float(actlab.gelu(-10.0))
+        -7.619853024160526e-23
     """
-    return _gelu_exact(x, xp) if approximate == "none" else _gelu_tanh(x, xp)
+    return (_gelu_exact if approximate == "none" else _gelu_tanh)(x, xp=xp)
 
 
-def swish_math(x, beta, *, xp):
+def _swish_limits(beta, xp):
     if isinstance(beta, float):
-        neg = -0.0 if beta > 0 else -math.inf
-        pos = 0.0 if beta < 0 else math.inf
-    else:
-        neg = xp.where(beta > 0, -0.0, -math.inf)
-        pos = xp.where(beta < 0, 0.0, math.inf)
-    return with_limits(x, lambda v: v * sigmoid_math(safe_scale(beta, v, xp=xp), xp=xp), neg, pos, xp=xp)
+        return (-0.0 if beta > 0 else -math.inf), (0.0 if beta < 0 else math.inf)
+    return xp.where(beta > 0, -0.0, -math.inf), xp.where(beta < 0, 0.0, math.inf)
 
 
-def _d_swish(x, beta, *, xp):
+def _swish_plain(x, beta, *, xp):
+    native = _native(xp, "silu")
+    if native is not None and isinstance(beta, float) and beta == 1.0:
+        return native(xp.clip(x, min=-800.0))  # silu(-800) is 0 in float32
+    neg, pos = _swish_limits(beta, xp)
+    return with_limits(x, lambda v: v * sigmoid_plain(safe_scale(beta, v, xp=xp), xp=xp), neg, pos, xp=xp)
+
+
+def _d_swish_plain(x, beta, *, xp):
+    native = _native(xp, "silu_derivative")
+    if native is not None and isinstance(beta, float) and beta == 1.0:
+        return native(_clamp(x, 800.0, xp))
     u = _clamp(safe_scale(beta, x, xp=xp), 1e4, xp)
-    return sigmoid_math(u, xp=xp) * (1.0 + u * sigmoid_math(-u, xp=xp))
+    return sigmoid_plain(u, xp=xp) * (1.0 + u * sigmoid_plain(-u, xp=xp))
 
 
-def _d_swish_beta(x, beta, *, xp):
-    xc = _clamp(x, 1e150, xp)
+def _swish64(x, beta, *, xp):
+    neg, pos = _swish_limits(beta, xp)
+    return with_limits(x, lambda v: lg.swish64(v, beta, xp=xp), neg, pos, xp=xp)
+
+
+swish_math = float32_policy(native_torch=False, plain=_swish_plain)(_swish64)
+_d_swish = float32_policy(native_torch=False, plain=_d_swish_plain)(lg.swish_derivative64)
+
+
+def _d_swish_beta_plain(x, beta, *, xp):
+    xc = _clamp(x, 1e150, xp)  # x^2 stays finite (float64)
     u = safe_scale(beta, xc, xp=xp)
-    return xc * (xc * (sigmoid_math(u, xp=xp) * sigmoid_math(-u, xp=xp)))
+    return xc * (xc * (sigmoid_plain(u, xp=xp) * sigmoid_plain(-u, xp=xp)))
+
+
+_d_swish_beta = float32_policy(native_torch=False, plain=_d_swish_beta_plain)(lg.swish_beta_derivative64)
 
 
 _SWISH_PROPS = Properties((-0.2785, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False)
@@ -135,7 +148,6 @@ _SWISH_PROPS = Properties((-0.2785, math.inf), monotone=False, smooth=True, zero
     derivative=_d_swish,
     param_derivatives={"beta": _d_swish_beta},
     params=(Param("beta", 1.0, "finite", finite, array=True, sweep=(0.1, 1.0, 10.0)),),
-    promote32=("derivative",),
     properties=_SWISH_PROPS,
     reference="Ramachandran et al. 2017 (Swish); seed 004.",
     xlim=(-5, 3),
@@ -164,7 +176,6 @@ def _d_silu(x, *, xp):
     latex=r"x\,\sigma(x)",
     dlatex=r"\sigma(x)\,(1+x\,\sigma(-x))",
     derivative=_d_silu,
-    promote32=("derivative",),
     properties=_SWISH_PROPS,
     reference="Elfwing et al. 2018 (SiLU); Hendrycks & Gimpel 2016.",
     xlim=(-5, 3),
@@ -193,10 +204,23 @@ def _mish_tanh_sp(v, xp):
     return t, one_minus_t
 
 
-def _d_mish(x, *, xp):
+def _mish_plain(x, *, xp):
+    v = xp.clip(x, min=-800.0)  # mish(-800) is 0 in float32
+    native = _native(xp, "mish")
+    return native(v) if native is not None else v * _mish_tanh_sp(v, xp)[0]
+
+
+def _d_mish_plain(x, *, xp):
+    native = _native(xp, "mish_derivative")
+    if native is not None:
+        return native(_clamp(x, 800.0, xp))
     v = _clamp(x, 1e4, xp)
     t, omt = _mish_tanh_sp(v, xp)
     return t + v * sigmoid_math(v, xp=xp) * omt * (1.0 + t)
+
+
+_mish = float32_policy(native_torch=False, plain=_mish_plain)(lg.mish64)
+_d_mish = float32_policy(native_torch=False, plain=_d_mish_plain)(lg.mish_derivative64)
 
 
 @activation(
@@ -204,7 +228,6 @@ def _d_mish(x, *, xp):
     latex=r"x\tanh(\operatorname{softplus}(x))",
     dlatex=r"\tanh(\operatorname{sp}(x))+x\,\sigma(x)\operatorname{sech}^2(\operatorname{sp}(x))",
     derivative=_d_mish,
-    promote32=("derivative",),
     properties=Properties((-0.30885, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
     reference="Misra 2019 (Mish); seed 004.",
     xlim=(-5, 3),
@@ -220,23 +243,25 @@ def mish(x, *, xp):
         >>> float(actlab.mish(-1000.0)), float(actlab.mish(1000.0))
         (-0.0, 1000.0)
     """
-    return with_limits(x, lambda v: v * _mish_tanh_sp(v, xp)[0], -0.0, math.inf, xp=xp)
+    return _mish(x, xp=xp)
 
 
 def _d_hardswish(x, *, xp):
-    d = xp.where(x < -3.0, 0.0, xp.where(x > 3.0, 1.0, x / 3.0 + 0.5))
+    v = xp.clip(x, min=-3.0, max=3.0)
+    d = xp.where(x <= -3.0, 0.0, xp.where(x > 3.0, 1.0, (2.0 * v + 3.0) / 6.0))
     return xp.where(xp.isnan(x), x, d)
 
 
 @activation(
     family="self-gated",
     latex=r"x\,\frac{\mathrm{relu6}(x+3)}{6}",
-    dlatex=r"\begin{cases}0 & x<-3\\ \frac{2x+3}{6} & -3\le x\le3\\ 1 & x>3\end{cases}",
+    dlatex=r"\begin{cases}0 & x\le-3\\ \frac{2x+3}{6} & -3<x\le3\\ 1 & x>3\end{cases}",
     derivative=_d_hardswish,
     properties=Properties((-0.375, math.inf), monotone=False, smooth=False, zero_centred=False, bounded=False),
     reference="Howard et al. 2019 (MobileNetV3).",
     xlim=(-5, 5),
-    notes="At the kinks -3 and 3 the derivative is PyTorch's: -0.5 and 1.5.",
+    notes="At the kinks -3 and 3 the derivative is 0 and 1.5 (PyTorch: -0.5 and 1.5; "
+    "0 keeps hardswish'(x) = 0 on the whole flat piece x <= -3).",
 )
 def hardswish(x, *, xp):
     r"""Hard swish, :math:`x\,\mathrm{relu6}(x+3)/6`.
@@ -246,5 +271,5 @@ def hardswish(x, *, xp):
         >>> actlab.hardswish([-4.0, 1.0, 4.0]).tolist()
         [0.0, 0.6666666666666666, 4.0]
     """
-    middle = lazy_where((x > -3.0) & (x < 3.0), x, lambda v: v * (v + 3.0) / 6.0, lambda v: v, xp=xp)
-    return xp.where(x <= -3.0, 0.0, middle)
+    v = xp.clip(x, min=-3.0, max=3.0)
+    return xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, x, v * (v + 3.0) / 6.0))

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from .._activation import activation
-from .._xp import indicator, lazy_where, with_limits
+from .._xp import (
+    exp_scaled,
+    fast_two_sum,
+    float32_policy,
+    indicator,
+    lazy_where,
+    one_plus_square,
+    square_exact,
+    two_prod,
+    two_sum,
+    with_limits,
+)
 from ..registry import Param, Properties, finite
 
 __all__ = [
@@ -22,10 +34,27 @@ def sigmoid_math(x, *, xp):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def logistic_density(e, *, xp):
+    """``e / (1 + e)**2`` for ``0 <= e <= 1`` (``sigma(x) sigma(-x)`` with
+    ``e = exp(-|x|)``), the square formed exactly: about 1 ULP plus exp's error."""
+    return e / one_plus_square(e, xp=xp)
+
+
+# Float32 input runs these shorter "plain" formulas in float64 (accurate to
+# ~1e-15 there, with the backend's fused kernel where it has one) and rounds once.
+
+def sigmoid_plain(x, *, xp):
+    native = getattr(xp, "native_sigmoid", None)
+    return native(x) if native is not None else sigmoid_math(x, xp=xp)
+
+
+def _d_sigmoid_plain(x, *, xp):
+    return sigmoid_plain(x, xp=xp) * sigmoid_plain(-x, xp=xp)
+
+
+@float32_policy(native_torch=False, plain=_d_sigmoid_plain)
 def _d_sigmoid(x, *, xp):
-    e = _exp_neg_abs(x, xp)
-    r = 1.0 / (1.0 + e)
-    return e * r * r
+    return logistic_density(_exp_neg_abs(x, xp), xp=xp)
 
 
 @activation(
@@ -37,6 +66,7 @@ def _d_sigmoid(x, *, xp):
     reference="Logistic function; seed 004. Stable form split on the sign of x.",
     xlim=(-8, 8),
 )
+@float32_policy(native_torch=False, plain=sigmoid_plain)
 def sigmoid(x, *, xp):
     r"""Logistic sigmoid, :math:`\sigma(x) = 1/(1+e^{-x})`.
 
@@ -62,6 +92,7 @@ def log_sigmoid_math(x, *, xp):
     return xp.where(x < 0, x, 0.0) - xp.log1p(_exp_neg_abs(x, xp))
 
 
+@float32_policy(native_torch=False, plain=lambda x, *, xp: sigmoid_plain(-x, xp=xp))
 def _d_log_sigmoid(x, *, xp):
     return sigmoid_math(-x, xp=xp)
 
@@ -75,6 +106,7 @@ def _d_log_sigmoid(x, *, xp):
     reference="-softplus(-x); PyTorch LogSigmoid.",
     xlim=(-6, 6),
 )
+@float32_policy(native_torch=True)
 def log_sigmoid(x, *, xp):
     r"""Log of the sigmoid, :math:`\log\sigma(x) = \min(x,0) - \log(1+e^{-|x|})`.
 
@@ -83,14 +115,23 @@ def log_sigmoid(x, *, xp):
         >>> float(actlab.log_sigmoid(-1000.0)), float(actlab.log_sigmoid(40.0))
         (-1000.0, -4.248354255291589e-18)
     """
-    return log_sigmoid_math(x, xp=xp)
+    native = getattr(xp, "native_log_sigmoid", None)  # torch's: within 2 ULPs, float32 and float64
+    return native(x) if native is not None else log_sigmoid_math(x, xp=xp)
 
 
+def _d_tanh_plain(x, *, xp):
+    r = 1.0 / xp.cosh(xp.clip(x, min=-400.0, max=400.0))  # sech^2(400) is 0 in float32
+    return r * r
+
+
+@float32_policy(native_torch=False, plain=_d_tanh_plain)
 def _d_tanh(x, *, xp):
-    a = xp.abs(x)
-    e = xp.exp(-2.0 * xp.where(a > 400.0, 400.0, a))  # sech^2 underflows long before 400
-    r = 1.0 / (1.0 + e)
-    return 4.0 * e * r * r
+    # 4e/(1+e)^2, e = exp(-2|x|) (2|x| exact; e^-2e4 is 0 in every dtype),
+    # with e scaled up where it is subnormal so that 4e rounds only once.
+    a = -2.0 * xp.clip(xp.abs(x), max=1e4)
+    es, es_lo, scale = exp_scaled(a, xp.zeros_like(a), xp=xp)
+    es = es + es_lo
+    return (4.0 * es / one_plus_square(es * scale, xp=xp)) * scale
 
 
 @activation(
@@ -102,6 +143,7 @@ def _d_tanh(x, *, xp):
     reference="Hyperbolic tangent; tanh(x) = 2 sigmoid(2x) - 1 (seed 004).",
     xlim=(-4, 4),
 )
+@float32_policy(native_torch=True)
 def tanh(x, *, xp):
     r"""Hyperbolic tangent. Derivative :math:`\operatorname{sech}^2 x` from
     :math:`e^{-2|x|}`, never :math:`1-\tanh^2 x`, so it keeps its relative
@@ -116,8 +158,16 @@ def tanh(x, *, xp):
 
 
 def _d_softsign(x, *, xp):
-    r = 1.0 / (1.0 + xp.abs(x))
-    return r * r
+    # 1/(1+|x|)^2 with 1+|x| = t + tl and t^2 = s + se exact: one rounding
+    # before the division. Past 2^511 (float32: 2^63) t^2 would overflow and
+    # the result is subnormal, where (1/t)^2 is as good.
+    a = xp.abs(x)
+    big = 2.0**511 if x.dtype == xp.float64 else 2.0**63
+    ac = xp.clip(a, max=big)
+    t, tl = fast_two_sum(xp.clip(ac, min=1.0), xp.clip(ac, max=1.0))
+    s, se = square_exact(t, xp=xp)
+    r = 1.0 / (1.0 + a)
+    return xp.where(a > big, r * r, 1.0 / (s + (se + 2.0 * t * tl)))
 
 
 @activation(
@@ -137,6 +187,9 @@ def softsign(x, *, xp):
         >>> actlab.softsign([1.0, float("inf")]).tolist()
         [0.5, 1.0]
     """
+    native = getattr(xp, "native_softsign", None)  # torch's: within 1.4 ULPs
+    if native is not None:  # (it gives NaN at +-inf: 2^100 / (1 + 2^100) is already +-1)
+        return native(xp.clip(x, min=-(2.0**100), max=2.0**100))
     return with_limits(x, lambda v: v / (1.0 + xp.abs(v)), -1.0, 1.0, xp=xp)
 
 
@@ -152,7 +205,7 @@ def _d_hardsigmoid(x, *, xp):
     properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
     reference="Courbariaux et al. 2015; PyTorch Hardsigmoid (relu6(x+3)/6).",
     xlim=(-5, 5),
-    notes="At the kinks x = -3 and x = 3 the derivative is 0 (as in PyTorch).",
+    notes="At the kinks x = -3 and x = 3 the derivative is 0.",
 )
 def hardsigmoid(x, *, xp):
     r"""Piecewise-linear sigmoid, :math:`\mathrm{relu6}(x+3)/6`.
@@ -188,7 +241,7 @@ def _check_hardtanh(x, min_val, max_val, *, xp):
     properties=Properties((-1, 1), monotone=True, smooth=False, zero_centred=True, bounded=True),
     reference="PyTorch Hardtanh.",
     xlim=(-3, 3),
-    notes="At the kinks x = min_val and x = max_val the derivative is 0 (as in PyTorch).",
+    notes="At the kinks x = min_val and x = max_val the derivative is 0.",
 )
 def hardtanh(x, min_val, max_val, *, xp):
     r"""Clamp to [min_val, max_val] (default [-1, 1]).
@@ -208,8 +261,6 @@ def hardtanh(x, min_val, max_val, *, xp):
 # Taylor coefficients of x - tanh(x) = sum_k c_k x^(2k+1), k >= 1:
 # c_k = -2^(2k+2) (2^(2k+2) - 1) B_(2k+2) / (2k+2)!  (B: Bernoulli numbers).
 def _tanhshrink_series() -> tuple[float, ...]:
-    from fractions import Fraction
-
     def bernoulli(n: int) -> list[Fraction]:
         b = [Fraction(0)] * (n + 1)
         b[0] = Fraction(1)
@@ -226,17 +277,44 @@ def _tanhshrink_series() -> tuple[float, ...]:
 
 
 _TANHSHRINK_SERIES = _tanhshrink_series()
+_THIRD = (1.0 / 3.0, float(Fraction(1, 3) - Fraction(1.0 / 3.0)))  # 1/3 as a double-double
 _TANHSHRINK_SMALL = 0.9
 
 
 def _tanhshrink_small(x, xp):
-    x2 = x * x
+    # x^3 P(x^2): x^2, x^3, the last Horner step 1/3 + x^2 (...) and the
+    # final product are carried in double-word arithmetic, so the result is
+    # rounded about once.
+    p, pe = square_exact(x, xp=xp)
     acc = _TANHSHRINK_SERIES[-1]
-    for c in reversed(_TANHSHRINK_SERIES[:-1]):
-        acc = acc * x2 + c
-    return acc * x2 * x
+    for c in reversed(_TANHSHRINK_SERIES[1:-1]):
+        acc = acc * p + c
+    q, qe = two_prod(acc, p, xp=xp)
+    s, se = two_sum(_THIRD[0], q)
+    s_lo = se + (qe + _THIRD[1] + acc * pe)
+    x3, x3e = two_prod(x, p, xp=xp)
+    m, me = two_prod(s, x3, xp=xp)
+    return m + (me + s * (x3e + x * pe) + s_lo * x3)
 
 
+def _tanhshrink_large(x, xp):
+    # |x| - tanh|x| = (|x| - 1) + 2/(1 + e^{2|x|}): |x| - 1 is exact and the
+    # rounding errors of the exponential are damped, unlike those of tanh.
+    a = xp.abs(x)
+    r = (a - 1.0) + 2.0 / (1.0 + xp.exp(2.0 * xp.clip(a, max=50.0)))
+    return xp.where(x < 0, -r, r)
+
+
+def _tanhshrink_plain(x, *, xp):
+    # float64 for float32 results: x - tanh(x) is good to 3e-10 (relative)
+    # for |x| >= 1e-3; below, two terms of the series (next one: 2e-13).
+    native = getattr(xp, "native_tanhshrink", None)
+    big = native(x) if native is not None else x - xp.tanh(x)
+    x2 = x * x
+    return xp.where(xp.abs(x) < 1e-3, x * x2 * (1.0 / 3.0 - x2 * (2.0 / 15.0)), big)
+
+
+@float32_policy(native_torch=True)
 def _d_tanhshrink(x, *, xp):
     t = xp.tanh(x)
     return t * t
@@ -251,6 +329,7 @@ def _d_tanhshrink(x, *, xp):
     reference="PyTorch Tanhshrink.",
     xlim=(-4, 4),
 )
+@float32_policy(native_torch=False, plain=_tanhshrink_plain)
 def tanhshrink(x, *, xp):
     r""":math:`x - \tanh x`. Near zero the difference cancels, so |x| < 0.9
     uses its Taylor series (coefficients from Bernoulli numbers, computed
@@ -258,10 +337,10 @@ def tanhshrink(x, *, xp):
 
     Example:
         >>> import actlab
-        >>> print(f"{float(actlab.tanhshrink(1e-6)):.12e}")
-        3.333333333332e-19
+        >>> float(actlab.tanhshrink(1e-6))
+        3.3333333333319997e-19
     """
     return lazy_where(
         xp.abs(x) < _TANHSHRINK_SMALL, x,
-        lambda v: _tanhshrink_small(v, xp), lambda v: v - xp.tanh(v), xp=xp, fill_otherwise=1.0,
+        lambda v: _tanhshrink_small(v, xp), lambda v: _tanhshrink_large(v, xp), xp=xp, fill_otherwise=1.0,
     )

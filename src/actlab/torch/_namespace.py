@@ -18,9 +18,9 @@ from torch import (  # noqa: F401
     broadcast_to,
     clip,
     concat,
+    copysign,
     cos,
     exp,
-    expm1,
     eye,
     finfo,
     float16,
@@ -49,6 +49,47 @@ from torch import (  # noqa: F401
 from torch import (
     argmax as _argmax,
 )
+
+
+# Fused native kernels for the fast paths of the element-wise functions:
+# used on float32 input evaluated in float64 (far more accurate there than
+# float32 results need) and, where the accuracy benchmark shows them within a
+# few ULPs, directly (log_sigmoid, softsign, elu, selu, celu, softplus with
+# beta = 1 in float32). tests/test_accuracy.py holds every path to 4 ULPs.
+from torch import cosh, sigmoid as native_sigmoid  # noqa: E402, F401
+from torch.nn.functional import (  # noqa: E402, F401
+    celu as native_celu,
+    elu as native_elu,
+    logsigmoid as native_log_sigmoid,
+    mish as native_mish,
+    selu as native_selu,
+    silu as native_silu,
+    softplus as native_softplus,
+    softsign as native_softsign,
+    tanhshrink as native_tanhshrink,
+)
+
+
+def native_silu_derivative(x: torch.Tensor, /) -> torch.Tensor:
+    return torch.ops.aten.silu_backward(torch.ones_like(x), x)
+
+
+def native_mish_derivative(x: torch.Tensor, /) -> torch.Tensor:
+    return torch.ops.aten.mish_backward(torch.ones_like(x), x)
+
+
+def expm1(x: torch.Tensor, /) -> torch.Tensor:
+    """``torch.expm1``; under ``torch.compile`` (whose CPU code computes
+    expm1 as exp(x) - 1, all relative precision lost near 0 -- seen with
+    torch 2.13) by Kahan's formula (e^x - 1) x / log(e^x), accurate to a few
+    ULPs with accurate exp and log (N. J. Higham, Accuracy and Stability of
+    Numerical Algorithms, 2nd ed., 2002, section 1.14.1)."""
+    if not torch.compiler.is_compiling():
+        return torch.expm1(x)
+    u = torch.exp(x)
+    d = u - 1.0
+    ok = (d != 0.0) & (d != -1.0) & torch.isfinite(u)
+    return torch.where(ok, d * (x / torch.where(ok, torch.log(u), 1.0)), torch.where(d == 0.0, x, d))
 
 
 def astype(x: torch.Tensor, dtype: torch.dtype, /, *, copy: bool = True) -> torch.Tensor:
