@@ -13,6 +13,8 @@ from typing import Any, Callable
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
 from .registry import Entry, get, registry
+from .simplex.entmax import entmax, entmax15, entmax_threshold
+from .simplex.sparsemax import sparsemax, sparsemax_threshold
 
 __version__ = "0.1.0"
 
@@ -39,4 +41,7 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
     return partial
 
 
-__all__ = [*_elementwise_all, "derivative", "registry", "get", "Entry", "__version__"]
+__all__ = [
+    *_elementwise_all,
+    "sparsemax", "sparsemax_threshold", "entmax15", "entmax", "entmax_threshold",
+    "derivative", "registry", "get", "Entry", "__version__"]

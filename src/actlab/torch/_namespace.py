@@ -27,6 +27,7 @@ from torch import (  # noqa: F401
     float16,
     float32,
     float64,
+    int64,
     isfinite,
     isinf,
     isnan,
@@ -36,9 +37,11 @@ from torch import (  # noqa: F401
     maximum,
     minimum,
     moveaxis,
+    pow,
     ones_like,
     reshape,
     sin,
+    sign,
     sqrt,
     tanh,
     where,
@@ -91,3 +94,21 @@ def max(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torc
     if axis is None:
         return torch.amax(x)
     return torch.amax(x, dim=axis, keepdim=keepdims)
+
+
+def all(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001
+    if axis is None:
+        return torch.all(x)
+    return torch.all(x, dim=axis, keepdim=keepdims)
+
+
+def sort(x: torch.Tensor, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> torch.Tensor:
+    return torch.sort(x, dim=axis, descending=descending, stable=stable).values
+
+
+def argsort(x: torch.Tensor, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> torch.Tensor:
+    return torch.argsort(x, dim=axis, descending=descending, stable=stable)
+
+
+def cumulative_sum(x: torch.Tensor, /, *, axis: int | None = None, dtype: Any = None) -> torch.Tensor:
+    return torch.cumsum(x, dim=-1 if axis is None else axis, dtype=dtype)

@@ -27,8 +27,14 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
 
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        gx = vjp_math(x, y, grad, *ctx.values, xp=xp)
-        return (gx, *([None] * len(ctx.values)))
+        gx = vjp_math(x, y, grad, *ctx.values, xp=xp) if ctx.needs_input_grad[0] else None
+        rest: list[Any] = [None] * len(ctx.values)
+        if spec.param_vjp is not None and any(ctx.needs_input_grad[1:]):
+            grads = spec.param_vjp(x, y, grad, *ctx.values, xp=xp)
+            for i, (v, gv) in enumerate(zip(ctx.values, grads)):
+                if gv is not None and ctx.needs_input_grad[1 + i]:
+                    rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
+        return (gx, *rest)
 
     cls = type(
         f"{spec.name.title().replace('_', '')}Function",
