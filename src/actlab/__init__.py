@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
+from .losses.sparse import entmax_loss, sparsemax_loss
 from .registry import Entry, get, registry
 from .simplex.entmax import entmax, entmax15, entmax_threshold
 from .simplex.sparsemax import sparsemax, sparsemax_threshold
@@ -44,4 +45,5 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
 __all__ = [
     *_elementwise_all,
     "sparsemax", "sparsemax_threshold", "entmax15", "entmax", "entmax_threshold",
+    "sparsemax_loss", "entmax_loss",
     "derivative", "registry", "get", "Entry", "__version__"]

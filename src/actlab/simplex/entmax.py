@@ -47,6 +47,9 @@ def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
 def entmax_vjp_math(y: Any, g: Any, beta: Any, xp: Any) -> Any:
     r"""``w * (g - <w, g>/sum(w))``: the VJP (and JVP) of entmax at output ``y``.
     Rows with no support (all -inf input) get 0."""
+    fast = threshold.compiled_vjp(y, g, beta)
+    if fast is not None:
+        return fast
     if _xp.is_torch(g) and isinstance(beta, float) and not threshold.static_required(g):
         import torch
 

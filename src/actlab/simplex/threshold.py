@@ -46,6 +46,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _xp
 
 __all__ = ["forward", "is_exact", "static_required", "density", "sort_cut", "exact_cut"]
@@ -58,6 +60,11 @@ DENSE_FRACTION = 0.6
 """Gathering more than this fraction of a row costs more than it saves."""
 MAX_EXACT_ITER = 64
 """Pivot steps before the exact maps fall back to the sort algorithm."""
+USE_COMPILED = True
+"""Use the numba kernels of :mod:`actlab.simplex.threshold_compiled` on CPU
+arrays when numba is installed (set False to force the array-API code)."""
+
+_compiled_module: Any = None
 
 
 def is_exact(beta: Any) -> bool:
@@ -304,6 +311,67 @@ def output(x: Any, m: Any, s: Any, beta: Any, xp: Any) -> Any:
     return p / xp.sum(p, axis=-1, keepdims=True)
 
 
+def compiled(x: Any) -> Any:
+    """The numba kernels module when they can take ``x`` (a float32/float64
+    NumPy array or CPU tensor, outside tracing and, for tensors, outside
+    autograd recording), else None."""
+    global _compiled_module
+    if not USE_COMPILED:
+        return None
+    if _xp.is_torch(x):
+        import torch
+
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or static_required(x):
+            return None
+    elif type(x).__module__ != "numpy" or str(x.dtype) not in ("float32", "float64"):
+        return None
+    if _compiled_module is None:
+        try:
+            from . import threshold_compiled as module
+        except ImportError:  # numba is an optional extra
+            module = False
+        _compiled_module = module
+    return _compiled_module or None
+
+
+def _host(x: Any) -> Any:
+    return x.detach().numpy() if _xp.is_torch(x) else x
+
+
+def _like(a: Any, x: Any) -> Any:
+    if _xp.is_torch(x):
+        import torch
+
+        return torch.from_numpy(a)
+    return a
+
+
+def compiled_vjp(y: Any, g: Any, beta: Any) -> Any:
+    """The compiled VJP, or None where it does not apply (double backward,
+    GPU, tracing, an array beta, no numba)."""
+    if not isinstance(beta, float) or compiled(y) is None or compiled(g) is None:
+        return None
+    if _xp.is_torch(g):
+        import torch
+
+        if torch.is_grad_enabled() or g.dtype != y.dtype:
+            return None
+    elif g.dtype != y.dtype:
+        return None
+    return _like(_compiled_module.vjp_rows(_host(y), _host(g), beta), g)
+
+
+def _forward_compiled(module: Any, x: Any, beta: float, n_iter: int, xp: Any, with_threshold: bool) -> Any:
+    y, m, s = module.forward_rows(_host(x), beta, n_iter)
+    y = _like(y, x)
+    if not with_threshold:
+        return y
+    sigma = s + 1.0 / beta if is_exact(beta) else s
+    tau = np.where(np.isfinite(m), beta * (m + sigma) - 1.0, m).astype(y.dtype if not _xp.is_torch(x) else np.float64)
+    tau = _like(tau, x)
+    return y, (xp.astype(tau, y.dtype) if tau.dtype != y.dtype else tau)
+
+
 def _bad_rows(m: Any, xp: Any):
     return xp.isnan(m), m == math.inf, m == -math.inf
 
@@ -319,6 +387,9 @@ def forward(x: Any, beta: Any, n_iter: int, xp: Any, *, with_threshold: bool = F
     if x.shape[-1] == 0:
         y = x + 0.0
         return (y, xp.sum(y, axis=-1, keepdims=True)) if with_threshold else y
+    module = compiled(x) if isinstance(beta, float) else None
+    if module is not None:
+        return _forward_compiled(module, x, beta, n_iter, xp, with_threshold)
     static = static_required(x)
     m, bmax = _maxima(x, static, xp)
     m0 = m

@@ -112,3 +112,9 @@ def argsort(x: torch.Tensor, /, *, axis: int = -1, descending: bool = False, sta
 
 def cumulative_sum(x: torch.Tensor, /, *, axis: int | None = None, dtype: Any = None) -> torch.Tensor:
     return torch.cumsum(x, dim=-1 if axis is None else axis, dtype=dtype)
+
+
+def take(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int | None = None) -> torch.Tensor:
+    if axis is None:
+        return torch.take(x, indices)
+    return torch.index_select(x, axis, indices)
