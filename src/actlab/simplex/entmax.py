@@ -114,6 +114,10 @@ def _entmax_vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> 
 def _beta(alpha: Any, x: Any, xp: Any) -> Any:
     if isinstance(alpha, float):
         return alpha - 1.0
+    if _xp.is_torch(alpha) and not _xp.is_torch(x):
+        alpha = xp.asarray(alpha.detach().cpu().numpy())
+    elif _xp.is_torch(x) and not _xp.is_torch(alpha):
+        alpha = xp.asarray(alpha, device=x.device)
     if alpha.dtype != x.dtype:
         alpha = xp.astype(alpha, x.dtype)
     if alpha.ndim == x.ndim and alpha.shape[-1] != 1:

@@ -205,27 +205,60 @@ def _general_sigma(buf, n, beta, qi, n_iter, K):
         n = _keep_above(buf, n, lo - binv)
         t *= 4
     s, lo, n, F = _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, 4e-16)
-    return s, F
+    return s, F, lo
 
 
 @nb.njit(cache=True, nogil=True)
-def _row(x, y, kind, beta, n_iter, buf):
-    """One row: writes ``y`` and returns ``(max, solution)`` (cut or sigma)."""
+def _group_maxima(x, gm):
+    """Maxima of the strided groups ``{j, j+G, j+2G, ...}`` (NaN ignored) and
+    whether ``x`` holds a NaN; vectorisable."""
+    G = gm.shape[0]
+    K = x.shape[0]
+    gm[:] = -np.inf
+    nan = 0
+    full = K // G * G
+    for i in range(0, full, G):
+        for j in range(G):
+            v = np.float64(x[i + j])
+            nan |= v != v
+            gm[j] = max(gm[j], v) if v == v else gm[j]
+    for i in range(full, K):
+        v = np.float64(x[i])
+        nan |= v != v
+        if v > gm[i - full]:
+            gm[i - full] = v
+    return nan != 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _cut(buf, n, kind, beta, qi, n_iter, K):
+    """The solution on ``buf[:n]`` (shifted, maximum 0), a cut below which
+    nothing is support (from a verified lower bound), and the sum of p:
+    ``(solution, cut, sum)``."""
+    if kind == SPARSEMAX:
+        c = _sparsemax_cut(buf, n)
+        return c, c, 1.0
+    if kind == ENTMAX15:
+        c = _entmax15_cut(buf, n)
+        return c, c, 1.0
+    s, z, lo = _general_sigma(buf, n, beta, qi, n_iter, K)
+    return s, lo - 1.0 / beta, z
+
+
+@nb.njit(cache=True, nogil=True)
+def _row(x, y, kind, beta, n_iter, buf, gm):
+    """One row: writes ``y`` and returns ``(max, solution)`` (cut or sigma).
+
+    The group maxima are a subset of the row, so their solution bounds the
+    row's from below: only entries above its cut are collected."""
     K = x.shape[0]
     binv = 1.0 / beta
     qi = int(round(binv)) if abs(binv - round(binv)) <= 1e-9 and binv <= 64 else 0
+    nan = _group_maxima(x, gm)
+    G = min(gm.shape[0], K)
     m = -np.inf
-    n = 0
-    nan = False
-    for i in range(K):
-        v = np.float64(x[i])
-        if v != v:
-            nan = True
-        elif v > m - binv:
-            buf[n] = v
-            n += 1
-            if v > m:
-                m = v
+    for j in range(G):
+        m = max(m, gm[j])
     if nan or m == np.inf or m == -np.inf:
         cnt = 0
         for i in range(K):
@@ -234,16 +267,21 @@ def _row(x, y, kind, beta, n_iter, buf):
         for i in range(K):
             y[i] = np.nan if nan else (1.0 / cnt if x[i] == np.inf else 0.0)
         return (np.nan if nan else m), np.nan
-    for i in range(n):
-        buf[i] -= m
-    n = _keep_above(buf, n, -binv)
-    z = 1.0
-    if kind == SPARSEMAX:
-        s = _sparsemax_cut(buf, n)
-    elif kind == ENTMAX15:
-        s = _entmax15_cut(buf, n)
-    else:
-        s, z = _general_sigma(buf, n, beta, qi, n_iter, K)
+    cut = -binv
+    if K > 2 * G:
+        g = 0
+        for j in range(G):
+            if gm[j] - m > cut:
+                buf[g] = gm[j] - m
+                g += 1
+        cut = _cut(buf, g, kind, beta, qi, 8, G)[1]
+    n = 0
+    for i in range(K):
+        v = np.float64(x[i]) - m
+        if v > cut:
+            buf[n] = v
+            n += 1
+    s, _, z = _cut(buf, n, kind, beta, qi, n_iter, K)
     for i in range(K):
         d = (np.float64(x[i]) - m) - s
         if kind == SPARSEMAX:
@@ -259,9 +297,10 @@ def _row(x, y, kind, beta, n_iter, buf):
 @nb.njit(cache=True, nogil=True)
 def _forward(x2, y2, m_out, s_out, kind, beta, n_iter):
     N, K = x2.shape
+    buf = np.empty(K, np.float64)
+    gm = np.empty(64, np.float64)
     for r in range(N):
-        buf = np.empty(K, np.float64)
-        m, s = _row(x2[r], y2[r], kind, beta, n_iter, buf)
+        m, s = _row(x2[r], y2[r], kind, beta, n_iter, buf, gm)
         m_out[r] = m
         s_out[r] = s
 
