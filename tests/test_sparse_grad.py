@@ -115,7 +115,7 @@ def test_torch_compile_fullgraph_with_grad():
     a = torch.tensor(1.6, dtype=torch.float64, requires_grad=True)
     outs = compiled(x, a)
     refs = all_maps(x, a)
-    for o, r in zip(outs, refs):
+    for o, r in zip(outs, refs, strict=True):
         torch.testing.assert_close(o, r, rtol=1e-9, atol=1e-11)
     sum(o.square().sum() for o in outs).backward()
     gx, ga = x.grad.clone(), a.grad.clone()

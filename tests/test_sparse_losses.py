@@ -18,7 +18,7 @@ entmax_pkg = pytest.importorskip("entmax")
 def _spec_sparsemax_loss(z, q):
     """SPEC 3: -<q,z> + 1/2 sum_S (z_j^2 - tau^2) + 1/2 ||q||^2, row by row."""
     out = []
-    for zi, qi in zip(z, q):
+    for zi, qi in zip(z, q, strict=True):
         p = sparsemax_rows(zi)
         s = p > 0
         tau = (zi[s].sum() - 1) / s.sum()

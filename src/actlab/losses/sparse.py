@@ -28,6 +28,7 @@ import math
 from typing import Any
 
 from .. import _xp
+from ..registry import Entry, Param, register
 from ..simplex import threshold
 from ..simplex.entmax import entmax
 from ._reduction import check_reduction, class_targets, reduce_loss
@@ -180,3 +181,46 @@ def entmax_loss(logits: Any, target: Any, alpha: float = 1.5, *, n_iter: int = 5
     """
     alpha = _check_alpha(alpha, "entmax_loss")
     return _loss(logits, target, alpha, n_iter, weight, ignore_index, reduction, "entmax_loss")
+
+
+def _margin_loss(loss):
+    """The loss of the binary margin t = z_1 - z_2 with class 1 correct (for plots)."""
+
+    def f(t: Any, **params: Any) -> Any:
+        xp, t = _xp.as_float_array(t, "t")
+        z = xp.stack([t, xp.zeros_like(t)], axis=-1)
+        return loss(z, xp.zeros(t.shape, dtype=xp.int64), reduction="none", **params)
+
+    return f
+
+
+sparsemax_loss.entry = register(  # type: ignore[attr-defined]
+    Entry(
+        name="sparsemax_loss",
+        kind="loss",
+        family="sparse",
+        function=sparsemax_loss,
+        params=(),
+        latex=r"-z_k+\tfrac12\sum_{j\in S(z)}\left(z_j^2-\tau(z)^2\right)+\tfrac12",
+        dlatex=r"\operatorname{sparsemax}(z)-e_k",
+        properties=None,
+        reference="Martins & Astudillo 2016; seed 001.",
+        notes="Binary margin t: 0 for t >= 1, -t for t <= -1, (t-1)^2/4 between (modified Huber).",
+        extra={"margin": _margin_loss(sparsemax_loss)},
+    )
+)
+entmax_loss.entry = register(  # type: ignore[attr-defined]
+    Entry(
+        name="entmax_loss",
+        kind="loss",
+        family="sparse",
+        function=entmax_loss,
+        params=(Param("alpha", 1.5, ">= 1", lambda a: a >= 1 and math.isfinite(a), sweep=(1.0, 1.5, 2.0)),),
+        latex=r"\langle p-e_k, z\rangle+H^T_\alpha(p),\ p=\operatorname{entmax}_\alpha(z)",
+        dlatex=r"\operatorname{entmax}_\alpha(z)-e_k",
+        properties=None,
+        reference="Peters, Niculae & Martins 2019; Blondel, Martins & Niculae 2020.",
+        notes="Fenchel-Young loss; alpha=1 needs actlab.softmax.",
+        extra={"margin": _margin_loss(entmax_loss)},
+    )
+)

@@ -189,7 +189,7 @@ def entmax_threshold(x: Any, /, alpha: float = 1.5, n_iter: int = 50, *, axis: i
         >>> import actlab
         >>> tau, k = actlab.entmax_threshold([-2.0, 0.0, 0.5], alpha=1.5)
         >>> round(float(tau[0]), 4), int(k[0])
-        (-0.5709, 2)
+        (-0.571, 2)
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 1 or not math.isfinite(alpha):
         raise ValueError(f"entmax_threshold(): alpha must be a finite number > 1, got {alpha!r}")

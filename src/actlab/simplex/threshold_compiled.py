@@ -365,7 +365,7 @@ def _run(kernel: Any, arrays: tuple[np.ndarray, ...], *args: Any) -> None:
     bounds = np.linspace(0, n_rows, n + 1).astype(int)
     jobs = [
         _POOL[0].submit(kernel, *(a[lo:hi] for a in arrays), *args)
-        for lo, hi in zip(bounds[:-1], bounds[1:])
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
         if hi > lo
     ]
     for job in jobs:

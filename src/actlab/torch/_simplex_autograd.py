@@ -31,7 +31,7 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
         rest: list[Any] = [None] * len(ctx.values)
         if param_vjp is not None and any(ctx.needs_input_grad[1:]):
             grads = param_vjp(x, y, grad, *ctx.values, xp=xp)
-            for i, (v, gv) in enumerate(zip(ctx.values, grads)):
+            for i, (v, gv) in enumerate(zip(ctx.values, grads, strict=True)):
                 if gv is not None and ctx.needs_input_grad[1 + i]:
                     rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
         return (gx, *rest)
