@@ -194,33 +194,24 @@ def _margin_loss(loss):
     return f
 
 
-sparsemax_loss.entry = register(  # type: ignore[attr-defined]
-    Entry(
-        name="sparsemax_loss",
-        kind="loss",
-        family="sparse",
-        function=sparsemax_loss,
-        params=(),
-        latex=r"-z_k+\tfrac12\sum_{j\in S(z)}\left(z_j^2-\tau(z)^2\right)+\tfrac12",
-        dlatex=r"\operatorname{sparsemax}(z)-e_k",
-        properties=None,
-        reference="Martins & Astudillo 2016; seed 001.",
-        notes="Binary margin t: 0 for t >= 1, -t for t <= -1, (t-1)^2/4 between (modified Huber).",
-        extra={"margin": _margin_loss(sparsemax_loss)},
-    )
+def _register(loss: Any, latex: str, dlatex: str, reference: str, notes: str, params: tuple = ()) -> Entry:
+    return register(Entry(name=loss.__name__, kind="loss", family="sparse", function=loss, params=params,
+                          latex=latex, dlatex=dlatex, properties=None, reference=reference, notes=notes,
+                          extra={"margin": _margin_loss(loss)}))
+
+
+sparsemax_loss.entry = _register(  # type: ignore[attr-defined]
+    sparsemax_loss,
+    r"-z_k+\tfrac12\sum_{j\in S(z)}\left(z_j^2-\tau(z)^2\right)+\tfrac12",
+    r"\operatorname{sparsemax}(z)-e_k",
+    "Martins & Astudillo 2016; seed 001.",
+    "Binary margin t: 0 for t >= 1, -t for t <= -1, (t-1)^2/4 between (modified Huber).",
 )
-entmax_loss.entry = register(  # type: ignore[attr-defined]
-    Entry(
-        name="entmax_loss",
-        kind="loss",
-        family="sparse",
-        function=entmax_loss,
-        params=(Param("alpha", 1.5, ">= 1", lambda a: a >= 1 and math.isfinite(a), sweep=(1.0, 1.5, 2.0)),),
-        latex=r"\langle p-e_k, z\rangle+H^T_\alpha(p),\ p=\operatorname{entmax}_\alpha(z)",
-        dlatex=r"\operatorname{entmax}_\alpha(z)-e_k",
-        properties=None,
-        reference="Peters, Niculae & Martins 2019; Blondel, Martins & Niculae 2020.",
-        notes="Fenchel-Young loss; alpha=1 needs actlab.softmax.",
-        extra={"margin": _margin_loss(entmax_loss)},
-    )
+entmax_loss.entry = _register(  # type: ignore[attr-defined]
+    entmax_loss,
+    r"\langle p-e_k, z\rangle+H^T_\alpha(p),\ p=\operatorname{entmax}_\alpha(z)",
+    r"\operatorname{entmax}_\alpha(z)-e_k",
+    "Peters, Niculae & Martins 2019; Blondel, Martins & Niculae 2020.",
+    "Fenchel-Young loss; alpha=1 needs actlab.softmax.",
+    (Param("alpha", 1.5, ">= 1", lambda a: a >= 1 and math.isfinite(a), sweep=(1.0, 1.5, 2.0)),),
 )

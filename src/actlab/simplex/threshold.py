@@ -146,15 +146,21 @@ def sort_cut(X: Any, beta: float, xp: Any) -> Any:
 
 
 def _bisect_newton_step(X: Any, beta: Any, sigma: Any, lo: Any, hi: Any, xp: Any):
-    """Newton on ``f(sigma) = sum p - 1`` kept inside the bracket ``[lo, hi]``
-    (bisection otherwise): ``(next sigma, lo, hi)``."""
+    """Newton on ``F(sigma)^beta - 1`` (convex and nearly linear for beta < 1;
+    on ``F - 1`` for beta >= 1), ``F = sum p``, kept inside the bracket
+    ``[lo, hi]`` (bisection otherwise): ``(next sigma, lo, hi)``."""
     p, w = density(X - sigma, beta, xp)
-    f = xp.sum(p, axis=-1, keepdims=True) - 1.0
+    F = xp.sum(p, axis=-1, keepdims=True)
     g = xp.sum(w, axis=-1, keepdims=True)
-    left = f >= 0
+    left = F >= 1.0
     lo = xp.where(left, sigma, lo)
     hi = xp.where(left, hi, sigma)
-    new = sigma + f / xp.where(g > 0, g, 1.0)
+    Fs = xp.where(F > 0, F, 1.0)
+    if isinstance(beta, float):
+        num = (F - xp.pow(Fs, 1.0 - beta)) / beta if beta < 1.0 else F - 1.0
+    else:
+        num = xp.where(beta < 1.0, (F - xp.pow(Fs, 1.0 - beta)) / beta, F - 1.0)
+    new = sigma + num / xp.where(g > 0, g, 1.0)
     return xp.where((new >= lo) & (new <= hi), new, 0.5 * (lo + hi)), lo, hi
 
 

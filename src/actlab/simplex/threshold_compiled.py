@@ -199,7 +199,7 @@ def _general_sigma(buf, n, beta, qi, n_iter, K):
     hi = -math.expm1(-beta * math.log(max(K, 1))) / beta
     lo = 0.0
     t = 64
-    while n > 4 * t:
+    while n > 16 * t:
         _select(buf, n, n - t)
         lo = _newton_sigma(buf[n - t : n].copy(), t, beta, qi, 4, lo, hi, 1e-3)[1]
         n = _keep_above(buf, n, lo - binv)
@@ -211,23 +211,26 @@ def _general_sigma(buf, n, beta, qi, n_iter, K):
 @nb.njit(cache=True, nogil=True)
 def _group_maxima(x, gm):
     """Maxima of the strided groups ``{j, j+G, j+2G, ...}`` (NaN ignored) and
-    whether ``x`` holds a NaN; vectorisable."""
+    whether ``x`` holds a NaN; branch-free, so it vectorises."""
     G = gm.shape[0]
     K = x.shape[0]
-    gm[:] = -np.inf
-    nan = 0
+    acc = np.full(G, -np.inf, dtype=x.dtype)  # in x's dtype, one lane per group
+    nan = np.zeros(G, dtype=np.int32)
     full = K // G * G
     for i in range(0, full, G):
         for j in range(G):
-            v = np.float64(x[i + j])
-            nan |= v != v
-            gm[j] = max(gm[j], v) if v == v else gm[j]
+            v = x[i + j]
+            g = acc[j]
+            acc[j] = v if v > g else g
+            nan[j] |= v != v
     for i in range(full, K):
-        v = np.float64(x[i])
-        nan |= v != v
-        if v > gm[i - full]:
-            gm[i - full] = v
-    return nan != 0
+        v = x[i]
+        nan[0] |= v != v
+        if v > acc[i - full]:
+            acc[i - full] = v
+    for j in range(G):
+        gm[j] = acc[j]
+    return nan.sum() != 0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -243,6 +246,38 @@ def _cut(buf, n, kind, beta, qi, n_iter, K):
         return c, c, 1.0
     s, z, lo = _general_sigma(buf, n, beta, qi, n_iter, K)
     return s, lo - 1.0 / beta, z
+
+
+@nb.njit(cache=True, nogil=True)
+def _collect(x, m, cut, gm, G, buf):
+    """The entries with ``x - m > cut`` into ``buf``; when few groups (maxima
+    ``gm``, ``G`` of them, 0 if none) can hold one, only those are read."""
+    K = x.shape[0]
+    n = 0
+    hot = 0
+    for j in range(G):
+        hot += gm[j] - m > cut
+    if G == 0 or 4 * hot > G:
+        for i in range(K):
+            v = np.float64(x[i]) - m
+            if v > cut:
+                buf[n] = v
+                n += 1
+        return n
+    full = K // G * G
+    for j in range(G):
+        if gm[j] - m > cut:
+            for i in range(j, full, G):
+                v = np.float64(x[i]) - m
+                if v > cut:
+                    buf[n] = v
+                    n += 1
+    for i in range(full, K):
+        v = np.float64(x[i]) - m
+        if v > cut:
+            buf[n] = v
+            n += 1
+    return n
 
 
 @nb.njit(cache=True, nogil=True)
@@ -275,12 +310,7 @@ def _row(x, y, kind, beta, n_iter, buf, gm):
                 buf[g] = gm[j] - m
                 g += 1
         cut = _cut(buf, g, kind, beta, qi, 8, G)[1]
-    n = 0
-    for i in range(K):
-        v = np.float64(x[i]) - m
-        if v > cut:
-            buf[n] = v
-            n += 1
+    n = _collect(x, m, cut, gm, min(gm.shape[0], K) if K > 2 * G else 0, buf)
     s, _, z = _cut(buf, n, kind, beta, qi, n_iter, K)
     for i in range(K):
         d = (np.float64(x[i]) - m) - s
@@ -297,7 +327,7 @@ def _row(x, y, kind, beta, n_iter, buf, gm):
 @nb.njit(cache=True, nogil=True)
 def _forward(x2, y2, m_out, s_out, kind, beta, n_iter):
     N, K = x2.shape
-    buf = np.empty(K, np.float64)
+    buf = np.empty(K + 1, np.float64)
     gm = np.empty(64, np.float64)
     for r in range(N):
         m, s = _row(x2[r], y2[r], kind, beta, n_iter, buf, gm)
@@ -308,28 +338,51 @@ def _forward(x2, y2, m_out, s_out, kind, beta, n_iter):
 @nb.njit(cache=True, nogil=True)
 def _vjp(y2, g2, out2, kind, beta):
     N, K = y2.shape
+    binv = 1.0 / beta
+    qi = int(round(binv)) if abs(binv - round(binv)) <= 1e-9 and binv <= 64 else 0
     for r in range(N):
         y, g, out = y2[r], g2[r], out2[r]
         sw = 0.0
         swg = 0.0
-        for i in range(K):
+        nan = False
+        for i in range(K):  # the support is usually small: sum over it only
             v = np.float64(y[i])
-            if v != v:
-                w = np.nan
-            elif v <= 0.0:
-                w = 0.0
-            elif kind == SPARSEMAX:
-                w = 1.0
-            elif kind == ENTMAX15:
-                w = math.sqrt(v)
-            else:
-                w = v ** (1.0 - beta)
-            out[i] = w
-            sw += w
-            swg += w * np.float64(g[i])
-        q = swg / sw if sw > 0.0 else (sw if sw != sw else 0.0)
-        for i in range(K):
-            out[i] = np.float64(out[i]) * (np.float64(g[i]) - q)
+            if v > 0.0:
+                w = _weight(v, kind, beta, qi)
+                sw += w
+                swg += w * np.float64(g[i])
+            elif v != v:
+                nan = True
+        if nan:
+            out[:] = np.nan
+            continue
+        q = swg / sw if sw > 0.0 else 0.0
+        if kind == SPARSEMAX:
+            for i in range(K):
+                out[i] = np.float64(g[i]) - q if y[i] > 0 else 0.0
+        elif kind == ENTMAX15:
+            for i in range(K):
+                out[i] = math.sqrt(np.float64(y[i])) * (np.float64(g[i]) - q)
+        else:
+            for i in range(K):
+                v = np.float64(y[i])
+                out[i] = _weight(v, kind, beta, qi) * (np.float64(g[i]) - q) if v > 0.0 else 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _weight(v, kind, beta, qi):
+    """``w = v^(1 - beta)`` for ``v > 0``."""
+    if kind == SPARSEMAX:
+        return 1.0
+    if kind == ENTMAX15:
+        return math.sqrt(v)
+    if qi == 4:  # alpha = 1.25: v^(3/4) by square roots
+        r = math.sqrt(v)
+        return r * math.sqrt(r)
+    if qi == 3:  # alpha = 4/3: v^(2/3)
+        r = np.cbrt(v)
+        return r * r
+    return v ** (1.0 - beta)
 
 
 def _kind(beta: float) -> int:
