@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import actlab
-from actlab.simplex import threshold
+from actlab.simplex import sparse_forward, threshold
 from actlab.simplex.entmax import entmax_weights
 
 BETAS = [1.0, 0.5, 0.25, 0.3, 0.75, 2.0]
@@ -32,17 +32,17 @@ def test_compiled_kernels_match_array_api(beta, monkeypatch):
     import array_api_compat.numpy as anp
 
     for x in _cases():
-        fast, tau_fast = threshold.forward(x, beta, 60, anp, with_threshold=True)
-        monkeypatch.setattr(threshold, "USE_COMPILED", False)
-        slow, tau_slow = threshold.forward(x, beta, 60, anp, with_threshold=True)
-        monkeypatch.setattr(threshold, "USE_COMPILED", True)
+        fast, tau_fast = sparse_forward.forward(x, beta, 60, anp, with_threshold=True)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
+        slow, tau_slow = sparse_forward.forward(x, beta, 60, anp, with_threshold=True)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", True)
         np.testing.assert_allclose(fast, slow, rtol=1e-11, atol=1e-14)
         np.testing.assert_allclose(tau_fast, tau_slow, rtol=1e-11, atol=1e-13)
         x32 = x.astype(np.float32)
-        f32 = threshold.forward(x32, beta, 60, anp)
-        monkeypatch.setattr(threshold, "USE_COMPILED", False)
-        s32 = threshold.forward(x32, beta, 60, anp)
-        monkeypatch.setattr(threshold, "USE_COMPILED", True)
+        f32 = sparse_forward.forward(x32, beta, 60, anp)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
+        s32 = sparse_forward.forward(x32, beta, 60, anp)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", True)
         assert f32.dtype == np.float32
         np.testing.assert_allclose(f32, s32, rtol=3e-5, atol=3e-6)
 
@@ -52,13 +52,13 @@ def test_vjp_kernels_match_array_api(beta, monkeypatch):
     from actlab.simplex.entmax import entmax_vjp_math
     from actlab.torch import _namespace as tx
 
-    y = threshold.forward(torch.randn(7, 500, dtype=torch.float64) * 2, beta, 60, tx)
+    y = sparse_forward.forward(torch.randn(7, 500, dtype=torch.float64) * 2, beta, 60, tx)
     g = torch.randn(7, 500, dtype=torch.float64)
     w = entmax_weights(y, beta, tx)
     want = w * (g - (w * g).sum(-1, keepdim=True) / w.sum(-1, keepdim=True))
     got = entmax_vjp_math(y, g, beta, tx)  # compiled, or the in-place kernel
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
-    monkeypatch.setattr(threshold, "USE_COMPILED", False)
+    monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
     torch.testing.assert_close(entmax_vjp_math(y, g, beta, tx), want, rtol=1e-12, atol=1e-14)
 
 
@@ -66,14 +66,14 @@ def test_vjp_kernels_match_array_api(beta, monkeypatch):
 def test_eager_search_matches_static_sort(beta, monkeypatch):
     from actlab.torch import _namespace as tx
 
-    monkeypatch.setattr(threshold, "USE_COMPILED", False)
+    monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
     for x in _cases():
         xt = torch.tensor(x)
-        eager = threshold.forward(xt, beta, 60, tx)
+        eager = sparse_forward.forward(xt, beta, 60, tx)
         monkeypatch.setattr(threshold, "static_required", lambda v: True)
-        static = threshold.forward(xt, beta, 60, tx)
+        static = sparse_forward.forward(xt, beta, 60, tx)
         monkeypatch.undo()
-        monkeypatch.setattr(threshold, "USE_COMPILED", False)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
         torch.testing.assert_close(eager, static, rtol=1e-11, atol=1e-14)
 
 

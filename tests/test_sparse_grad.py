@@ -76,15 +76,15 @@ def test_zero_gradient_at_minus_inf_and_masked_rows(name):
 
 
 def test_grad_without_numba_kernels_matches(monkeypatch):
-    from actlab.simplex import threshold
+    from actlab.simplex import sparse_forward
 
     x = _x((5, 40), seed=4)
     g = torch.randn(5, 40, dtype=torch.float64)
     for f in MAPS.values():
         a = torch.autograd.grad(f(x), x, g)[0]
-        monkeypatch.setattr(threshold, "USE_COMPILED", False)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)
         b = torch.autograd.grad(f(x), x, g)[0]
-        monkeypatch.setattr(threshold, "USE_COMPILED", True)
+        monkeypatch.setattr(sparse_forward, "USE_COMPILED", True)
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
 
 

@@ -13,7 +13,7 @@ import torch
 from sparse_oracles import reference, sparsemax_rows
 
 import actlab
-from actlab.simplex import threshold
+from actlab.simplex import sparse_forward
 
 entmax_pkg = pytest.importorskip("entmax")
 
@@ -32,7 +32,7 @@ def path(request, monkeypatch):
     """Run each test with the numba kernels (when installed) and without."""
     if request.param == "compiled":
         pytest.importorskip("numba")
-    monkeypatch.setattr(threshold, "USE_COMPILED", request.param == "compiled")
+    monkeypatch.setattr(sparse_forward, "USE_COMPILED", request.param == "compiled")
     return request.param
 
 

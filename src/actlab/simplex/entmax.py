@@ -23,7 +23,7 @@ from typing import Any
 from .. import _xp
 from .._simplex import simplex_map
 from ..registry import Param, Properties
-from . import threshold
+from . import sparse_forward, threshold
 
 __all__ = ["entmax15", "entmax", "entmax_threshold", "entmax_weights", "entmax_vjp_math"]
 
@@ -47,7 +47,7 @@ def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
 def entmax_vjp_math(y: Any, g: Any, beta: Any, xp: Any) -> Any:
     r"""``w * (g - <w, g>/sum(w))``: the VJP (and JVP) of entmax at output ``y``.
     Rows with no support (all -inf input) get 0."""
-    fast = threshold.compiled_vjp(y, g, beta)
+    fast = sparse_forward.compiled_vjp(y, g, beta)
     if fast is not None:
         return fast
     if _xp.is_torch(g) and isinstance(beta, float) and not threshold.static_required(g):
@@ -104,7 +104,7 @@ def entmax15(x: Any, *, xp: Any) -> Any:
 
     Reference: Peters, Niculae & Martins 2019.
     """
-    return threshold.forward(x, 0.5, 0, xp)
+    return sparse_forward.forward(x, 0.5, 0, xp)
 
 
 def _entmax_vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
@@ -142,7 +142,7 @@ def _valid_alpha(a: float) -> bool:
     params=(
         Param("alpha", 1.5, "[1, inf)", _valid_alpha, array=True, sweep=(1.0, 1.25, 1.5, 2.0, 4.0),
               doc="1: softmax; 1.5: 1.5-entmax; 2: sparsemax; other values by Newton-bisection on tau"),
-        Param("n_iter", 50, "a positive integer", lambda n: n >= 1 and n == int(n),
+        Param("n_iter", 50, "a positive integer", lambda n: math.isfinite(n) and n >= 1 and n == int(n),
               doc="most Newton-bisection steps (alpha not in {1, 1.5, 2})"),
     ),
     notes="Exact for alpha in {1, 1.5, 2}; otherwise to a few ulps, then renormalised. "
@@ -174,7 +174,7 @@ def entmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
         from .softmax import softmax
 
         return softmax.spec.forward(x, xp=xp)
-    return threshold.forward(x, _beta(alpha, x, xp), int(n_iter), xp)
+    return sparse_forward.forward(x, _beta(alpha, x, xp), int(n_iter), xp)
 
 
 def entmax_threshold(x: Any, /, alpha: float = 1.5, n_iter: int = 50, *, axis: int = -1, temperature: float = 1.0):
@@ -205,7 +205,7 @@ def threshold_front(x: Any, beta: float, n_iter: int, axis: int, temperature: An
         x = x.detach()
     spec = MapSpec(owner, lambda v, *, xp: v, lambda *a, **k: None)
     xp, xw, ax, out_dtype = spec.prepare(x, axis, temperature)
-    y, tau = threshold.forward(xw, beta, n_iter, xp, with_threshold=True)
+    y, tau = sparse_forward.forward(xw, beta, n_iter, xp, with_threshold=True)
     support = xp.sum(xp.astype(y > 0, xp.int64), axis=-1, keepdims=True)
     tau = tau if tau.dtype == out_dtype else xp.astype(tau, out_dtype)
     return move_axis_back(tau, ax, xp), move_axis_back(support, ax, xp)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .._simplex import simplex_map
 from ..registry import Properties
-from . import threshold
+from . import sparse_forward
 from .entmax import entmax_vjp_math, threshold_front
 
 __all__ = ["sparsemax", "sparsemax_threshold"]
@@ -54,7 +54,7 @@ def sparsemax(x: Any, *, xp: Any) -> Any:
 
     Reference: Martins & Astudillo 2016, Algorithm 1 and Proposition 2.
     """
-    return threshold.forward(x, 1.0, 0, xp)
+    return sparse_forward.forward(x, 1.0, 0, xp)
 
 
 def sparsemax_threshold(x: Any, /, *, axis: int = -1, temperature: float = 1.0):

@@ -15,6 +15,8 @@ Per row, in float64 whatever the input precision (rounded once at the end):
    alphas);
 3. one pass writes the output.
 
+The VJP kernel is in :mod:`actlab.simplex.entmax_grad_compiled`.
+
 Without numba, or for traced code, GPU tensors and other array types, the
 array-API code in :mod:`actlab.simplex.threshold` runs instead; the tests
 check that both give the same values.
@@ -30,7 +32,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-__all__ = ["forward_rows", "vjp_rows", "SPARSEMAX", "ENTMAX15", "GENERAL"]
+__all__ = ["forward_rows", "run_rows", "rows", "kind", "integer_power", "SPARSEMAX", "ENTMAX15", "GENERAL"]
 
 SPARSEMAX, ENTMAX15, GENERAL = 0, 1, 2
 _MAX_STEPS = 200
@@ -125,6 +127,13 @@ def _entmax15_cut(buf, n):
                 return ce
         n = m
     return c  # Newton has converged to rounding by now
+
+
+@nb.njit(cache=True, nogil=True)
+def integer_power(beta):
+    """``1/beta`` when it is an integer up to 64 (then powers are products), else 0."""
+    binv = 1.0 / beta
+    return int(round(binv)) if abs(binv - round(binv)) <= 1e-9 and binv <= 64 else 0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -288,7 +297,7 @@ def _row(x, y, kind, beta, n_iter, buf, gm):
     row's from below: only entries above its cut are collected."""
     K = x.shape[0]
     binv = 1.0 / beta
-    qi = int(round(binv)) if abs(binv - round(binv)) <= 1e-9 and binv <= 64 else 0
+    qi = integer_power(beta)
     nan = _group_maxima(x, gm)
     G = min(gm.shape[0], K)
     m = -np.inf
@@ -335,61 +344,11 @@ def _forward(x2, y2, m_out, s_out, kind, beta, n_iter):
         s_out[r] = s
 
 
-@nb.njit(cache=True, nogil=True)
-def _vjp(y2, g2, out2, kind, beta):
-    N, K = y2.shape
-    binv = 1.0 / beta
-    qi = int(round(binv)) if abs(binv - round(binv)) <= 1e-9 and binv <= 64 else 0
-    for r in range(N):
-        y, g, out = y2[r], g2[r], out2[r]
-        sw = 0.0
-        swg = 0.0
-        nan = False
-        for i in range(K):  # the support is usually small: sum over it only
-            v = np.float64(y[i])
-            if v > 0.0:
-                w = _weight(v, kind, beta, qi)
-                sw += w
-                swg += w * np.float64(g[i])
-            elif v != v:
-                nan = True
-        if nan:
-            out[:] = np.nan
-            continue
-        q = swg / sw if sw > 0.0 else 0.0
-        if kind == SPARSEMAX:
-            for i in range(K):
-                out[i] = np.float64(g[i]) - q if y[i] > 0 else 0.0
-        elif kind == ENTMAX15:
-            for i in range(K):
-                out[i] = math.sqrt(np.float64(y[i])) * (np.float64(g[i]) - q)
-        else:
-            for i in range(K):
-                v = np.float64(y[i])
-                out[i] = _weight(v, kind, beta, qi) * (np.float64(g[i]) - q) if v > 0.0 else 0.0
-
-
-@nb.njit(cache=True, nogil=True)
-def _weight(v, kind, beta, qi):
-    """``w = v^(1 - beta)`` for ``v > 0``."""
-    if kind == SPARSEMAX:
-        return 1.0
-    if kind == ENTMAX15:
-        return math.sqrt(v)
-    if qi == 4:  # alpha = 1.25: v^(3/4) by square roots
-        r = math.sqrt(v)
-        return r * math.sqrt(r)
-    if qi == 3:  # alpha = 4/3: v^(2/3)
-        r = np.cbrt(v)
-        return r * r
-    return v ** (1.0 - beta)
-
-
-def _kind(beta: float) -> int:
+def kind(beta: float) -> int:
     return SPARSEMAX if beta == 1.0 else ENTMAX15 if beta == 0.5 else GENERAL
 
 
-def _rows(a: np.ndarray) -> np.ndarray:
+def rows(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.reshape(-1, a.shape[-1]))
 
 
@@ -403,7 +362,7 @@ def _threads() -> int:
     return max(1, torch.get_num_threads() if torch is not None else (os.cpu_count() or 1))
 
 
-def _run(kernel: Any, arrays: tuple[np.ndarray, ...], *args: Any) -> None:
+def run_rows(kernel: Any, arrays: tuple[np.ndarray, ...], *args: Any) -> None:
     """``kernel(*arrays, *args)`` over row chunks, on the threads torch would
     use (the kernels release the GIL)."""
     n_rows, size = arrays[0].shape[0], arrays[0].size
@@ -429,18 +388,10 @@ def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, n
     """``(y, m, s)`` for a float32/float64 NumPy array along its last axis:
     the map, the row maxima and the solutions (cut for sparsemax and
     1.5-entmax, sigma otherwise), ``m`` and ``s`` with the axis kept."""
-    x2 = _rows(x)
+    x2 = rows(x)
     y2 = np.empty_like(x2)
     m = np.empty(x2.shape[0], np.float64)
     s = np.empty(x2.shape[0], np.float64)
-    _run(_forward, (x2, y2, m, s), _kind(beta), float(beta), int(n_iter))
+    run_rows(_forward, (x2, y2, m, s), kind(beta), float(beta), int(n_iter))
     lead = x.shape[:-1] + (1,)
     return y2.reshape(x.shape), m.reshape(lead), s.reshape(lead)
-
-
-def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
-    """``w * (g - <w, g>/sum w)``, ``w = y^(1-beta)`` on the support."""
-    y2, g2 = _rows(y), _rows(g)
-    out = np.empty_like(y2)
-    _run(_vjp, (y2, g2, out), _kind(beta), float(beta))
-    return out.reshape(y.shape)
