@@ -290,19 +290,25 @@ def _collect(x, m, cut, gm, G, buf):
 
 
 @nb.njit(cache=True, nogil=True)
-def _row(x, y, kind, beta, n_iter, buf, gm):
+def _row(x, y, kind, beta, qi, n_iter, buf, gm):
     """One row: writes ``y`` and returns ``(max, solution)`` (cut or sigma).
 
     The group maxima are a subset of the row, so their solution bounds the
     row's from below: only entries above its cut are collected."""
     K = x.shape[0]
     binv = 1.0 / beta
-    qi = integer_power(beta)
-    nan = _group_maxima(x, gm)
-    G = min(gm.shape[0], K)
+    G = gm.shape[0]
     m = -np.inf
-    for j in range(G):
-        m = max(m, gm[j])
+    if K > 2 * G:
+        nan = _group_maxima(x, gm)
+        for j in range(G):
+            m = max(m, gm[j])
+    else:  # short rows: one plain pass
+        nan = False
+        for i in range(K):
+            v = np.float64(x[i])
+            nan |= v != v
+            m = v if v > m else m
     if nan or m == np.inf or m == -np.inf:
         cnt = 0
         for i in range(K):
@@ -319,16 +325,19 @@ def _row(x, y, kind, beta, n_iter, buf, gm):
                 buf[g] = gm[j] - m
                 g += 1
         cut = _cut(buf, g, kind, beta, qi, 8, G)[1]
-    n = _collect(x, m, cut, gm, min(gm.shape[0], K) if K > 2 * G else 0, buf)
+    n = _collect(x, m, cut, gm, G if K > 2 * G else 0, buf)
     s, _, z = _cut(buf, n, kind, beta, qi, n_iter, K)
-    for i in range(K):
-        d = (np.float64(x[i]) - m) - s
-        if kind == SPARSEMAX:
+    if kind == SPARSEMAX:  # one loop per kind, so each vectorises
+        for i in range(K):
+            d = (np.float64(x[i]) - m) - s
             y[i] = d if d > 0.0 else 0.0
-        elif kind == ENTMAX15:
+    elif kind == ENTMAX15:
+        for i in range(K):
+            d = (np.float64(x[i]) - m) - s
             y[i] = 0.25 * d * d if d > 0.0 else 0.0
-        else:
-            u = beta * d
+    else:
+        for i in range(K):
+            u = beta * ((np.float64(x[i]) - m) - s)
             y[i] = _power(u, beta, qi) / z if u > -1.0 else 0.0
     return m, s
 
@@ -338,8 +347,9 @@ def _forward(x2, y2, m_out, s_out, kind, beta, n_iter):
     N, K = x2.shape
     buf = np.empty(K + 1, np.float64)
     gm = np.empty(64, np.float64)
+    qi = integer_power(beta)
     for r in range(N):
-        m, s = _row(x2[r], y2[r], kind, beta, n_iter, buf, gm)
+        m, s = _row(x2[r], y2[r], kind, beta, qi, n_iter, buf, gm)
         m_out[r] = m
         s_out[r] = s
 
