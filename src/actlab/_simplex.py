@@ -13,7 +13,12 @@ temperature, both with the map's axis last; ``params`` in declaration order):
 - ``forward(x, *params, xp) -> y``
 - ``vjp(x, y, g, *params, xp) -> g @ J``  (the gradient of ``<g, map(x)>``)
 - ``jvp(x, y, v, *params, xp) -> J @ v``  (optional; defaults to ``vjp`` for
-  maps whose Jacobian is symmetric)
+  maps whose Jacobian is symmetric, which every map here has)
+- ``param_vjp(x, y, g, *params, xp) -> tuple``  (optional): for each
+  parameter, the gradient of ``<g, map(x)>`` with respect to it, reduced over
+  the map's axis (kept, size 1), or None. Used for parameters passed as
+  tensors that require grad (a learned alpha); an array parameter with as
+  many axes as ``x`` has its ``axis`` moved last with ``x``.
 
 With ``exact_temperature=True`` the front-end does not divide x by the
 temperature: the pieces receive the raw x and two leading parameters
@@ -86,6 +91,7 @@ class MapSpec:
     params: tuple[Param, ...] = ()
     temperature: bool = True
     save_input: bool = False
+    param_vjp: Math | None = None
     exact_temperature: bool = False
 
     def scale_values(self, temperature: Any, beta: Any) -> tuple[float, float]:
@@ -140,10 +146,19 @@ class MapSpec:
         y = y if y.dtype == out_dtype else xp.astype(y, out_dtype)
         return move_axis_back(y, axis, xp)
 
+    def align(self, values: tuple[Any, ...], axis: int, ndim: int, xp: Any) -> tuple[Any, ...]:
+        """Array parameters with ``ndim`` axes get ``axis`` moved last, like x."""
+        if axis == ndim - 1:
+            return values
+        return tuple(
+            _moveaxis(v, axis, ndim - 1, xp) if getattr(v, "ndim", None) == ndim else v for v in values
+        )
+
     def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
         values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
-        if _xp.is_torch(xw) and _needs_grad(xw):
+        values = self.align(values, ax, xw.ndim, xp)
+        if _xp.is_torch(xw) and (_needs_grad(xw) or any(_needs_grad(v) for v in values if _xp.is_torch(v))):
             from .torch._simplex_autograd import apply_map
 
             y = apply_map(self, xw, values)
@@ -160,6 +175,7 @@ class MapSpec:
         _, v = _xp.as_float_array(v, "v")
         v, _ = move_axis_last(v, axis, xp, self.name)
         v = xp.astype(v, xw.dtype) if v.dtype != xw.dtype else v
+        values = self.align(values, ax, xw.ndim, xp)
         y = self.forward(xw, *values, xp=xp)
         fn = self.vjp if which == "vjp" or self.jvp is None else self.jvp
         out = fn(xw, y, v, *values, xp=xp)
@@ -172,7 +188,10 @@ class MapSpec:
         values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         k = xw.shape[-1]
+        values = self.align(values, ax, xw.ndim, xp)
         y = self.forward(xw, *values, xp=xp)
+        # array parameters (..., 1) broadcast against (..., K, K) with a new axis
+        values = tuple(xp.expand_dims(v, axis=-2) if getattr(v, "ndim", 0) == xw.ndim else v for v in values)
         eye = xp.eye(k, dtype=xw.dtype) if not _xp.is_torch(xw) else _torch_eye(k, xw)
         # Row i of J is the VJP with the i-th basis vector: J[..., i, :] = e_i @ J.
         xe, ye = xp.expand_dims(xw, axis=-2), xp.expand_dims(y, axis=-2)
@@ -229,6 +248,7 @@ def simplex_map(
     extra: Mapping[str, Any] | None = None,
     exact_temperature: bool = False,
     temperature_sweep: tuple[float, ...] = (),
+    param_vjp: Math | None = None,
 ) -> Callable[[Math], Callable[..., Any]]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
@@ -239,7 +259,10 @@ def simplex_map(
 
     def build(forward: Math) -> Callable[..., Any]:
         fname = name or forward.__name__
-        spec = MapSpec(fname, forward, vjp, jvp, tuple(params), temperature, exact_temperature=exact_temperature)
+        spec = MapSpec(
+            fname, forward, vjp, jvp, tuple(params), temperature,
+            exact_temperature=exact_temperature, param_vjp=param_vjp,
+        )
 
         def public(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
             beta = kwargs.pop("beta", None)

@@ -38,9 +38,11 @@ from torch import (  # noqa: F401
     maximum,
     minimum,
     moveaxis,
+    pow,
     ones_like,
     reshape,
     sin,
+    sign,
     sqrt,
     tanh,
     where,
@@ -170,6 +172,24 @@ def data_dependent_ok(x: torch.Tensor) -> bool:
     if torch.compiler.is_compiling():
         return False
     return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+
+
+def all(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001
+    if axis is None:
+        return torch.all(x)
+    return torch.all(x, dim=axis, keepdim=keepdims)
+
+
+def sort(x: torch.Tensor, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> torch.Tensor:
+    return torch.sort(x, dim=axis, descending=descending, stable=stable).values
+
+
+def argsort(x: torch.Tensor, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> torch.Tensor:
+    return torch.argsort(x, dim=axis, descending=descending, stable=stable)
+
+
+def cumulative_sum(x: torch.Tensor, /, *, axis: int | None = None, dtype: Any = None) -> torch.Tensor:
+    return torch.cumsum(x, dim=-1 if axis is None else axis, dtype=dtype)
 
 
 def take(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int | None = None) -> torch.Tensor:

@@ -15,7 +15,7 @@ _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
 
 
 def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
-    forward_math, vjp_math = spec.forward, spec.vjp
+    forward_math, vjp_math, param_vjp = spec.forward, spec.vjp, spec.param_vjp
 
     def forward(x: torch.Tensor, *values: Any) -> torch.Tensor:
         return forward_math(x, *values, xp=xp)
@@ -27,8 +27,14 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
 
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         x, y = ctx.saved_tensors
-        gx = vjp_math(x, y, grad, *ctx.values, xp=xp)
-        return (gx, *([None] * len(ctx.values)))
+        gx = vjp_math(x, y, grad, *ctx.values, xp=xp) if ctx.needs_input_grad[0] else None
+        rest: list[Any] = [None] * len(ctx.values)
+        if param_vjp is not None and any(ctx.needs_input_grad[1:]):
+            grads = param_vjp(x, y, grad, *ctx.values, xp=xp)
+            for i, (v, gv) in enumerate(zip(ctx.values, grads, strict=True)):
+                if gv is not None and ctx.needs_input_grad[1 + i]:
+                    rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
+        return (gx, *rest)
 
     cls = type(
         f"{spec.name.title().replace('_', '')}Function",

@@ -1,0 +1,127 @@
+"""``torch.nn`` modules for the sparse maps and their losses.
+
+``Entmax(alpha, learnable=True)`` learns alpha as ``1 + softplus(a)``, so it
+stays in (1, inf) whatever the optimiser does (users of the ``entmax``
+package report a learned alpha drifting below 1); its gradient is Peters et
+al. (2019)'s closed form, registered with the map's backward.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..losses.sparse import entmax_loss, sparsemax_loss
+from ..simplex.entmax import entmax, entmax15
+from ..simplex.sparsemax import sparsemax
+
+__all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
+
+
+class Sparsemax(nn.Module):
+    """:func:`actlab.sparsemax` along ``dim`` (divided by ``temperature`` first)."""
+
+    def __init__(self, dim: int = -1, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.dim, self.temperature = dim, temperature
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return sparsemax(x, axis=self.dim, temperature=self.temperature)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, temperature={self.temperature}"
+
+
+class Entmax15(Sparsemax):
+    """:func:`actlab.entmax15` along ``dim``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return entmax15(x, axis=self.dim, temperature=self.temperature)
+
+
+def _softplus_inverse(y: float) -> float:
+    return y + math.log(-math.expm1(-y))
+
+
+class Entmax(nn.Module):
+    """:func:`actlab.entmax` with a fixed or learned alpha.
+
+    Args:
+        alpha: the (initial) alpha, > 1 when learnable (>= 1 otherwise).
+        learnable: learn alpha as ``1 + softplus(a)`` (always > 1).
+        dim: the map's axis. n_iter: most Newton-bisection steps.
+        shape: the learned alpha's shape, broadcastable to the input with
+            size 1 along ``dim`` (``()`` for one alpha; ``(heads, 1, 1)`` for
+            one per attention head, say).
+
+    Example:
+        >>> import torch
+        >>> from actlab.torch.sparse import Entmax
+        >>> m = Entmax(1.5, learnable=True)
+        >>> y = m(torch.tensor([[-2.0, 0.0, 0.5]]))
+        >>> y.sum().backward(); m.a.grad is not None
+        True
+    """
+
+    def __init__(self, alpha: float = 1.5, learnable: bool = False, dim: int = -1, n_iter: int = 50,
+                 shape: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        lowest = 1.0 if not learnable else math.nextafter(1.0, 2.0)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (
+            alpha >= lowest and math.isfinite(alpha)
+        ):
+            raise ValueError(f"Entmax(): alpha must be {'> 1' if learnable else '>= 1'} and finite, got {alpha!r}")
+        self.dim, self.n_iter, self.learnable = dim, n_iter, learnable
+        if learnable:
+            self.a = nn.Parameter(torch.full(shape, _softplus_inverse(float(alpha) - 1.0)))
+        else:
+            self.register_buffer("a", None)
+            self._alpha = float(alpha)
+
+    @property
+    def alpha(self) -> Any:
+        """The current alpha (a tensor when learned)."""
+        if self.learnable:
+            return 1.0 + nn.functional.softplus(self.a)
+        return self._alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = self.alpha
+        if self.learnable:
+            alpha = alpha.to(x.dtype) if x.is_floating_point() else alpha
+        return entmax(x, alpha, self.n_iter, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"alpha={'learned' if self.learnable else self._alpha}, dim={self.dim}"
+
+
+class _LossModule(nn.Module):
+    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100,
+                 reduction: str = "mean") -> None:
+        super().__init__()
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
+
+
+class SparsemaxLoss(_LossModule):
+    """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``, ``reduction``)."""
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sparsemax_loss(logits, target, weight=self.weight, ignore_index=self.ignore_index,
+                              reduction=self.reduction)
+
+
+class EntmaxLoss(_LossModule):
+    """:func:`actlab.entmax_loss` as a module, for a fixed ``alpha`` (>= 1)."""
+
+    def __init__(self, alpha: float = 1.5, weight: torch.Tensor | None = None, ignore_index: int = -100,
+                 reduction: str = "mean", n_iter: int = 50) -> None:
+        super().__init__(weight, ignore_index, reduction)
+        self.alpha, self.n_iter = alpha, n_iter
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return entmax_loss(logits, target, self.alpha, n_iter=self.n_iter, weight=self.weight,
+                           ignore_index=self.ignore_index, reduction=self.reduction)
