@@ -1,0 +1,233 @@
+r"""Sampled softmax, noise-contrastive estimation and negative sampling
+(SPEC section 4): losses that score the true class and ``S`` candidates drawn
+once for the whole batch, O(S) per row instead of O(V).
+
+With logits :math:`z_k = \langle h, w_k\rangle + b_k`, candidates
+:math:`s_1..s_S` from a :class:`~actlab.large_output.sampling.Sampler` and
+:math:`\log E_k` the log expected count of class k among the draws
+(:math:`\log(S\,Q(k))` with replacement):
+
+- sampled softmax [Jean et al. 2015]: :math:`\tilde z_k = z_k - \log E_k`
+  (``subtract_log_q``) for the true class and the candidates; a candidate
+  equal to the row's target is dropped (``remove_accidental_hits``);
+  :math:`\ell = -\tilde z_t + \log(e^{\tilde z_t} + \sum_j e^{\tilde z_{s_j}})`.
+- NCE [Gutmann & Hyvarinen 2010; Mnih & Teh 2012]:
+  :math:`\ell = -\log\sigma(z_t - \log Z - \log E_t)
+  - \sum_j \log\sigma(-(z_{s_j} - \log Z - \log E_{s_j}))`, the partition
+  function :math:`Z` a constant or a learned scalar (``log_z``).
+- negative sampling [Mikolov et al. 2013]: the same without the
+  :math:`\log Z` and :math:`\log E` terms.
+
+Only the rows of ``weight`` (and entries of ``bias``) of the targets and the
+candidates receive gradient. TensorFlow's ``sampled_softmax_loss`` and
+``nce_loss`` are the models for the semantics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..elementwise import log_sigmoid
+from ._common import check_bias, check_hidden_weight, check_reduction, check_targets, reduce_rows
+from .sampling import LogUniformSampler, Sampler, Samples
+
+__all__ = [
+    "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
+    "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",
+]
+
+
+def sampled_softmax_loss(hidden, weight, target, num_sampled, bias=None, sampler=None,
+                         remove_accidental_hits=True, subtract_log_q=True, generator=None, *,
+                         reduction="mean", ignore_index=-100, samples: Samples | None = None):
+    """Sampled softmax cross-entropy (see the module docstring).
+
+    Args:
+        hidden: (..., d); weight: (V, d); target: (...) integer classes.
+        num_sampled: number of candidates S drawn for the whole batch.
+        bias: optional (V,).
+        sampler: a :class:`Sampler` over V classes (default: log-uniform,
+            without replacement).
+        remove_accidental_hits: drop candidates equal to a row's target.
+        subtract_log_q: subtract the log expected counts from the logits.
+        generator: ``torch.Generator`` for the draw.
+        reduction, ignore_index: PyTorch's loss conventions.
+        samples: candidates already drawn (``sampler.sample(S, generator)``),
+            used instead of a new draw.
+
+    Example:
+        >>> import torch
+        >>> from actlab.large_output import sampled_softmax_loss, UniformSampler
+        >>> g = torch.Generator().manual_seed(0)
+        >>> h, w, t = torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g), torch.tensor([0, 5, 2, 2])
+        >>> full = torch.nn.functional.cross_entropy(h @ w.T, t)
+        >>> ours = sampled_softmax_loss(h, w, t, 6, sampler=UniformSampler(6), generator=g)  # every class once
+        >>> bool(torch.allclose(ours, full))
+        True
+    """
+    owner = "sampled_softmax_loss"
+    true, cand, keep, _ = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
+                                            remove_accidental_hits, subtract_log_q, generator, reduction,
+                                            ignore_index, samples)
+    nll = torch.logsumexp(torch.cat([true[:, None], cand], dim=1), dim=1) - true
+    return _finish(nll, hidden, target, keep, reduction)
+
+
+def nce_loss(hidden, weight, target, num_sampled, bias=None, sampler=None, remove_accidental_hits=False,
+             subtract_log_q=True, generator=None, *, log_z=0.0, reduction="mean", ignore_index=-100,
+             samples: Samples | None = None):
+    """Noise-contrastive estimation loss (see the module docstring).
+
+    Arguments as :func:`sampled_softmax_loss`, plus ``log_z``: the log
+    partition function, a number or a 0-d tensor (learnable). As in
+    TensorFlow's ``nce_loss``, accidental hits are kept by default.
+
+    Example:
+        >>> import math, torch
+        >>> from actlab.large_output import nce_loss, UniformSampler, Samples
+        >>> h, w = torch.zeros(1, 2), torch.zeros(4, 2)  # every logit 0
+        >>> s = Samples(torch.tensor([1, 2]), torch.full((2,), math.log(0.5)), 2)  # E = S Q = 2/4
+        >>> loss = nce_loss(h, w, torch.tensor([0]), 2, sampler=UniformSampler(4, replacement=True), samples=s)
+        >>> # logits become log 2: -log sigma(log 2) - 2 log sigma(-log 2) = log(3/2) + 2 log 3
+        >>> bool(torch.isclose(loss, torch.tensor(math.log(1.5) + 2 * math.log(3))))
+        True
+    """
+    owner = "nce_loss"
+    true, cand, keep, device = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
+                                                 remove_accidental_hits, subtract_log_q, generator, reduction,
+                                                 ignore_index, samples)
+    if isinstance(log_z, torch.Tensor):
+        log_z = log_z.to(device=device, dtype=true.dtype)
+    elif not isinstance(log_z, (int, float)):
+        raise ValueError(f"{owner}(): log_z must be a number or a 0-d tensor, got {log_z!r}")
+    true, cand = true - log_z, cand - log_z
+    nll = -log_sigmoid(true) - log_sigmoid(-cand).sum(dim=1)
+    return _finish(nll, hidden, target, keep, reduction)
+
+
+def negative_sampling_loss(hidden, weight, target, num_sampled, bias=None, sampler=None,
+                           remove_accidental_hits=False, generator=None, *, reduction="mean",
+                           ignore_index=-100, samples: Samples | None = None):
+    r"""Negative sampling (word2vec): :math:`-\log\sigma(z_t) - \sum_j \log\sigma(-z_{s_j})`.
+
+    Arguments as :func:`nce_loss` without the log Q and log Z terms.
+    """
+    owner = "negative_sampling_loss"
+    true, cand, keep, _ = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
+                                            remove_accidental_hits, False, generator, reduction,
+                                            ignore_index, samples)
+    nll = -log_sigmoid(true) - log_sigmoid(-cand).sum(dim=1)
+    return _finish(nll, hidden, target, keep, reduction)
+
+
+def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler, remove_accidental_hits,
+                      subtract_log_q, generator, reduction, ignore_index, samples):
+    """(true logits (N,), candidate logits (N, S), mask of counted rows, device),
+    corrected and masked as asked; half precision is computed in float32."""
+    check_hidden_weight(hidden, weight, owner)
+    num_classes, d = weight.shape
+    check_bias(bias, num_classes, hidden.dtype, owner)
+    check_reduction(reduction, owner)
+    if isinstance(num_sampled, bool) or not isinstance(num_sampled, int) or num_sampled < 1:
+        raise ValueError(f"{owner}(): num_sampled must be a positive int, got {num_sampled!r}")
+    if sampler is None:
+        sampler = LogUniformSampler(num_classes)
+    if not isinstance(sampler, Sampler) or sampler.num_classes != num_classes:
+        raise ValueError(f"{owner}(): sampler must be a Sampler over {num_classes} classes, got {sampler!r}")
+    if not sampler.replacement and num_sampled > num_classes:
+        raise ValueError(
+            f"{owner}(): num_sampled={num_sampled} exceeds the {num_classes} classes when sampling "
+            "without replacement (use a sampler with replacement=True)"
+        )
+    keep = check_targets(target, hidden.shape[:-1], num_classes, ignore_index, owner).reshape(-1)
+    if samples is None:
+        samples = sampler.sample(num_sampled, generator)
+    elif not isinstance(samples, Samples) or samples.ids.shape != (num_sampled,):
+        raise ValueError(f"{owner}(): samples must be a Samples of {num_sampled} candidates, got {samples!r}")
+    device = hidden.device
+    work = torch.float32 if hidden.dtype in (torch.float16, torch.bfloat16) else hidden.dtype
+    h = hidden.reshape(-1, d).to(work)
+    t = torch.where(keep, target.reshape(-1), torch.zeros((), dtype=target.dtype, device=device)).to(torch.int64)
+    ids = samples.ids.to(device)
+    w_true, w_cand = weight[t].to(work), weight[ids].to(work)
+    true = torch.linalg.vecdot(h, w_true)
+    cand = h @ w_cand.T
+    if bias is not None:
+        true = true + bias[t].to(work)
+        cand = cand + bias[ids].to(work)
+    if subtract_log_q:
+        true = true - sampler.log_expected_count(t.cpu(), samples.num_tries).to(device=device, dtype=work)
+        cand = cand - samples.log_expected_count.to(device=device, dtype=work)
+    if remove_accidental_hits:
+        cand = cand.masked_fill(ids[None, :] == t[:, None], float("-inf"))
+    return true, cand, keep, device
+
+
+def _finish(nll: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor, keep: torch.Tensor,
+            reduction: str) -> torch.Tensor:
+    out = reduce_rows(nll, keep, reduction)
+    out = out.reshape(target.shape) if reduction == "none" else out
+    return out.to(hidden.dtype)
+
+
+class _SampledLoss(torch.nn.Module):
+    def __init__(self, num_sampled: int, sampler: Sampler | None = None, remove_accidental_hits: bool = True,
+                 generator: torch.Generator | None = None, reduction: str = "mean",
+                 ignore_index: int = -100) -> None:
+        super().__init__()
+        self.num_sampled, self.sampler, self.generator = num_sampled, sampler, generator
+        self.remove_accidental_hits, self.reduction, self.ignore_index = remove_accidental_hits, reduction, ignore_index
+
+    def extra_repr(self) -> str:
+        return f"num_sampled={self.num_sampled}, sampler={self.sampler!r}, reduction={self.reduction!r}"
+
+
+class SampledSoftmaxLoss(_SampledLoss):
+    """Module form of :func:`sampled_softmax_loss`: ``loss(hidden, weight, target, bias=None)``."""
+
+    def __init__(self, num_sampled: int, sampler: Sampler | None = None, remove_accidental_hits: bool = True,
+                 subtract_log_q: bool = True, generator: torch.Generator | None = None,
+                 reduction: str = "mean", ignore_index: int = -100) -> None:
+        super().__init__(num_sampled, sampler, remove_accidental_hits, generator, reduction, ignore_index)
+        self.subtract_log_q = subtract_log_q
+
+    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        return sampled_softmax_loss(hidden, weight, target, self.num_sampled, bias, self.sampler,
+                                    self.remove_accidental_hits, self.subtract_log_q, self.generator,
+                                    reduction=self.reduction, ignore_index=self.ignore_index)
+
+
+class NCELoss(_SampledLoss):
+    """Module form of :func:`nce_loss`; ``learn_log_z=True`` makes the log
+    partition function a learned parameter ``log_z`` (initial value ``log_z``)."""
+
+    def __init__(self, num_sampled: int, sampler: Sampler | None = None, remove_accidental_hits: bool = False,
+                 subtract_log_q: bool = True, generator: torch.Generator | None = None, log_z: float = 0.0,
+                 learn_log_z: bool = False, reduction: str = "mean", ignore_index: int = -100) -> None:
+        super().__init__(num_sampled, sampler, remove_accidental_hits, generator, reduction, ignore_index)
+        self.subtract_log_q = subtract_log_q
+        self.log_z: Any = torch.nn.Parameter(torch.tensor(float(log_z))) if learn_log_z else float(log_z)
+
+    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        return nce_loss(hidden, weight, target, self.num_sampled, bias, self.sampler,
+                        self.remove_accidental_hits, self.subtract_log_q, self.generator, log_z=self.log_z,
+                        reduction=self.reduction, ignore_index=self.ignore_index)
+
+
+class NegativeSamplingLoss(_SampledLoss):
+    """Module form of :func:`negative_sampling_loss`."""
+
+    def __init__(self, num_sampled: int, sampler: Sampler | None = None, remove_accidental_hits: bool = False,
+                 generator: torch.Generator | None = None, reduction: str = "mean",
+                 ignore_index: int = -100) -> None:
+        super().__init__(num_sampled, sampler, remove_accidental_hits, generator, reduction, ignore_index)
+
+    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
+        return negative_sampling_loss(hidden, weight, target, self.num_sampled, bias, self.sampler,
+                                      self.remove_accidental_hits, self.generator,
+                                      reduction=self.reduction, ignore_index=self.ignore_index)
