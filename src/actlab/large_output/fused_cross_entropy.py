@@ -55,6 +55,7 @@ class _Options(NamedTuple):
     softcap: float | None
     reduction: str
     chunk_rows: int
+    grad_enabled: bool  # grad mode at the call (inside Function.forward it is always off)
 
 
 def linear_cross_entropy(
@@ -118,7 +119,7 @@ def linear_cross_entropy(
 
     work = _work_dtype(hidden.dtype)
     per_row = num_classes * torch.finfo(work).bits // 8 * (2 if softcap is not None else 1)
-    opts = _Options(smoothing, zl, softcap, reduction, max(1, memory_budget // per_row))
+    opts = _Options(smoothing, zl, softcap, reduction, max(1, memory_budget // per_row), torch.is_grad_enabled())
     out = _LinearCrossEntropy.apply(hidden.reshape(-1, d), weight, bias, target.reshape(-1), keep.reshape(-1), opts)
     return out.reshape(target.shape) if reduction == "none" else out
 
@@ -171,7 +172,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         rows = keep.nonzero().squeeze(1)
         count = rows.numel()
         want = tuple(ctx.needs_input_grad[:3])
-        eager = any(want) and opts.reduction != "none"
+        eager = opts.grad_enabled and any(want) and opts.reduction != "none"
         scale = None
         if eager:
             scale = torch.tensor(1.0 / count if opts.reduction == "mean" and count else 1.0, dtype=torch.float64)

@@ -2,8 +2,9 @@
 and the root-to-leaf paths the layer uses (NumPy only, no torch).
 
 A tree over ``V`` classes has the classes as leaves ``0..V-1`` and ``V-1``
-inner nodes numbered ``0..V-2`` with every node's children before it (the
-root is node ``V-2``). ``left[n]``/``right[n]`` hold child vertices, where a
+inner nodes numbered ``0..V-2`` in post-order (left subtree, right subtree,
+node; the root is node ``V-2``), so a tree and its nested-pairs form
+(:meth:`Tree.nested`, :func:`tree_from_nested`) number the nodes alike. ``left[n]``/``right[n]`` hold child vertices, where a
 vertex ``v < V`` is leaf ``v`` and ``v >= V`` is inner node ``v - V``.
 """
 
@@ -70,7 +71,35 @@ def huffman_tree(counts: np.ndarray) -> Tree:
         b, wb = take()
         left[n], right[n] = a, b
         merged_w.append(wa + wb)
-    return Tree(v, left, right)
+    return _postorder(Tree(v, left, right))
+
+
+def _postorder(tree: Tree) -> Tree:
+    """The same tree with its inner nodes renumbered in post-order."""
+    v = tree.num_classes
+    if v < 2:
+        return tree
+    lefts, rights = tree.left.tolist(), tree.right.tolist()
+    new_id = [0] * (v - 1)
+    count = 0
+    stack = [v - 2]  # a node n to expand, or ~n when its children are numbered
+    while stack:
+        n = stack.pop()
+        if n < 0:
+            new_id[~n] = count
+            count += 1
+            continue
+        stack.append(~n)
+        if rights[n] >= v:
+            stack.append(rights[n] - v)
+        if lefts[n] >= v:
+            stack.append(lefts[n] - v)
+    perm = np.array(new_id)
+    new_left, new_right = np.empty(v - 1, dtype=np.int64), np.empty(v - 1, dtype=np.int64)
+    for old, new in ((tree.left, new_left), (tree.right, new_right)):
+        inner = old >= v
+        new[perm] = np.where(inner, v + perm[np.where(inner, old - v, 0)], old)
+    return Tree(v, new_left, new_right)
 
 
 def tree_from_nested(tree: Any) -> Tree:
