@@ -66,7 +66,7 @@ def test_value_and_gradients_match_plain_float64(opts, reduction, bias):
     g = torch.randn(ref.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     got = torch.autograd.grad(ours, params, g)
     want = torch.autograd.grad(ref, params, g)
-    for a, e in zip(got, want):
+    for a, e in zip(got, want, strict=True):
         torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-13)
 
 
@@ -111,7 +111,7 @@ def test_second_backward_recomputes():
     loss = 3.0 * linear_cross_entropy(h, w, t, b, z_loss=0.1, memory_budget=budget_for_rows(8))
     first = torch.autograd.grad(loss, [h, w, b], retain_graph=True)
     second = torch.autograd.grad(loss, [h, w, b])
-    for a, c in zip(first, second):
+    for a, c in zip(first, second, strict=True):
         torch.testing.assert_close(a, c, rtol=1e-12, atol=1e-14)
 
 
@@ -161,7 +161,7 @@ def test_half_precision_accumulates_in_float32(dtype):
     assert abs(ours.float() - ref).item() <= 2 * rel * abs(ref).item()
     got = torch.autograd.grad(ours, [h, w])
     want = torch.autograd.grad(ref, [h32, w32])
-    for a, e in zip(got, want):
+    for a, e in zip(got, want, strict=True):
         assert a.dtype == dtype
         # each entry is the float32 result rounded once: within an ulp of the dtype (subnormal
         # spacing near 0), plus float32 noise
