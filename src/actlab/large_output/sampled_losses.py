@@ -20,7 +20,9 @@ With logits :math:`z_k = \langle h, w_k\rangle + b_k`, candidates
 
 Only the rows of ``weight`` (and entries of ``bias``) of the targets and the
 candidates receive gradient. TensorFlow's ``sampled_softmax_loss`` and
-``nce_loss`` are the models for the semantics.
+``nce_loss`` are the models for the semantics. The log-sigmoids are
+``torch.nn.functional.logsigmoid`` (stable, one kernel over the N x S
+candidates), which the tests check against the formulas computed by hand.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
-from ..elementwise import log_sigmoid
 from ._common import check_bias, check_hidden_weight, check_reduction, check_targets, reduce_rows
 from .sampling import LogUniformSampler, Sampler, Samples
 
@@ -67,11 +69,10 @@ def sampled_softmax_loss(hidden, weight, target, num_sampled, bias=None, sampler
         >>> bool(torch.allclose(ours, full))
         True
     """
-    owner = "sampled_softmax_loss"
-    true, cand, keep, _ = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
-                                            remove_accidental_hits, subtract_log_q, generator, reduction,
-                                            ignore_index, samples)
-    nll = torch.logsumexp(torch.cat([true[:, None], cand], dim=1), dim=1) - true
+    true, cand, keep = _candidate_logits("sampled_softmax_loss", hidden, weight, target, num_sampled, bias,
+                                         sampler, remove_accidental_hits, subtract_log_q, generator, reduction,
+                                         ignore_index, samples, 0.0, negate=False)
+    nll = torch.logaddexp(true, torch.logsumexp(cand, dim=1)) - true
     return _finish(nll, hidden, target, keep, reduction)
 
 
@@ -95,15 +96,13 @@ def nce_loss(hidden, weight, target, num_sampled, bias=None, sampler=None, remov
         True
     """
     owner = "nce_loss"
-    true, cand, keep, device = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
-                                                 remove_accidental_hits, subtract_log_q, generator, reduction,
-                                                 ignore_index, samples)
-    if isinstance(log_z, torch.Tensor):
-        log_z = log_z.to(device=device, dtype=true.dtype)
-    elif not isinstance(log_z, (int, float)):
+    if not (isinstance(log_z, (int, float)) and not isinstance(log_z, bool)
+            or isinstance(log_z, torch.Tensor) and log_z.dim() == 0):
         raise ValueError(f"{owner}(): log_z must be a number or a 0-d tensor, got {log_z!r}")
-    true, cand = true - log_z, cand - log_z
-    nll = -log_sigmoid(true) - log_sigmoid(-cand).sum(dim=1)
+    true, neg_cand, keep = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
+                                             remove_accidental_hits, subtract_log_q, generator, reduction,
+                                             ignore_index, samples, log_z, negate=True)
+    nll = -F.logsigmoid(true) - F.logsigmoid(neg_cand).sum(dim=1)
     return _finish(nll, hidden, target, keep, reduction)
 
 
@@ -114,18 +113,25 @@ def negative_sampling_loss(hidden, weight, target, num_sampled, bias=None, sampl
 
     Arguments as :func:`nce_loss` without the log Q and log Z terms.
     """
-    owner = "negative_sampling_loss"
-    true, cand, keep, _ = _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
-                                            remove_accidental_hits, False, generator, reduction,
-                                            ignore_index, samples)
-    nll = -log_sigmoid(true) - log_sigmoid(-cand).sum(dim=1)
+    true, neg_cand, keep = _candidate_logits("negative_sampling_loss", hidden, weight, target, num_sampled,
+                                             bias, sampler, remove_accidental_hits, False, generator,
+                                             reduction, ignore_index, samples, 0.0, negate=True)
+    nll = -F.logsigmoid(true) - F.logsigmoid(neg_cand).sum(dim=1)
     return _finish(nll, hidden, target, keep, reduction)
 
 
 def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler, remove_accidental_hits,
-                      subtract_log_q, generator, reduction, ignore_index, samples):
-    """(true logits (N,), candidate logits (N, S), mask of counted rows, device),
-    corrected and masked as asked; half precision is computed in float32."""
+                      subtract_log_q, generator, reduction, ignore_index, samples, offset, negate):
+    """(true logits (N,), candidate logits (N, S), mask of counted rows).
+
+    Every logit has ``offset`` (log Z) and, with ``subtract_log_q``, its log
+    expected count subtracted; with ``negate`` the candidate logits come
+    negated (for log sigma(-x)), accidental hits set to +inf, else to -inf:
+    either way they add nothing to the loss and get no gradient. The
+    corrections ride in the bias of one ``addmm``; one gather of the weight
+    rows (targets and candidates) means one dense gradient buffer. Half
+    precision is computed in float32.
+    """
     check_hidden_weight(hidden, weight, owner)
     num_classes, d = weight.shape
     check_bias(bias, num_classes, hidden.dtype, owner)
@@ -149,20 +155,43 @@ def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
     device = hidden.device
     work = torch.float32 if hidden.dtype in (torch.float16, torch.bfloat16) else hidden.dtype
     h = hidden.reshape(-1, d).to(work)
+    n = h.shape[0]
     t = torch.where(keep, target.reshape(-1), torch.zeros((), dtype=target.dtype, device=device)).to(torch.int64)
     ids = samples.ids.to(device)
-    w_true, w_cand = weight[t].to(work), weight[ids].to(work)
-    true = torch.linalg.vecdot(h, w_true)
-    cand = h @ w_cand.T
+    rows = weight[torch.cat([t, ids])].to(work)
+    w_true, w_cand = rows.split([n, num_sampled])
+    shift_true = torch.zeros(n, dtype=work, device=device) - offset
+    shift_cand = torch.zeros(num_sampled, dtype=work, device=device) - offset
     if bias is not None:
-        true = true + bias[t].to(work)
-        cand = cand + bias[ids].to(work)
+        b_true, b_cand = bias[torch.cat([t, ids])].to(work).split([n, num_sampled])
+        shift_true, shift_cand = shift_true + b_true, shift_cand + b_cand
     if subtract_log_q:
-        true = true - sampler.log_expected_count(t.cpu(), samples.num_tries).to(device=device, dtype=work)
-        cand = cand - samples.log_expected_count.to(device=device, dtype=work)
+        shift_true = shift_true - sampler.log_expected_count(t.cpu(), samples.num_tries).to(device=device, dtype=work)
+        shift_cand = shift_cand - samples.log_expected_count.to(device=device, dtype=work)
+    true = torch.linalg.vecdot(h, w_true) + shift_true
+    if negate:
+        cand = torch.addmm(-shift_cand, h, w_cand.T, alpha=-1.0)
+    else:
+        cand = torch.addmm(shift_cand, h, w_cand.T)
     if remove_accidental_hits:
-        cand = cand.masked_fill(ids[None, :] == t[:, None], float("-inf"))
-    return true, cand, keep, device
+        hit_rows, hit_cols = _hits(t, ids)
+        cand = cand.index_put_((hit_rows, hit_cols), torch.tensor(float("inf") if negate else float("-inf"),
+                                                                  dtype=work, device=device))
+    return true, cand, keep
+
+
+def _hits(t: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, column) of every candidate equal to its row's target, found by
+    binary search in the sorted candidates (no N x S comparison)."""
+    order = torch.argsort(ids, stable=True)
+    sorted_ids = ids[order]
+    lo = torch.searchsorted(sorted_ids, t)
+    hi = torch.searchsorted(sorted_ids, t, right=True)
+    count = hi - lo
+    rows = torch.repeat_interleave(torch.arange(t.numel(), device=t.device), count)
+    first = torch.repeat_interleave(lo, count)
+    step = torch.arange(rows.numel(), device=t.device) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    return rows, order[first + step]
 
 
 def _finish(nll: torch.Tensor, hidden: torch.Tensor, target: torch.Tensor, keep: torch.Tensor,
