@@ -226,3 +226,15 @@ def test_bad_calls():
         hs(torch.randn(2, 4), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="k must be"):
         hs.predict(torch.randn(2, 4), k=4)
+
+
+def test_bias_from_counts_gives_the_unigram_distribution():
+    counts = [5.0, 1.0, 1.0, 2.0, 7.0, 3.0, 0.5]
+    hs = HierarchicalSoftmax(3, class_counts=[1] * 7).double()  # any tree
+    torch.nn.init.zeros_(hs.weight)
+    hs.init_bias_from_counts(counts)
+    p = hs.full_log_prob(torch.randn(2, 3, dtype=torch.float64)).exp().detach()
+    want = torch.tensor(counts, dtype=torch.float64) / sum(counts)
+    torch.testing.assert_close(p, want.expand(2, 7), rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="counts must have 7 entries"):
+        hs.init_bias_from_counts([1.0, 2.0])

@@ -103,6 +103,27 @@ class HierarchicalSoftmax(torch.nn.Module):
         if self.bias is not None:
             torch.nn.init.zeros_(self.bias)
 
+    @torch.no_grad()
+    def init_bias_from_counts(self, counts: Any) -> None:
+        """Set each inner node's bias to ``log(count of its left subtree /
+        count of its right subtree)``: with zero weights the layer is then
+        exactly the unigram distribution ``counts / sum(counts)``, the usual
+        starting point for a language model's output layer."""
+        if self.bias is None:
+            raise ValueError("HierarchicalSoftmax.init_bias_from_counts(): the layer has no bias")
+        c = check_counts(counts, "HierarchicalSoftmax.init_bias_from_counts", "counts").tolist()
+        if len(c) != self.num_classes:
+            raise ValueError(f"HierarchicalSoftmax.init_bias_from_counts(): counts must have {self.num_classes} "
+                             f"entries, got {len(c)}")
+        v = self.num_classes
+        lefts, rights = self._tree.left.tolist(), self._tree.right.tolist()
+        total = c + [0.0] * (v - 1)  # subtree counts of every vertex; children come first
+        for n in range(v - 1):
+            total[v + n] = total[lefts[n]] + total[rights[n]]
+        log_left = torch.log(torch.tensor([total[a] for a in lefts], dtype=torch.float64))
+        log_right = torch.log(torch.tensor([total[b] for b in rights], dtype=torch.float64))
+        self.bias.copy_(log_left - log_right)
+
     @property
     def tree(self) -> Any:
         """The tree as nested pairs of class indices (accepted back by ``tree=``)."""
