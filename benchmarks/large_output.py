@@ -229,6 +229,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--out", default=str(ROOT / "docs" / "large_output_benchmark.md"))
+    ap.add_argument("--fresh", action="store_true", help="ignore the cached results next to --out")
     ap.add_argument("--case-json", nargs=7, metavar=("METHOD", "N", "D", "V", "S", "CHUNK", "REPEATS"))
     args = ap.parse_args()
 
@@ -245,29 +246,35 @@ def main() -> None:
     else:
         n, d, s, reps = args.n, args.d, args.num_sampled, args.repeats
         vocabs = args.vocab or list(FULL_VOCABS)
-    results = []
+    cache = Path(args.out).with_suffix(".json")
+    saved = [] if args.quick or args.fresh or not cache.exists() else json.loads(cache.read_text())
+    key = lambda r: (r["method"], r["V"], r.get("chunk"))
+    results = {key(r): r for r in saved}
     for m, v, chunk, skip in plan(args.quick, vocabs, n, d):
         if m not in args.methods:
             continue
         if skip:
-            results.append(dict(method=m, V=v, chunk=chunk, note=skip))
-            print(f"{m:>20} V={v:>8}: {skip}", flush=True)
-            continue
-        if args.quick:
+            r = dict(method=m, V=v, chunk=chunk, note=skip)
+        elif args.quick:
             r = run_case(m, n, d, v, min(s, v), chunk, reps, None)
         else:
             r = run_in_subprocess([m, str(n), str(d), str(v), str(min(s, v)), str(chunk or "-"),
                                    str(1 if v >= 1_000_000 else reps)], args.timeout)
             if isinstance(r, str):
                 r = dict(method=m, V=v, chunk=chunk, note=r)
-        results.append(r)
+        results[key(r)] = r
         msg = r.get("note") or f"cpu {r['cpu']:.2f} s  wall {r['wall']:.2f} s  peak {r['peak_mib']:.0f} MiB"
         print(f"{m:>20} V={v:>8} chunk={chunk}: {msg}", flush=True)
-    text = table(results, n, d, s)
+        if not args.quick:
+            cache.write_text(json.dumps(list(results.values()), indent=1))
+    order = {m: i for i, m in enumerate(METHODS)}
+    rows = sorted(results.values(), key=lambda r: (r["V"], order.get(r["method"], 99), r.get("chunk") or 0))
+    text = table(rows, n, d, s)
     print(text)
     if not args.quick:
         Path(args.out).write_text("# Large output spaces: training-step benchmark\n\nCommand: "
-                                  "`python benchmarks/large_output.py`\n\n" + text)
+                                  "`python benchmarks/large_output.py` (results cached in "
+                                  f"`{cache.name}`; `--methods`/`--vocab` re-run a subset)\n\n" + text)
 
 
 if __name__ == "__main__":

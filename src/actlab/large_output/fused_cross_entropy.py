@@ -18,13 +18,16 @@ the number of counted rows (NaN when there is none, as ``F.cross_entropy``).
 
 How: the rows are processed in chunks of ``c`` rows, ``c`` chosen so that the
 ``c x V`` logits of one chunk (two such buffers with a soft cap) fit in
-``memory_budget`` bytes. Each chunk's logits are turned into probabilities in
-place. When the loss is reduced (``mean``/``sum``) and a gradient is needed,
-the gradients for hidden, weight and bias are accumulated during the forward
-pass and only scaled by the incoming gradient in backward (three matrix
-products per chunk, as the plain computation; the per-row factors and the
-one-hot and smoothing terms are folded into ``c x d`` products). With
-``reduction="none"``, or when backward runs a second time
+``memory_budget`` bytes; by default the larger of 128 MiB and twice the
+weight's size (the step holds the weight and its gradient anyway, and larger
+chunks make faster matrix products at large V). One buffer is reused from
+chunk to chunk, and each chunk's logits become ``exp(z - max)`` in place.
+When the loss is reduced (``mean``/``sum``) and a gradient is needed, the
+gradients for hidden, weight and bias are accumulated during the forward pass
+and only scaled by the incoming gradient in backward: three matrix products
+per chunk, as the plain computation, with the softmax's normalisation, the
+per-row factors and the one-hot and smoothing terms folded into ``c x d``
+products. With ``reduction="none"``, or when backward runs a second time
 (``retain_graph=True``), the backward recomputes the logits chunk by chunk.
 float16/bfloat16 inputs are computed and accumulated in float32 (a bfloat16
 weight-gradient accumulator diverges: Liger-Kernel issue 512) and the results
@@ -45,7 +48,8 @@ from ._common import check_bias, check_hidden_weight, check_nonnegative, check_r
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "DEFAULT_MEMORY_BUDGET"]
 
-#: Bytes of chunk logits held at once by default (128 MiB).
+#: Least bytes of chunk logits held at once by default (128 MiB); the default
+#: budget is the larger of this and twice the weight's size in the working dtype.
 DEFAULT_MEMORY_BUDGET = 128 * 2**20
 
 
@@ -68,7 +72,7 @@ def linear_cross_entropy(
     z_loss: float = 0.0,
     softcap: float | None = None,
     reduction: str = "mean",
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    memory_budget: int | None = None,
 ) -> torch.Tensor:
     r"""Cross-entropy of ``hidden @ weight.T + bias`` against ``target``, in chunks.
 
@@ -89,7 +93,8 @@ def linear_cross_entropy(
         z_loss: coefficient of the PaLM z-loss ``lse(z)^2``, >= 0.
         softcap: if given (> 0), logits become ``softcap * tanh(z / softcap)``.
         reduction: ``"mean"`` (over counted rows), ``"sum"`` or ``"none"``.
-        memory_budget: bytes of chunk logits held at once (at least one row).
+        memory_budget: bytes of chunk logits held at once (at least one row);
+            ``None``: the larger of 128 MiB and twice the weight's size.
 
     Example:
         >>> import torch
@@ -113,12 +118,15 @@ def linear_cross_entropy(
         softcap = check_nonnegative(softcap, "softcap", owner)
         if softcap == 0.0:
             raise ValueError(f"{owner}(): softcap must be positive (or None), got 0")
+    work = _work_dtype(hidden.dtype)
+    itemsize = torch.finfo(work).bits // 8
+    if memory_budget is None:
+        memory_budget = max(DEFAULT_MEMORY_BUDGET, 2 * num_classes * d * itemsize)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
         raise ValueError(f"{owner}(): memory_budget must be a positive number of bytes, got {memory_budget!r}")
     keep = check_targets(target, hidden.shape[:-1], num_classes, ignore_index, owner)
 
-    work = _work_dtype(hidden.dtype)
-    per_row = num_classes * torch.finfo(work).bits // 8 * (2 if softcap is not None else 1)
+    per_row = num_classes * itemsize * (2 if softcap is not None else 1)
     opts = _Options(smoothing, zl, softcap, reduction, max(1, memory_budget // per_row), torch.is_grad_enabled())
     out = _LinearCrossEntropy.apply(hidden.reshape(-1, d), weight, bias, target.reshape(-1), keep.reshape(-1), opts)
     return out.reshape(target.shape) if reduction == "none" else out
@@ -143,7 +151,7 @@ class LinearCrossEntropyLoss(torch.nn.Module):
         z_loss: float = 0.0,
         softcap: float | None = None,
         reduction: str = "mean",
-        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        memory_budget: int | None = None,
     ) -> None:
         super().__init__()
         self.ignore_index, self.label_smoothing, self.z_loss = ignore_index, label_smoothing, z_loss
@@ -232,22 +240,31 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
     smooth_h = torch.zeros(d, dtype=work) if want_w and folded and eps else None
     smooth_b = torch.zeros((), dtype=work) if want_b and folded and eps else None
 
-    z = raw = None
-    for start in range(0, rows.numel(), opts.chunk_rows):
-        del z, raw  # free the previous chunk's logits before making the next ones
-        r = rows[start:start + opts.chunk_rows]
+    # one logits buffer (two with a soft cap) for every chunk: reusing it spares
+    # the allocator and the kernel from mapping and zeroing fresh pages per chunk
+    rows_per_chunk = min(opts.chunk_rows, max(rows.numel(), 1))
+    buf = torch.empty((rows_per_chunk, num_classes), dtype=work, device=h.device)
+    buf_raw = torch.empty_like(buf) if cap is not None else None
+    for start in range(0, rows.numel(), rows_per_chunk):
+        r = rows[start:start + rows_per_chunk]
         hc = h.index_select(0, r).to(work)
         tc = t.index_select(0, r)
-        z = torch.addmm(bc, hc, wc.T) if bc is not None else hc @ wc.T
+        z = buf[:r.numel()]
         raw = None
         if cap is not None:
-            raw = z
-            z = torch.tanh(raw / cap).mul_(cap)
+            raw = buf_raw[:r.numel()]
+        target = raw if raw is not None else z
+        if bc is not None:
+            torch.addmm(bc, hc, wc.T, out=target)
+        else:
+            torch.mm(hc, wc.T, out=target)
+        if raw is not None:
+            torch.div(raw, cap, out=z).tanh_().mul_(cap)
         z_t = z.gather(1, tc[:, None]).squeeze(1)
         z_mean = z.mean(1) if eps else None
-        m = z.amax(1)
-        torch.ops.aten._softmax.out(z, 1, False, out=z)  # z <- p, in place
-        lse = m - torch.log(z.amax(1))  # the max entry of p is exp(0) / sum exp(z - m)
+        m = z.amax(1, keepdim=True)
+        denom = z.sub_(m).exp_().sum(1)  # z <- E = exp(z - m) in place; P = E / denom
+        lse = m.squeeze(1) + torch.log(denom)
         row_loss = lse - (1.0 - eps) * z_t
         if eps:
             row_loss = row_loss - eps * z_mean
@@ -259,10 +276,10 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
 
         s = (scale if scale.dim() == 0 else scale.index_select(0, r)).to(work)
         s = s.expand(r.numel())
-        coef = s * (1.0 + 2.0 * zl * lse) if zl else s
+        coef = (s * (1.0 + 2.0 * zl * lse) if zl else s) / denom  # per-row factor of E
         hot = (1.0 - eps) * s
         if folded:
-            # G = diag(coef) P - diag(hot) onehot(t) - (eps/V) s 1^T, never formed.
+            # G = diag(coef) E - diag(hot) onehot(t) - (eps/V) s 1^T, never formed.
             if want_h:
                 ghc = (z @ wc).mul_(coef[:, None])
                 ghc.sub_(hot[:, None] * wc.index_select(0, tc))
@@ -280,7 +297,7 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
                 if eps:
                     smooth_b.add_(s.sum())
         else:
-            # soft cap: G_raw = (diag(coef) P - hot onehot - eps/V s) * sech^2(raw / cap)
+            # soft cap: G_raw = (diag(coef) E - hot onehot - eps/V s) * sech^2(raw / cap)
             z.mul_(coef[:, None])
             if eps:
                 z.sub_((eps / num_classes) * s[:, None])
