@@ -218,3 +218,12 @@ def test_bad_sampler_arguments():
     with pytest.raises(ValueError, match="num_sampled=6 exceeds"):
         UniformSampler(5).sample(6)
     assert UniformSampler(5, replacement=True).sample(6).ids.numel() == 6
+
+
+def test_gradcheck_sampled_softmax_with_accidental_hits():
+    h, w, b, _ = problem(n=5, d=3, v=7, seed=10)
+    t = torch.tensor([1, 4, 4, 0, 6])
+    samples = Samples(torch.tensor([4, 2, 6, 2]), torch.log(torch.tensor([0.5, 0.8, 0.3, 0.8], dtype=torch.float64)), 4)
+    sampler = UniformSampler(7, replacement=True)
+    f = lambda h, w, b: sampled_softmax_loss(h, w, t, 4, b, sampler, samples=samples, reduction="none")
+    assert torch.autograd.gradcheck(f, (h, w, b))

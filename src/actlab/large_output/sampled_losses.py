@@ -69,10 +69,10 @@ def sampled_softmax_loss(hidden, weight, target, num_sampled, bias=None, sampler
         >>> bool(torch.allclose(ours, full))
         True
     """
-    true, cand, keep = _candidate_logits("sampled_softmax_loss", hidden, weight, target, num_sampled, bias,
-                                         sampler, remove_accidental_hits, subtract_log_q, generator, reduction,
-                                         ignore_index, samples, 0.0, negate=False)
-    nll = torch.logaddexp(true, torch.logsumexp(cand, dim=1)) - true
+    true, parts, keep = _candidate_logits("sampled_softmax_loss", hidden, weight, target, num_sampled, bias,
+                                          sampler, remove_accidental_hits, subtract_log_q, generator, reduction,
+                                          ignore_index, samples, 0.0, negate=None)
+    nll = _CandidateSoftmax.apply(true, *parts)
     return _finish(nll, hidden, target, keep, reduction)
 
 
@@ -127,7 +127,9 @@ def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
     Every logit has ``offset`` (log Z) and, with ``subtract_log_q``, its log
     expected count subtracted; with ``negate`` the candidate logits come
     negated (for log sigma(-x)), accidental hits set to +inf, else to -inf:
-    either way they add nothing to the loss and get no gradient. The
+    either way they add nothing to the loss and get no gradient. With
+    ``negate=None`` (sampled softmax) the second item is what
+    :class:`_CandidateSoftmax` needs to make the candidate logits itself. The
     corrections ride in the bias of one ``addmm``; one gather of the weight
     rows (targets and candidates) means one dense gradient buffer. Half
     precision is computed in float32.
@@ -169,6 +171,9 @@ def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
         shift_true = shift_true - sampler.log_expected_count(t.cpu(), samples.num_tries).to(device=device, dtype=work)
         shift_cand = shift_cand - samples.log_expected_count.to(device=device, dtype=work)
     true = torch.linalg.vecdot(h, w_true) + shift_true
+    if negate is None:  # sampled softmax: the candidate logits are made inside _CandidateSoftmax
+        hits = _hits(t, ids) if remove_accidental_hits else (t[:0], t[:0])
+        return true, (h, w_cand, shift_cand, *hits), keep
     if negate:
         cand = torch.addmm(-shift_cand, h, w_cand.T, alpha=-1.0)
     else:
@@ -178,6 +183,37 @@ def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
         cand = cand.index_put_((hit_rows, hit_cols), torch.tensor(float("inf") if negate else float("-inf"),
                                                                   dtype=work, device=device))
     return true, cand, keep
+
+
+class _CandidateSoftmax(torch.autograd.Function):
+    """``log(e^{true_i} + sum_j e^{c_ij}) - true_i`` with ``c = h w_cand^T + shift``
+    (accidental hits at -inf), the N x S candidate logits made, exponentiated
+    and used by the backward in one buffer: the backward's per-row factors
+    ride on the N x d and S x d products, so it makes no N x S pass."""
+
+    @staticmethod
+    def forward(ctx, true, h, w_cand, shift, hit_rows, hit_cols):
+        e = torch.addmm(shift, h, w_cand.T)
+        if hit_rows.numel():
+            e.index_put_((hit_rows, hit_cols), torch.tensor(float("-inf"), dtype=e.dtype, device=e.device))
+        m = torch.maximum(e.amax(1), true)
+        e.sub_(m[:, None]).exp_()
+        e_true = torch.exp(true - m)
+        denom = e.sum(1) + e_true
+        ctx.save_for_backward(h, w_cand, e, denom, e_true)
+        return torch.log(denom) + m - true
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        h, w_cand, e, denom, e_true = ctx.saved_tensors
+        coef = grad / denom  # d nll_i / d c_ij = e_ij / denom_i
+        need = ctx.needs_input_grad
+        g_true = grad * (e_true / denom - 1.0) if need[0] else None
+        g_h = (e @ w_cand).mul_(coef[:, None]) if need[1] else None
+        g_w = e.T @ (h * coef[:, None]) if need[2] else None
+        g_shift = coef @ e if need[3] else None
+        return g_true, g_h, g_w, g_shift, None, None
 
 
 def _hits(t: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
