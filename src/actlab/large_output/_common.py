@@ -1,0 +1,120 @@
+"""Argument checks and the loss reduction shared by the large-output losses
+(torch tensors only).
+
+Every bad argument raises ``ValueError`` naming the argument and the value,
+as issue 5 asks (targets of a wrong dtype included).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ..losses._reduction import check_reduction
+
+__all__ = [
+    "check_reduction",
+    "check_hidden_weight",
+    "check_bias",
+    "check_targets",
+    "check_counts",
+    "check_nonnegative",
+    "reduce_rows",
+]
+
+
+def check_hidden_weight(hidden: Any, weight: Any, owner: str) -> None:
+    """``hidden`` (..., d) and ``weight`` (V, d): float tensors of one dtype."""
+    if not isinstance(hidden, torch.Tensor) or not hidden.is_floating_point():
+        raise ValueError(f"{owner}(): hidden must be a floating-point tensor, got {_describe(hidden)}")
+    if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
+        raise ValueError(f"{owner}(): weight must be a floating-point tensor, got {_describe(weight)}")
+    if hidden.dim() < 1:
+        raise ValueError(f"{owner}(): hidden must have at least one dimension (features), got a 0-d tensor")
+    if weight.dim() != 2 or weight.shape[1] != hidden.shape[-1]:
+        raise ValueError(
+            f"{owner}(): weight must have shape (num_classes, {hidden.shape[-1]}) to match hidden "
+            f"{tuple(hidden.shape)}, got {tuple(weight.shape)}"
+        )
+    if weight.shape[0] < 1:
+        raise ValueError(f"{owner}(): weight has no rows (0 classes)")
+    if weight.dtype != hidden.dtype:
+        raise ValueError(f"{owner}(): weight dtype {weight.dtype} differs from hidden dtype {hidden.dtype}")
+
+
+def check_bias(bias: Any, num_rows: int, dtype: torch.dtype, owner: str) -> None:
+    if bias is None:
+        return
+    if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (num_rows,):
+        raise ValueError(f"{owner}(): bias must have shape ({num_rows},), got {_describe(bias)}")
+    if bias.dtype != dtype:
+        raise ValueError(f"{owner}(): bias dtype {bias.dtype} differs from hidden dtype {dtype}")
+
+
+def check_targets(target: Any, batch_shape: torch.Size, num_classes: int, ignore_index: int | None, owner: str):
+    """Integer class indices of shape ``batch_shape`` in ``[0, num_classes)``
+    (or equal to ``ignore_index``). Returns the mask of counted entries."""
+    if not isinstance(target, torch.Tensor):
+        raise ValueError(f"{owner}(): target must be an integer tensor, got {_describe(target)}")
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise ValueError(f"{owner}(): target must hold integer class indices, got dtype {target.dtype}")
+    if target.shape != batch_shape:
+        raise ValueError(
+            f"{owner}(): target shape {tuple(target.shape)} does not match hidden's leading shape "
+            f"{tuple(batch_shape)}"
+        )
+    keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+    if not torch.compiler.is_compiling():
+        bad = keep & ((target < 0) | (target >= num_classes))
+        if bool(bad.any()):
+            first = int(target[bad][0])
+            raise ValueError(
+                f"{owner}(): target {first} is out of range for {num_classes} classes "
+                f"(ignore_index={ignore_index})"
+            )
+    return keep
+
+
+def check_counts(counts: Any, owner: str, name: str = "counts") -> torch.Tensor:
+    """Positive finite class counts as a float64 tensor of shape (V,)."""
+    try:
+        c = torch.as_tensor(counts, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{owner}(): {name} must be a 1-d sequence of positive numbers ({err})") from None
+    if c.dim() != 1 or c.numel() < 1:
+        raise ValueError(f"{owner}(): {name} must be a non-empty 1-d sequence, got shape {tuple(c.shape)}")
+    bad = ~(torch.isfinite(c) & (c > 0))
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"{owner}(): {name} must be positive and finite; {name}[{i}] = {c[i].item()}")
+    return c
+
+
+def check_nonnegative(value: Any, name: str, owner: str, upper: float = math.inf) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}(): {name} must be a number, got {value!r}") from None
+    if not (0.0 <= v <= upper) or math.isnan(v) or math.isinf(v):
+        limit = f"[0, {upper}]" if math.isfinite(upper) else "finite and >= 0"
+        raise ValueError(f"{owner}(): {name} must be {limit}, got {value!r}")
+    return v
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return repr(x) if not hasattr(x, "shape") else f"{type(x).__name__} of shape {x.shape}"
+
+
+def reduce_rows(loss: torch.Tensor, keep: torch.Tensor, reduction: str) -> torch.Tensor:
+    """PyTorch's convention for per-row losses with ignored rows: ``none``
+    gives 0 on ignored rows, ``sum`` the sum, ``mean`` the sum over the
+    number of counted rows (NaN when none counts, as ``F.cross_entropy``)."""
+    loss = torch.where(keep, loss, torch.zeros((), dtype=loss.dtype, device=loss.device))
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    return total if reduction == "sum" else total / keep.sum().to(loss.dtype)
