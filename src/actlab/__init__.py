@@ -13,10 +13,10 @@ from typing import Any
 
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
-from .losses.sparse import entmax_loss, sparsemax_loss
-from .registry import Entry, get, registry
 from .losses import *  # noqa: F403
 from .losses import __all__ as _losses_all
+from .losses.sparse import entmax_loss, sparsemax_loss
+from .registry import Entry, get, registry
 from .simplex import *  # noqa: F403
 from .simplex import __all__ as _simplex_all
 from .simplex.entmax import entmax, entmax15, entmax_threshold
@@ -50,5 +50,6 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
 __all__ = [
     *_elementwise_all, *_simplex_all, *_losses_all,
     "sparsemax", "sparsemax_threshold", "entmax15", "entmax", "entmax_threshold",
+    "sparsemax_loss", "entmax_loss",
     "derivative", "registry", "get", "Entry", "__version__",
 ]

@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import (  # noqa: F401
-    all,
+
+# Fused native kernels for the fast paths of the element-wise functions:
+# used on float32 input evaluated in float64 (far more accurate there than
+# float32 results need) and, where the accuracy benchmark shows them within a
+# few ULPs, directly (log_sigmoid, softsign, elu, selu, celu, softplus with
+# beta = 1 in float32). tests/test_accuracy.py holds every path to 4 ULPs.
+from torch import (  # noqa: F401  # noqa: E402, F401
     any,
     arange,
     bfloat16,
@@ -20,6 +25,7 @@ from torch import (  # noqa: F401
     concat,
     copysign,
     cos,
+    cosh,
     exp,
     eye,
     finfo,
@@ -38,11 +44,11 @@ from torch import (  # noqa: F401
     maximum,
     minimum,
     moveaxis,
-    pow,
     ones_like,
+    pow,
     reshape,
-    sin,
     sign,
+    sin,
     sqrt,
     tanh,
     where,
@@ -51,24 +57,8 @@ from torch import (  # noqa: F401
 from torch import (
     argmax as _argmax,
 )
-
-
-# Fused native kernels for the fast paths of the element-wise functions:
-# used on float32 input evaluated in float64 (far more accurate there than
-# float32 results need) and, where the accuracy benchmark shows them within a
-# few ULPs, directly (log_sigmoid, softsign, elu, selu, celu, softplus with
-# beta = 1 in float32). tests/test_accuracy.py holds every path to 4 ULPs.
-from torch import cosh, sigmoid as native_sigmoid  # noqa: E402, F401
 from torch.nn.functional import (  # noqa: E402, F401
     celu as native_celu,
-    elu as native_elu,
-    logsigmoid as native_log_sigmoid,
-    mish as native_mish,
-    selu as native_selu,
-    silu as native_silu,
-    softplus as native_softplus,
-    softsign as native_softsign,
-    tanhshrink as native_tanhshrink,
 )
 
 
