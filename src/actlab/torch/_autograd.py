@@ -32,6 +32,22 @@ def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return g
 
 
+def function_class(name: str, forward: Any, setup_context: Any, backward: Any) -> type[torch.autograd.Function]:
+    """A ``torch.autograd.Function`` subclass from its three static methods
+    (``generate_vmap_rule`` on, so ``torch.func`` transforms work)."""
+    return type(
+        f"{name.title().replace('_', '')}Function",
+        (torch.autograd.Function,),
+        {
+            "forward": staticmethod(forward),
+            "setup_context": staticmethod(setup_context),
+            "backward": staticmethod(backward),
+            "generate_vmap_rule": True,
+            "__module__": __name__,
+        },
+    )
+
+
 def _function_for(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
     """The autograd Function of ``spec`` (made for every registered function at
     import, so ``torch.compile`` never sees a class being created)."""
@@ -74,17 +90,7 @@ def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
                 gparams.append(None)
         return (gx, *gparams)
 
-    cls = type(
-        f"{spec.name.title().replace('_', '')}Function",
-        (torch.autograd.Function,),
-        {
-            "forward": staticmethod(forward),
-            "setup_context": staticmethod(setup_context),
-            "backward": staticmethod(backward),
-            "generate_vmap_rule": True,
-            "__module__": __name__,
-        },
-    )
+    cls = function_class(spec.name, forward, setup_context, backward)
     _FUNCTIONS[spec.name] = cls
     return cls
 

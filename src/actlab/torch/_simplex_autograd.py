@@ -10,6 +10,7 @@ import torch
 
 from .._simplex import MapSpec
 from . import _namespace as xp
+from ._autograd import function_class
 
 _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
 
@@ -36,17 +37,7 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
                     rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
         return (gx, *rest)
 
-    cls = type(
-        f"{spec.name.title().replace('_', '')}Function",
-        (torch.autograd.Function,),
-        {
-            "forward": staticmethod(forward),
-            "setup_context": staticmethod(setup_context),
-            "backward": staticmethod(backward),
-            "generate_vmap_rule": True,
-            "__module__": __name__,
-        },
-    )
+    cls = function_class(spec.name, forward, setup_context, backward)
     _FUNCTIONS[spec.name] = cls
     return cls
 
