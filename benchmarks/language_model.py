@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from actlab.large_output import (  # noqa: E402
+from actlab.torch.large_output import (  # noqa: E402
     HierarchicalSoftmax,
     linear_cross_entropy,
     nce_loss,

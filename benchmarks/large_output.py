@@ -5,7 +5,7 @@ targets over V classes, gradients for the hidden states and the output
 layer's parameters. Methods:
 
 - plain: ``F.cross_entropy(h @ W.T, t)`` (materialises the N x V logits);
-- fused: ``actlab.large_output.linear_cross_entropy`` (chunks, default budget);
+- fused: ``actlab.torch.large_output.linear_cross_entropy`` (chunks, default budget);
 - torch-chunked: PyTorch's ``F.linear_cross_entropy`` with
   ``LinearCrossEntropyOptions`` (default, and with ``batch_chunk_size`` tuned);
 - cce: cut-cross-entropy's ``impl="torch_compile"`` (if importable);
@@ -71,7 +71,7 @@ def build(method: str, n: int, d: int, v: int, num_sampled: int, chunk: int | No
     import torch
     import torch.nn.functional as F
 
-    from actlab.large_output import HierarchicalSoftmax, linear_cross_entropy, nce_loss, sampled_softmax_loss
+    from actlab.torch.large_output import HierarchicalSoftmax, linear_cross_entropy, nce_loss, sampled_softmax_loss
 
     g = torch.Generator().manual_seed(0)
     counts = 1.0 / torch.arange(1, v + 1, dtype=torch.float64)

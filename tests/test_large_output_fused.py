@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from actlab.large_output import LinearCrossEntropyLoss, linear_cross_entropy  # noqa: E402
+from actlab.torch.large_output import LinearCrossEntropyLoss, linear_cross_entropy  # noqa: E402
 
 N, D, V = 37, 8, 53  # chunks of 6 rows below: divides neither N nor V
 

@@ -13,8 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from actlab.large_output import HierarchicalSoftmax  # noqa: E402
-from actlab.large_output.huffman import huffman_tree, tree_paths  # noqa: E402
+from actlab.torch.large_output import HierarchicalSoftmax  # noqa: E402
+from actlab.torch.large_output.huffman import huffman_tree, tree_paths  # noqa: E402
 
 
 def brute_force_cost(counts):

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from actlab.large_output import (  # noqa: E402
+from actlab.torch.large_output import (  # noqa: E402
     LogUniformSampler,
     NCELoss,
     NegativeSamplingLoss,

@@ -8,7 +8,7 @@ Example:
     [0.8413447460685429]
 """
 
-from ..large_output import (
+from .large_output import (
     HierarchicalSoftmax,
     LinearCrossEntropyLoss,
     LogUniformSampler,

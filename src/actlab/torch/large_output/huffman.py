@@ -44,7 +44,7 @@ def huffman_tree(counts: np.ndarray) -> Tree:
 
     Example:
         >>> import numpy as np
-        >>> from actlab.large_output.huffman import huffman_tree
+        >>> from actlab.torch.large_output.huffman import huffman_tree
         >>> huffman_tree(np.array([5.0, 1.0, 1.0, 2.0])).nested()
         ((3, (1, 2)), 0)
     """

@@ -3,7 +3,7 @@ r"""Sampled softmax, noise-contrastive estimation and negative sampling
 once for the whole batch, O(S) per row instead of O(V).
 
 With logits :math:`z_k = \langle h, w_k\rangle + b_k`, candidates
-:math:`s_1..s_S` from a :class:`~actlab.large_output.sampling.Sampler` and
+:math:`s_1..s_S` from a :class:`~actlab.torch.large_output.sampling.Sampler` and
 :math:`\log E_k` the log expected count of class k among the draws
 (:math:`\log(S\,Q(k))` with replacement):
 
@@ -61,7 +61,7 @@ def sampled_softmax_loss(hidden, weight, target, num_sampled, bias=None, sampler
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import sampled_softmax_loss, UniformSampler
+        >>> from actlab.torch.large_output import sampled_softmax_loss, UniformSampler
         >>> g = torch.Generator().manual_seed(0)
         >>> h, w, t = torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g), torch.tensor([0, 5, 2, 2])
         >>> full = torch.nn.functional.cross_entropy(h @ w.T, t)
@@ -87,7 +87,7 @@ def nce_loss(hidden, weight, target, num_sampled, bias=None, sampler=None, remov
 
     Example:
         >>> import math, torch
-        >>> from actlab.large_output import nce_loss, UniformSampler, Samples
+        >>> from actlab.torch.large_output import nce_loss, UniformSampler, Samples
         >>> h, w = torch.zeros(1, 2), torch.zeros(4, 2)  # every logit 0
         >>> s = Samples(torch.tensor([1, 2]), torch.full((2,), math.log(0.5)), 2)  # E = S Q = 2/4
         >>> loss = nce_loss(h, w, torch.tensor([0]), 2, sampler=UniformSampler(4, replacement=True), samples=s)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..elementwise import log_sigmoid
+from ...elementwise import log_sigmoid
 from ._common import check_counts, check_reduction, check_targets, reduce_rows
 from .huffman import Tree, huffman_tree, tree_from_nested, tree_paths
 
@@ -49,7 +49,7 @@ class HierarchicalSoftmax(torch.nn.Module):
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import HierarchicalSoftmax
+        >>> from actlab.torch.large_output import HierarchicalSoftmax
         >>> hs = HierarchicalSoftmax(4, class_counts=[50, 20, 20, 5, 5])
         >>> hs.code_lengths.tolist()
         [1, 3, 2, 4, 4]

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..losses._reduction import check_reduction
+from ...losses._reduction import check_reduction
 
 __all__ = [
     "check_reduction",

@@ -98,7 +98,7 @@ def linear_cross_entropy(
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import linear_cross_entropy
+        >>> from actlab.torch.large_output import linear_cross_entropy
         >>> g = torch.Generator().manual_seed(0)
         >>> h, w = torch.randn(6, 4, generator=g), torch.randn(10, 4, generator=g)
         >>> t = torch.tensor([1, 2, 3, -100, 9, 0])
@@ -137,7 +137,7 @@ class LinearCrossEntropyLoss(torch.nn.Module):
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import LinearCrossEntropyLoss
+        >>> from actlab.torch.large_output import LinearCrossEntropyLoss
         >>> loss = LinearCrossEntropyLoss(label_smoothing=0.1)
         >>> h, w = torch.zeros(3, 2), torch.zeros(5, 2)
         >>> round(float(loss(h, w, torch.tensor([0, 1, 4]))), 6)  # log 5

@@ -112,7 +112,7 @@ class UniformSampler(Sampler):
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import UniformSampler
+        >>> from actlab.torch.large_output import UniformSampler
         >>> s = UniformSampler(10).sample(10, generator=torch.Generator().manual_seed(0))
         >>> sorted(s.ids.tolist()) == list(range(10))  # without replacement: each class once
         True
@@ -132,7 +132,7 @@ class LogUniformSampler(Sampler):
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import LogUniformSampler
+        >>> from actlab.torch.large_output import LogUniformSampler
         >>> q = LogUniformSampler(3).log_prob(torch.arange(3)).exp()
         >>> [round(float(x), 6) for x in q], round(float(q.sum()), 12)
         ([0.5, 0.292481, 0.207519], 1.0)
@@ -155,7 +155,7 @@ class UnigramSampler(Sampler):
 
     Example:
         >>> import torch
-        >>> from actlab.large_output import UnigramSampler
+        >>> from actlab.torch.large_output import UnigramSampler
         >>> s = UnigramSampler([16.0, 1.0], power=0.5)
         >>> [round(float(x), 6) for x in s.log_prob(torch.tensor([0, 1])).exp()]
         [0.8, 0.2]
