@@ -233,7 +233,7 @@ def test_bad_input_messages(call, message):
 def test_unknown_keyword_and_missing_parameter():
     with pytest.raises(TypeError, match="unexpected keyword argument 'slope'"):
         actlab.leaky_relu(1.0, slope=0.1)
-    with pytest.raises(TypeError, match="missing required argument 'weight'"):
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'weight'"):
         actlab.prelu(1.0)
 
 

@@ -6,12 +6,12 @@ registration and the registry entry.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _xp
+from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, register
 
 __all__ = ["ElementwiseSpec", "activation"]
@@ -64,9 +64,7 @@ class ElementwiseSpec:
     def _arrays(self, x: Any, values: tuple[Any, ...]):
         xp, x = _xp.as_float_array(x)
         values = tuple(
-            v if isinstance(v, (int, float, str)) or v is None
-            else _xp.as_float_array(v, p.name)[1] if not _xp.is_torch(x) or _xp.is_torch(v)
-            else v
+            v if isinstance(v, (int, float, str)) or v is None else _array_param(v, p.name, xp, x)
             for p, v in zip(self.params, values)
         )
         if self.prepare is not None:
@@ -80,11 +78,11 @@ class ElementwiseSpec:
 
     def __call__(self, x: Any, values: tuple[Any, ...]) -> Any:
         xp, x, values = self._arrays(x, values)
-        if _xp.is_torch(x):
-            from .torch._autograd import apply_elementwise
+        return xp.apply_elementwise(self, x, values)
 
-            return apply_elementwise(self, x, values)
-        return self.evaluate(self.math, x, values, xp, "forward")
+    def checked(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Validate parameters (defaults are known good and pass untouched)."""
+        return tuple(v if v is p.default else p.check(v, self.name) for p, v in zip(self.params, values))
 
     def grad(self, x: Any, values: tuple[Any, ...], wrt: str = "x") -> Any:
         xp, x, values = self._arrays(x, values)
@@ -96,6 +94,12 @@ class ElementwiseSpec:
         return self.evaluate(self.param_derivatives[wrt], x, values, xp, "derivative")
 
 
+def _array_param(v: Any, name: str, xp: Any, x: Any) -> Any:
+    """An array parameter as a float array of x's backend and device."""
+    vb, v = _xp.as_float_array(v, name)
+    return v if vb is xp else xp.asarray_like(v, x)
+
+
 def evaluate(fn: Math, x: Any, values: tuple[Any, ...], xp: Any, promote32: bool) -> Any:
     """``fn(x, *values, xp=xp)`` in working precision, rounded once to x's dtype."""
     xw, out_dtype = _xp.to_working(xp, x, promote32)
@@ -103,15 +107,6 @@ def evaluate(fn: Math, x: Any, values: tuple[Any, ...], xp: Any, promote32: bool
         values = tuple(xp.astype(v, xw.dtype) if hasattr(v, "dtype") else v for v in values)
     y = fn(xw, *values, xp=xp)
     return _xp.as_ndarray(_xp.astype_rounded(y, out_dtype, xp=xp))
-
-
-def _signature(params: tuple[Param, ...], extra: Sequence[inspect.Parameter] = ()):
-    ps = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)]
-    for p in params:
-        default = inspect.Parameter.empty if p.default is REQUIRED else p.default
-        ps.append(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
-    ps.extend(extra)
-    return inspect.Signature(ps)
 
 
 def activation(
@@ -151,26 +146,21 @@ def activation(
             prepare=prepare,
         )
 
-        def public(x: Any, /, *args: Any, **kwargs: Any) -> Any:
-            return spec(x, spec.bind(args, kwargs))
+        def call(x: Any, values: tuple[Any, ...]) -> Any:
+            return spec(x, spec.checked(values))
 
-        def public_derivative(x: Any, /, *args: Any, wrt: str = "x", **kwargs: Any) -> Any:
-            return spec.grad(x, spec.bind(args, kwargs), wrt)
+        def grad(x: Any, values: tuple[Any, ...], wrt: str = "x") -> Any:
+            return spec.grad(x, spec.checked(values), wrt)
 
-        public.__name__ = public.__qualname__ = fname
-        public.__module__ = math.__module__
-        public.__doc__ = math.__doc__
-        public.__signature__ = _signature(params)  # type: ignore[attr-defined]
-        public_derivative.__name__ = public_derivative.__qualname__ = f"{fname}.derivative"
-        public_derivative.__doc__ = (
+        positional = [(p.name, REQUIRED_ARG if p.default is REQUIRED else p.default) for p in params]
+        public = generated_function(fname, fname, math.__module__, positional, (), call, math.__doc__)
+        public_derivative = generated_function(
+            f"{fname}_derivative", f"{fname}.derivative", math.__module__, positional, [("wrt", "x")], grad,
             f"Derivative of :func:`{fname}`: ${dlatex}$.\n\n"
             f"``wrt`` selects the variable: 'x' (default)"
             + "".join(f", {k!r}" for k in spec.param_derivatives)
             + " (an element-wise partial derivative, shaped like x)."
-            + (f"\n\n{notes}" if notes else "")
-        )
-        public_derivative.__signature__ = _signature(  # type: ignore[attr-defined]
-            params, [inspect.Parameter("wrt", inspect.Parameter.KEYWORD_ONLY, default="x")]
+            + (f"\n\n{notes}" if notes else ""),
         )
         entry = register(
             Entry(

@@ -30,13 +30,13 @@ inverse temperature of the Boltzmann form.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _xp
+from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, register
 
 __all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
@@ -130,6 +130,10 @@ class MapSpec:
             values[names.index(k)] = v
         return tuple(p.check(v, self.name) for p, v in zip(self.params, values))
 
+    def checked(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Validate parameters (defaults are known good and pass untouched)."""
+        return tuple(v if v is p.default else p.check(v, self.name) for p, v in zip(self.params, values))
+
     def prepare(self, x: Any, axis: int, temperature: Any):
         """``(xp, x_last, axis, out_dtype)``: x as a float array in working
         precision, divided by the temperature, with ``axis`` last."""
@@ -158,12 +162,7 @@ class MapSpec:
         values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         values = self.align(values, ax, xw.ndim, xp)
-        if _xp.is_torch(xw) and (_needs_grad(xw) or any(_needs_grad(v) for v in values if _xp.is_torch(v))):
-            from .torch._simplex_autograd import apply_map
-
-            y = apply_map(self, xw, values)
-        else:
-            y = self.forward(xw, *values, xp=xp)
+        y = xp.apply_map(self, xw, values)
         return self.finish(y, ax, out_dtype, xp)
 
     def product(
@@ -192,7 +191,7 @@ class MapSpec:
         y = self.forward(xw, *values, xp=xp)
         # array parameters (..., 1) broadcast against (..., K, K) with a new axis
         values = tuple(xp.expand_dims(v, axis=-2) if getattr(v, "ndim", 0) == xw.ndim else v for v in values)
-        eye = xp.eye(k, dtype=xw.dtype) if not _xp.is_torch(xw) else _torch_eye(k, xw)
+        eye = xp.eye_like(k, xw)
         # Row i of J is the VJP with the i-th basis vector: J[..., i, :] = e_i @ J.
         xe, ye = xp.expand_dims(xw, axis=-2), xp.expand_dims(y, axis=-2)
         shape = tuple(xw.shape[:-1]) + (k, k)
@@ -218,18 +217,6 @@ def _temperature_param(sweep: tuple[float, ...]) -> tuple[Param, ...]:
             doc="the map is applied to x / temperature (keyword-only)",
         ),
     )
-
-
-def _torch_eye(k: int, like: Any) -> Any:
-    import torch
-
-    return torch.eye(k, dtype=like.dtype, device=like.device)
-
-
-def _needs_grad(x: Any) -> bool:
-    import torch
-
-    return torch.is_grad_enabled() and x.requires_grad
 
 
 def simplex_map(
@@ -264,40 +251,40 @@ def simplex_map(
             exact_temperature=exact_temperature, param_vjp=param_vjp,
         )
 
-        def public(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            beta = kwargs.pop("beta", None)
-            return spec(x, spec.bind(args, kwargs), axis, temperature, beta)
+        def call(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None) -> Any:
+            return spec(x, spec.checked(values), axis, temperature, beta)
 
-        def public_vjp(x: Any, g: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            beta = kwargs.pop("beta", None)
-            return spec.product("vjp", x, g, spec.bind(args, kwargs), axis, temperature, beta)
+        def product(which: str) -> Callable[..., Any]:
+            def run(x: Any, v: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0,
+                    beta: Any = None) -> Any:
+                return spec.product(which, x, v, spec.checked(values), axis, temperature, beta)
 
-        def public_jvp(x: Any, v: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            beta = kwargs.pop("beta", None)
-            return spec.product("jvp", x, v, spec.bind(args, kwargs), axis, temperature, beta)
+            return run
 
-        def public_jacobian(x: Any, /, *args: Any, axis: int = -1, temperature: Any = 1.0, **kwargs: Any) -> Any:
-            beta = kwargs.pop("beta", None)
-            return spec.jacobian(x, spec.bind(args, kwargs), axis, temperature, beta)
+        def jacobian(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None) -> Any:
+            return spec.jacobian(x, spec.checked(values), axis, temperature, beta)
 
-        ps = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_ONLY)]
-        for p in params:
-            d = inspect.Parameter.empty if p.default is REQUIRED else p.default
-            ps.append(inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d))
-        ps.append(inspect.Parameter("axis", inspect.Parameter.KEYWORD_ONLY, default=-1))
+        positional = [(p.name, REQUIRED_ARG if p.default is REQUIRED else p.default) for p in params]
+        kw: list[tuple[str, Any]] = [("axis", -1)]
         if temperature:
-            ps.append(inspect.Parameter("temperature", inspect.Parameter.KEYWORD_ONLY, default=1.0))
+            kw.append(("temperature", 1.0))
         if exact_temperature:
-            ps.append(inspect.Parameter("beta", inspect.Parameter.KEYWORD_ONLY, default=None))
-        public.__signature__ = inspect.Signature(ps)  # type: ignore[attr-defined]
-        public.__name__ = public.__qualname__ = fname
-        public.__module__ = forward.__module__
-        public.__doc__ = forward.__doc__
-        for f, what in ((public_vjp, "vjp"), (public_jvp, "jvp"), (public_jacobian, "jacobian")):
-            f.__name__ = f.__qualname__ = f"{fname}.{what}"
-        public_vjp.__doc__ = f"Vector-Jacobian product of :func:`{fname}`: the gradient of <g, {fname}(x)>. ${dlatex}$"
-        public_jvp.__doc__ = f"Jacobian-vector product of :func:`{fname}`: J v. ${dlatex}$"
-        public_jacobian.__doc__ = f"The (..., K, K) Jacobian of :func:`{fname}` along the last axis. ${dlatex}$"
+            kw.append(("beta", None))
+        mod = forward.__module__
+        public = generated_function(fname, fname, mod, positional, kw, call, forward.__doc__)
+        public_vjp, public_jvp = (
+            generated_function(
+                f"{fname}_{w}", f"{fname}.{w}", mod, positional, kw, product(w), doc, first=("x", "g" if w == "vjp" else "v")
+            )
+            for w, doc in (
+                ("vjp", f"Vector-Jacobian product of :func:`{fname}`: the gradient of <g, {fname}(x)>. ${dlatex}$"),
+                ("jvp", f"Jacobian-vector product of :func:`{fname}`: J v. ${dlatex}$"),
+            )
+        )
+        public_jacobian = generated_function(
+            f"{fname}_jacobian", f"{fname}.jacobian", mod, positional, kw, jacobian,
+            f"The (..., K, K) Jacobian of :func:`{fname}` along the last axis. ${dlatex}$",
+        )
         entry = register(
             Entry(
                 name=fname,

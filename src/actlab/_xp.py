@@ -1,8 +1,8 @@
 """Array-namespace plumbing shared by every function: input coercion, working
 precision, and branch-safe ``where``.
 
-Everything here is backend-neutral; it relies on ``array_api_compat`` and
-never imports torch or JAX itself.
+Everything here is backend-neutral: it receives the backend as ``xp`` and
+never imports a framework.
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
+
+from . import _backend
 
 Array = Any
 
 __all__ = [
     "as_float_array",
-    "namespace",
     "lazy_where",
-    "is_torch",
     "to_working",
     "finfo",
     "with_limits",
@@ -45,55 +44,15 @@ __all__ = [
 ]
 
 
-def is_torch(x: object) -> bool:
-    """True for a ``torch.Tensor`` (checked without importing torch)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def torch_namespace():
-    """The namespace our math uses for tensors (traceable by torch.compile)."""
-    from .torch import _namespace
-
-    return _namespace
-
-
-def namespace(*arrays: Array):
-    """The array namespace shared by ``arrays`` (Python scalars are ignored)."""
-    arrs = [a for a in arrays if not isinstance(a, (int, float, bool))]
-    return aac.array_namespace(*arrs) if arrs else aac.array_namespace(np.empty(0))
-
-
 def as_float_array(x: Array, name: str = "x"):
-    """Coerce ``x`` to a real floating array and return ``(xp, x)``.
+    """Coerce ``x`` to a real floating array and return ``(xp, x)``, ``xp``
+    its backend (see :mod:`actlab._backend`).
 
     Python scalars, lists and tuples become NumPy arrays; integer and boolean
-    arrays are promoted to the namespace's default real floating dtype;
+    arrays are promoted to the backend's default real floating dtype;
     complex input is a ``TypeError`` naming the argument.
     """
-    if is_torch(x):
-        if x.is_complex():
-            raise TypeError(f"{name} must be real, got complex dtype {x.dtype}")
-        if not x.is_floating_point():
-            import torch
-
-            x = x.to(torch.get_default_dtype())
-        return torch_namespace(), x
-    if isinstance(x, (bool, int, float, complex, list, tuple)) or isinstance(x, np.generic):
-        x = np.asarray(x)
-    try:
-        xp = aac.array_namespace(x)
-    except TypeError as exc:
-        raise TypeError(f"{name} must be an array or a number, got {type(x).__name__}") from exc
-    dt = x.dtype
-    if xp.isdtype(dt, "complex floating"):
-        raise TypeError(f"{name} must be real, got complex dtype {dt}")
-    if not xp.isdtype(dt, "real floating"):
-        if not (xp.isdtype(dt, "integral") or xp.isdtype(dt, "bool")):
-            raise TypeError(f"{name} must be a real number array, got dtype {dt}")
-        default = xp.__array_namespace_info__().default_dtypes(device=aac.device(x))
-        x = xp.astype(x, default["real floating"])
-    return xp, x
+    return _backend.as_float_array(x, name)
 
 
 def _is_low_precision(xp, dtype) -> bool:
@@ -355,20 +314,21 @@ def product_limit(c: float, bits: int) -> float:
     return float(x)
 
 
-def float32_policy(*, native_torch: bool, plain: Callable[..., Array] | None = None, saturate: bool = False):
+def float32_policy(*, native_float32: bool, plain: Callable[..., Array] | None = None, saturate: bool = False):
     """Decorator for the math of an element-wise function: float32 input is
     computed in float64 (with ``plain``, a shorter formula that float64
-    makes accurate enough, if given) and rounded once, except on PyTorch
-    when ``native_torch`` (torch's float32 exp/log/expm1 are within 1 ULP;
-    NumPy's are up to 3.4 ULP off, so NumPy float32 always goes through
-    float64). ``saturate``: see ``float32_via_float64``."""
+    makes accurate enough, if given) and rounded once, except when
+    ``native_float32`` and the backend declares ``accurate_float32`` (its
+    float32 exp/log/expm1 are within 1 ULP: torch's are; NumPy's are up to
+    3.4 ULP off, so NumPy float32 always goes through float64).
+    ``saturate``: see ``float32_via_float64``."""
 
     def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
         target = plain or fn
 
         @functools.wraps(fn)
         def wrapped(x: Array, *params: Any, xp) -> Array:
-            if x.dtype == xp.float32 and not (native_torch and is_torch(x)):
+            if x.dtype == xp.float32 and not (native_float32 and xp.accurate_float32):
                 return float32_via_float64(target, x, *params, xp=xp, saturate=saturate)
             return fn(x, *params, xp=xp)
 

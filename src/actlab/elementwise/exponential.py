@@ -9,7 +9,6 @@ from .._xp import (
     exp_scaled,
     float32_policy,
     float32_via_float64,
-    is_torch,
     lazy_where,
     mul_exact,
     product_limit,
@@ -34,19 +33,12 @@ def _elu_negative_slope(x, alpha, *, xp):
     return xp.where(x > 0, 1.0, alpha * xp.exp(xp.clip(x, max=0.0)))
 
 
-def _native(xp, name):
-    """The backend's fused kernel ``name`` where it is accurate to a few ULPs
-    in float32 and float64 (torch's elu, selu, celu, logsigmoid: see
-    docs/accuracy.md), else None."""
-    return getattr(xp, "native_" + name, None)
-
-
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def _d_elu(x, alpha, *, xp):
     return _elu_negative_slope(x, alpha, xp=xp)
 
 
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def _d_elu_alpha(x, alpha, *, xp):
     return lazy_where(x > 0, x, lambda v: xp.zeros_like(v), xp.expm1, xp=xp)
 
@@ -67,7 +59,7 @@ _ELU_PROPS = Properties((-1, math.inf), monotone=True, smooth=False, zero_centre
     notes="x <= 0 uses expm1 (and the derivative alpha e^x, never expm1 + 1); "
     "at 0 the derivative is alpha.",
 )
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def elu(x, alpha, *, xp):
     r"""Exponential linear unit: x for x > 0, :math:`\alpha(e^x-1)` otherwise.
 
@@ -80,11 +72,11 @@ def elu(x, alpha, *, xp):
         >>> actlab.elu([-1e-20, 2.0]).tolist()
         [-1e-20, 2.0]
     """
-    native = _native(xp, "elu")
+    native = xp.kernels.elu
     return native(x, alpha) if native is not None else elu_math(x, alpha, xp=xp)
 
 
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def _d_selu(x, *, xp):
     return xp.where(x > 0, _SELU_SCALE, SELU_SCALE_ALPHA * xp.exp(xp.clip(x, max=0.0)))
 
@@ -103,7 +95,7 @@ def _selu_positive(v, xp):
     reference="Klambauer et al. 2017 (self-normalising networks); seed 004.",
     xlim=(-5, 3),
 )
-@float32_policy(native_torch=True, saturate=True)
+@float32_policy(native_float32=True, saturate=True)
 def selu(x, *, xp):
     r"""Scaled ELU, :math:`\lambda\,\mathrm{elu}(x, \alpha)` with
     alpha = 1.6732632423543772, lambda = 1.0507009873554805 (Klambauer et al.).
@@ -113,7 +105,7 @@ def selu(x, *, xp):
         >>> round(float(actlab.selu(1.0)), 6)
         1.050701
     """
-    native = _native(xp, "selu")
+    native = xp.kernels.selu
     if native is not None:
         return native(x)
     return lazy_where(
@@ -135,7 +127,7 @@ def _d_celu_plain(x, alpha, *, xp):  # float64 for float32 results
     return xp.where(x > 0, 1.0, xp.exp(xp.clip(x, max=0.0) / alpha))
 
 
-@float32_policy(native_torch=False, plain=_d_celu_plain)
+@float32_policy(native_float32=False, plain=_d_celu_plain)
 def _d_celu(x, alpha, *, xp):
     def neg(v):
         q, r = _celu_quotient(v, alpha, xp)
@@ -155,7 +147,7 @@ def _d_celu(x, alpha, *, xp):
     reference="Barron 2017, Continuously Differentiable Exponential Linear Units.",
     xlim=(-5, 3),
 )
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def celu(x, alpha, *, xp):
     r"""Continuously differentiable ELU, :math:`\max(0,x)+\min(0,\alpha(e^{x/\alpha}-1))`.
 
@@ -169,14 +161,14 @@ def celu(x, alpha, *, xp):
         em = xp.expm1(q)
         return alpha * em + (em + 1.0) * r  # alpha expm1(q + r/alpha), to first order in r
 
-    native = _native(xp, "celu")
+    native = xp.kernels.celu
     if native is not None:
         return native(x, alpha)
     return lazy_where(x > 0, x, lambda v: v, neg, xp=xp)
 
 
 def _plain_softplus(x, beta, *, xp):
-    native = _native(xp, "softplus")  # torch's, evaluated in float64 for float32 results
+    native = xp.kernels.softplus  # the backend's, evaluated in float64 for float32 results
     if native is not None:
         return native(x, beta)
     bx = beta * x
@@ -199,7 +191,7 @@ def softplus_math(x, beta, *, xp):
     p + e: exp(-|beta x|) would amplify the rounding error of beta*x by
     |beta x| (up to ~700 ULPs)."""
     if x.dtype == xp.float32:
-        if is_torch(x) and beta == 1.0:  # torch's float32 softplus is within 2 ULPs
+        if xp.accurate_float32 and xp.kernels.softplus is not None and beta == 1.0:  # torch's: within 2 ULPs
             return _plain_softplus(x, beta, xp=xp)
         return float32_via_float64(_plain_softplus, x, beta, xp=xp)
     _, _, a, a_lo = scaled_argument(beta, x, xp)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import as_float_array, indicator, is_torch, zero_keep_nan
+from .._xp import as_float_array, indicator, zero_keep_nan
 from ..registry import REQUIRED, Entry, Param, Properties, finite, non_negative, register
 
 __all__ = [
@@ -121,7 +121,7 @@ def _prelu_channels(x, weight, *, xp):
         raise ValueError(f"prelu(): weight must be 0-d or 1-d, got shape {tuple(weight.shape)}")
     n = weight.shape[0]
     if n == 1:
-        return (xp.reshape(weight, ()),) if not is_torch(weight) else (weight[0],)
+        return (xp.reshape(weight, ()),)
     if x.ndim < 2 or x.shape[1] != n:
         raise ValueError(
             f"prelu(): weight has {n} entries but x of shape {tuple(x.shape)} has "
@@ -270,21 +270,9 @@ def rrelu(x, /, lower=1.0 / 8, upper=1.0 / 3, distribution="uniform", training=F
 
 
 def _random_slopes(x, xp, lo, hi, mean, distribution, generator):
-    std = (hi - lo) / math.sqrt(12.0)
-    if is_torch(x):
-        import torch
-
-        if distribution == "uniform":
-            a = torch.empty_like(x).uniform_(lo, hi, generator=generator)
-        else:
-            a = torch.empty_like(x).normal_(mean, std, generator=generator)
-        return a
-    import numpy as np
-
-    rng = generator if generator is not None else np.random.default_rng()
-    shape = tuple(x.shape)
-    a = rng.uniform(lo, hi, size=shape) if distribution == "uniform" else rng.normal(mean, std, size=shape)
-    return xp.asarray(a, dtype=x.dtype)
+    if distribution == "uniform":
+        return xp.uniform(x, lo, hi, generator, "rrelu")
+    return xp.normal(x, mean, (hi - lo) / math.sqrt(12.0), generator, "rrelu")
 
 
 def _rrelu_derivative(x, /, lower=1.0 / 8, upper=1.0 / 3, distribution="uniform", wrt="x"):

@@ -25,12 +25,6 @@ def _clamp(x, c, xp):
     return xp.clip(x, min=-c, max=c)
 
 
-def _native(xp, name):
-    """The backend's fused kernel (torch's silu, mish, ... ; see
-    ``actlab.torch._namespace``), used in float64 for float32 results."""
-    return getattr(xp, "native_" + name, None)
-
-
 def _gelu_tanh_plain(x, *, xp):
     v = _clamp(x, 1e4, xp)
     return xp.clip(x, min=-1e4) * sigmoid_plain(2.0 * _TANH_C * (v + _TANH_K * v * v * v), xp=xp)
@@ -52,10 +46,10 @@ def _gate_limits(kernel):
     return limited
 
 
-_gelu_exact = float32_policy(native_torch=False, plain=gelu_plain)(gelu64)
-_gelu_tanh = float32_policy(native_torch=False, plain=_gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
-_d_gelu_exact = float32_policy(native_torch=False, plain=gelu_derivative_plain)(gelu_derivative64)
-_d_gelu_tanh = float32_policy(native_torch=False, plain=_d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
+_gelu_exact = float32_policy(native_float32=False, plain=gelu_plain)(gelu64)
+_gelu_tanh = float32_policy(native_float32=False, plain=_gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
+_d_gelu_exact = float32_policy(native_float32=False, plain=gelu_derivative_plain)(gelu_derivative64)
+_d_gelu_tanh = float32_policy(native_float32=False, plain=_d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
 
 
 def _d_gelu(x, approximate, *, xp):
@@ -105,7 +99,7 @@ def _swish_limits(beta, xp):
 
 
 def _swish_plain(x, beta, *, xp):
-    native = _native(xp, "silu")
+    native = xp.kernels.silu
     if native is not None and isinstance(beta, float) and beta == 1.0:
         return native(xp.clip(x, min=-800.0))  # silu(-800) is 0 in float32
     neg, pos = _swish_limits(beta, xp)
@@ -113,7 +107,7 @@ def _swish_plain(x, beta, *, xp):
 
 
 def _d_swish_plain(x, beta, *, xp):
-    native = _native(xp, "silu_derivative")
+    native = xp.kernels.silu_derivative
     if native is not None and isinstance(beta, float) and beta == 1.0:
         return native(_clamp(x, 800.0, xp))
     u = _clamp(safe_scale(beta, x, xp=xp), 1e4, xp)
@@ -125,8 +119,8 @@ def _swish64(x, beta, *, xp):
     return with_limits(x, lambda v: lg.swish64(v, beta, xp=xp), neg, pos, xp=xp)
 
 
-swish_math = float32_policy(native_torch=False, plain=_swish_plain)(_swish64)
-_d_swish = float32_policy(native_torch=False, plain=_d_swish_plain)(lg.swish_derivative64)
+swish_math = float32_policy(native_float32=False, plain=_swish_plain)(_swish64)
+_d_swish = float32_policy(native_float32=False, plain=_d_swish_plain)(lg.swish_derivative64)
 
 
 def _d_swish_beta_plain(x, beta, *, xp):
@@ -135,7 +129,7 @@ def _d_swish_beta_plain(x, beta, *, xp):
     return xc * (xc * (sigmoid_plain(u, xp=xp) * sigmoid_plain(-u, xp=xp)))
 
 
-_d_swish_beta = float32_policy(native_torch=False, plain=_d_swish_beta_plain)(lg.swish_beta_derivative64)
+_d_swish_beta = float32_policy(native_float32=False, plain=_d_swish_beta_plain)(lg.swish_beta_derivative64)
 
 
 _SWISH_PROPS = Properties((-0.2785, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False)
@@ -206,12 +200,12 @@ def _mish_tanh_sp(v, xp):
 
 def _mish_plain(x, *, xp):
     v = xp.clip(x, min=-800.0)  # mish(-800) is 0 in float32
-    native = _native(xp, "mish")
+    native = xp.kernels.mish
     return native(v) if native is not None else v * _mish_tanh_sp(v, xp)[0]
 
 
 def _d_mish_plain(x, *, xp):
-    native = _native(xp, "mish_derivative")
+    native = xp.kernels.mish_derivative
     if native is not None:
         return native(_clamp(x, 800.0, xp))
     v = _clamp(x, 1e4, xp)
@@ -219,8 +213,8 @@ def _d_mish_plain(x, *, xp):
     return t + v * sigmoid_math(v, xp=xp) * omt * (1.0 + t)
 
 
-_mish = float32_policy(native_torch=False, plain=_mish_plain)(lg.mish64)
-_d_mish = float32_policy(native_torch=False, plain=_d_mish_plain)(lg.mish_derivative64)
+_mish = float32_policy(native_float32=False, plain=_mish_plain)(lg.mish64)
+_d_mish = float32_policy(native_float32=False, plain=_d_mish_plain)(lg.mish_derivative64)
 
 
 @activation(

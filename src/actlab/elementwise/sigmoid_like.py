@@ -44,7 +44,7 @@ def logistic_density(e, *, xp):
 # ~1e-15 there, with the backend's fused kernel where it has one) and rounds once.
 
 def sigmoid_plain(x, *, xp):
-    native = getattr(xp, "native_sigmoid", None)
+    native = xp.kernels.sigmoid
     return native(x) if native is not None else sigmoid_math(x, xp=xp)
 
 
@@ -52,7 +52,7 @@ def _d_sigmoid_plain(x, *, xp):
     return sigmoid_plain(x, xp=xp) * sigmoid_plain(-x, xp=xp)
 
 
-@float32_policy(native_torch=False, plain=_d_sigmoid_plain)
+@float32_policy(native_float32=False, plain=_d_sigmoid_plain)
 def _d_sigmoid(x, *, xp):
     return logistic_density(_exp_neg_abs(x, xp), xp=xp)
 
@@ -66,7 +66,7 @@ def _d_sigmoid(x, *, xp):
     reference="Logistic function; seed 004. Stable form split on the sign of x.",
     xlim=(-8, 8),
 )
-@float32_policy(native_torch=False, plain=sigmoid_plain)
+@float32_policy(native_float32=False, plain=sigmoid_plain)
 def sigmoid(x, *, xp):
     r"""Logistic sigmoid, :math:`\sigma(x) = 1/(1+e^{-x})`.
 
@@ -92,7 +92,7 @@ def log_sigmoid_math(x, *, xp):
     return xp.where(x < 0, x, 0.0) - xp.log1p(_exp_neg_abs(x, xp))
 
 
-@float32_policy(native_torch=False, plain=lambda x, *, xp: sigmoid_plain(-x, xp=xp))
+@float32_policy(native_float32=False, plain=lambda x, *, xp: sigmoid_plain(-x, xp=xp))
 def _d_log_sigmoid(x, *, xp):
     return sigmoid_math(-x, xp=xp)
 
@@ -106,7 +106,7 @@ def _d_log_sigmoid(x, *, xp):
     reference="-softplus(-x); PyTorch LogSigmoid.",
     xlim=(-6, 6),
 )
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def log_sigmoid(x, *, xp):
     r"""Log of the sigmoid, :math:`\log\sigma(x) = \min(x,0) - \log(1+e^{-|x|})`.
 
@@ -115,7 +115,7 @@ def log_sigmoid(x, *, xp):
         >>> float(actlab.log_sigmoid(-1000.0)), float(actlab.log_sigmoid(40.0))
         (-1000.0, -4.248354255291589e-18)
     """
-    native = getattr(xp, "native_log_sigmoid", None)  # torch's: within 2 ULPs, float32 and float64
+    native = xp.kernels.log_sigmoid  # torch's: within 2 ULPs, float32 and float64
     return native(x) if native is not None else log_sigmoid_math(x, xp=xp)
 
 
@@ -124,7 +124,7 @@ def _d_tanh_plain(x, *, xp):
     return r * r
 
 
-@float32_policy(native_torch=False, plain=_d_tanh_plain)
+@float32_policy(native_float32=False, plain=_d_tanh_plain)
 def _d_tanh(x, *, xp):
     # 4e/(1+e)^2, e = exp(-2|x|) (2|x| exact; e^-2e4 is 0 in every dtype),
     # with e scaled up where it is subnormal so that 4e rounds only once.
@@ -143,7 +143,7 @@ def _d_tanh(x, *, xp):
     reference="Hyperbolic tangent; tanh(x) = 2 sigmoid(2x) - 1 (seed 004).",
     xlim=(-4, 4),
 )
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def tanh(x, *, xp):
     r"""Hyperbolic tangent. Derivative :math:`\operatorname{sech}^2 x` from
     :math:`e^{-2|x|}`, never :math:`1-\tanh^2 x`, so it keeps its relative
@@ -187,7 +187,7 @@ def softsign(x, *, xp):
         >>> actlab.softsign([1.0, float("inf")]).tolist()
         [0.5, 1.0]
     """
-    native = getattr(xp, "native_softsign", None)  # torch's: within 1.4 ULPs
+    native = xp.kernels.softsign  # torch's: within 1.4 ULPs
     if native is not None:  # (it gives NaN at +-inf: 2^100 / (1 + 2^100) is already +-1)
         return native(xp.clip(x, min=-(2.0**100), max=2.0**100))
     return with_limits(x, lambda v: v / (1.0 + xp.abs(v)), -1.0, 1.0, xp=xp)
@@ -308,13 +308,13 @@ def _tanhshrink_large(x, xp):
 def _tanhshrink_plain(x, *, xp):
     # float64 for float32 results: x - tanh(x) is good to 3e-10 (relative)
     # for |x| >= 1e-3; below, two terms of the series (next one: 2e-13).
-    native = getattr(xp, "native_tanhshrink", None)
+    native = xp.kernels.tanhshrink
     big = native(x) if native is not None else x - xp.tanh(x)
     x2 = x * x
     return xp.where(xp.abs(x) < 1e-3, x * x2 * (1.0 / 3.0 - x2 * (2.0 / 15.0)), big)
 
 
-@float32_policy(native_torch=True)
+@float32_policy(native_float32=True)
 def _d_tanhshrink(x, *, xp):
     t = xp.tanh(x)
     return t * t
@@ -329,7 +329,7 @@ def _d_tanhshrink(x, *, xp):
     reference="PyTorch Tanhshrink.",
     xlim=(-4, 4),
 )
-@float32_policy(native_torch=False, plain=_tanhshrink_plain)
+@float32_policy(native_float32=False, plain=_tanhshrink_plain)
 def tanhshrink(x, *, xp):
     r""":math:`x - \tanh x`. Near zero the difference cancels, so |x| < 0.9
     uses its Taylor series (coefficients from Bernoulli numbers, computed

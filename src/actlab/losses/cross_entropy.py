@@ -25,15 +25,9 @@ __all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "nll_from_log_pr
 
 def _like(value: Any, x: Any, xp: Any, name: str) -> Any:
     """``value`` as an array of x's namespace (and device), dtype kept."""
-    if _xp.is_torch(x):
-        import torch
-
-        return torch.as_tensor(value, device=x.device)
-    if isinstance(value, (list, tuple, int, float)) or isinstance(value, np.generic):
-        value = np.asarray(value)
     try:
-        return xp.asarray(value)
-    except (TypeError, ValueError) as exc:
+        return xp.asarray_like(value, x)
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise TypeError(f"{name} must be an array like the logits, got {type(value).__name__}") from exc
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import _xp
+from .. import _backend, _xp
 from ..registry import Entry, Param, register
 from ..simplex import threshold
 from ..simplex.entmax import entmax
@@ -80,12 +80,8 @@ def _rows(logits: Any, target: Any, owner: str):
     xp, z = _xp.as_float_array(logits, "logits")
     if z.ndim == 0:
         raise ValueError(f"{owner}(): logits must have a class axis, got a 0-d array")
-    if _xp.is_torch(z) and not _xp.is_torch(target):
-        import torch
-
-        target = torch.as_tensor(target, device=z.device)
-    elif not _xp.is_torch(z):
-        target = xp.asarray(target)
+    if _backend.backend_of(target) is not xp:
+        target = xp.asarray_like(target, z)
     C = z.shape[1] if z.ndim >= 2 else z.shape[0]
     if z.ndim >= 2:
         z = xp.moveaxis(z, 1, -1) if hasattr(xp, "moveaxis") else xp.permute_dims(
@@ -109,7 +105,7 @@ def _rows(logits: Any, target: Any, owner: str):
 
 
 def _check_distribution(q: Any, owner: str, xp: Any) -> None:
-    if threshold.static_required(q):
+    if threshold.static_required(q, xp):
         return
     tol = 1e-3 if q.dtype != xp.float64 else 1e-9
     bad = xp.any(q < 0) or xp.any(xp.abs(xp.sum(q, axis=-1) - 1.0) > tol)
@@ -128,14 +124,9 @@ def _loss(logits, target, alpha, n_iter, weight, ignore_index, reduction, owner)
     else:
         t, keep = class_targets(t, C, ignore_index, owner, xp)
     p = entmax(z, alpha, n_iter)
-    if _xp.is_torch(z) and (z.requires_grad or p.requires_grad):
-        from ..torch._fenchel_young import fenchel_young
-
-        rows = fenchel_young(z, p, t, alpha)
-    else:
-        rows = fenchel_young_rows(z, p, t, alpha, xp)
+    rows = xp.fenchel_young(z, p, t, alpha, fenchel_young_rows)
     if weight is not None:
-        w = xp.asarray(weight, dtype=z.dtype) if not _xp.is_torch(z) else weight.to(z.dtype)
+        w = xp.astype(xp.asarray_like(weight, z), z.dtype)
         if tuple(w.shape) != (C,):
             raise ValueError(f"{owner}(): weight must have shape ({C},), got {tuple(w.shape)}")
         if dist:

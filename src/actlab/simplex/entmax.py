@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import _xp
+from .. import _backend
 from .._simplex import simplex_map
 from ..registry import Param, Properties
 from . import sparse_forward, threshold
@@ -47,16 +47,12 @@ def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
 def entmax_vjp_math(y: Any, g: Any, beta: Any, xp: Any) -> Any:
     r"""``w * (g - <w, g>/sum(w))``: the VJP (and JVP) of entmax at output ``y``.
     Rows with no support (all -inf input) get 0."""
-    fast = sparse_forward.compiled_vjp(y, g, beta)
+    fast = sparse_forward.compiled_vjp(y, g, beta, xp)
     if fast is not None:
         return fast
-    if _xp.is_torch(g) and isinstance(beta, float) and not threshold.static_required(g):
-        import torch
-
-        if not torch.is_grad_enabled():  # plain backward: in-place kernel
-            from ..torch._sparse_kernels import entmax_vjp
-
-            return entmax_vjp(y, g, beta)
+    kernel = xp.kernels.entmax_vjp
+    if kernel is not None and isinstance(beta, float) and xp.may_branch(g) and not xp.records_grad():
+        return kernel(y, g, beta)  # plain backward: in-place kernel
     w = entmax_weights(y, beta, xp)
     sw = xp.sum(w, axis=-1, keepdims=True)
     q = xp.sum(w * g, axis=-1, keepdims=True) / xp.where(sw > 0, sw, 1.0)
@@ -116,15 +112,13 @@ def _entmax_vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> 
 def _beta(alpha: Any, x: Any, xp: Any) -> Any:
     if isinstance(alpha, float):
         return alpha - 1.0
-    if _xp.is_torch(alpha) and not _xp.is_torch(x):
-        alpha = xp.asarray(alpha.detach().cpu().numpy())
-    elif _xp.is_torch(x) and not _xp.is_torch(alpha):
-        alpha = xp.asarray(alpha, device=x.device)
+    if _backend.backend_of(alpha) is not xp:
+        alpha = xp.asarray_like(alpha, x)
     if alpha.dtype != x.dtype:
         alpha = xp.astype(alpha, x.dtype)
     if alpha.ndim == x.ndim and alpha.shape[-1] != 1:
         raise ValueError(f"entmax(): an array alpha must have size 1 along the map's axis, got shape {tuple(alpha.shape)}")
-    if not threshold.static_required(x) and not bool(xp.all(alpha > 1.0)):
+    if not threshold.static_required(x, xp) and not bool(xp.all(alpha > 1.0)):
         raise ValueError("entmax(): an array alpha must be > 1 everywhere (use a float alpha=1 for softmax)")
     return alpha - 1.0
 
@@ -203,8 +197,9 @@ def threshold_front(x: Any, beta: float, n_iter: int, axis: int, temperature: An
     """Shared front-end of the threshold functions: ``(tau, support)``."""
     from .._simplex import MapSpec, move_axis_back
 
-    if _xp.is_torch(x):
-        x = x.detach()
+    xb = _backend.backend_of(x)
+    if xb is not None:
+        x = xb.detach(x)
     spec = MapSpec(owner, lambda v, *, xp: v, lambda *a, **k: None)
     xp, xw, ax, out_dtype = spec.prepare(x, axis, temperature)
     y, tau = sparse_forward.forward(xw, beta, n_iter, xp, with_threshold=True)

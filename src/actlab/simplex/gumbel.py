@@ -16,25 +16,7 @@ def gumbel_noise(x, generator, xp):
     ``generator``: a NumPy ``Generator`` (or an int seed) for any backend,
     or a ``torch.Generator`` for tensors; None uses fresh entropy (NumPy)
     or torch's global generator (tensors)."""
-    if _xp.is_torch(x):
-        import torch
-
-        if generator is None or isinstance(generator, torch.Generator):
-            e = torch.empty_like(x).exponential_(generator=generator)
-            return -torch.log(e)
-    else:
-        torch = None
-    if generator is None or isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        generator = np.random.default_rng(generator)
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            "gumbel_softmax(): generator must be a numpy.random.Generator, an int seed, "
-            f"or (for tensors) a torch.Generator; got {type(generator).__name__}"
-        )
-    g = generator.gumbel(size=tuple(x.shape))
-    if torch is not None:
-        return torch.as_tensor(g, dtype=x.dtype, device=x.device)
-    return xp.asarray(g, dtype=x.dtype)
+    return xp.gumbel(x, generator, "gumbel_softmax")
 
 
 def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
@@ -75,9 +57,7 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
     shape[axis] = y.shape[axis]
     cols = xp.reshape(xp.arange(y.shape[axis], dtype=idx.dtype), tuple(shape))
     one_hot = xp.astype(cols == idx, y.dtype)
-    if _xp.is_torch(y) and y.requires_grad:
-        return one_hot + (y - y.detach())
-    return one_hot
+    return xp.straight_through(one_hot, y)
 
 
 gumbel_softmax.entry = register(  # type: ignore[attr-defined]

@@ -68,23 +68,12 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
     xp, x = _xp.as_float_array(x)
     x, ax = move_axis_last(x, axis, xp, "logsumexp")
     xw, out_dtype = _xp.to_working(xp, x)
-    if _xp.is_torch(xw) and xw.requires_grad and _torch_grad_enabled():
-        from ..torch._reduction_autograd import apply_logsumexp
-
-        y = apply_logsumexp(xw)
-    else:
-        y = logsumexp_math(xw, xp)
+    y = xp.apply_logsumexp(xw, logsumexp_math)
     if y.dtype != out_dtype:
         y = xp.astype(y, out_dtype)
     if keepdims:
         return move_axis_back(y, ax, xp)
     return xp.squeeze(y, axis=-1)
-
-
-def _torch_grad_enabled() -> bool:
-    import torch
-
-    return torch.is_grad_enabled()
 
 
 logsumexp.entry = register(  # type: ignore[attr-defined]

@@ -38,15 +38,13 @@ are clipped to a floor far enough below the top that their exponential is 0.
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import _xp
 
 __all__ = [
-    "Shifted", "shifted_exp", "by_rows", "put_last", "branchable", "quiet", "is_numpy", "fix_rows", "needed",
+    "Shifted", "shifted_exp", "by_rows", "put_last", "branchable", "quiet", "fix_rows", "needed",
     "unshifted_ok", "unshifted_sum",
 ]
 
@@ -71,25 +69,17 @@ class Shifted(NamedTuple):
     floor: Any  # (..., 1) clipping floor in x units when entries were clipped (float64, f = 1), else None
 
 
-def is_numpy(xp: Any) -> bool:
-    return getattr(xp, "__name__", "") in ("numpy", "array_api_compat.numpy")
-
-
 def quiet(xp: Any):
-    """Silence NumPy's overflow warning where overflow to +-inf is the exact
-    IEEE result (a logit difference beyond the float range); invalid
+    """Silence the backend's overflow warning where overflow to +-inf is the
+    exact IEEE result (a logit difference beyond the float range); invalid
     operations are avoided by construction, never silenced."""
-    if getattr(xp, "__name__", "").startswith("actlab.torch"):
-        return nullcontext()
-    return np.errstate(over="ignore", under="ignore")
+    return xp.quiet()
 
 
 def branchable(x: Any, xp: Any) -> bool:
     """True when the code may branch on array values (not while torch.compile
     traces or torch.func transforms run)."""
-    if _xp.is_torch(x):
-        return xp.data_dependent_ok(x)
-    return True
+    return xp.may_branch(x)
 
 
 def needed(flag: Any, x: Any, xp: Any) -> bool:
@@ -100,12 +90,10 @@ def needed(flag: Any, x: Any, xp: Any) -> bool:
 
 def put_last(a: Any, idx: Any, value: Any, xp: Any) -> Any:
     """``a`` with ``value`` written at ``idx`` (shape (..., 1)) on the last axis.
-    NumPy writes in place (``a`` must be a temporary we own)."""
-    if is_numpy(xp):
-        np.put_along_axis(a, idx, value, axis=-1)
-        return a
-    if hasattr(xp, "put_along_axis"):
-        return xp.put_along_axis(a, idx, value, axis=-1)
+    A backend with mutable arrays may write in place (``a`` must be a
+    temporary we own)."""
+    if xp.kernels.put_along_last is not None:
+        return xp.kernels.put_along_last(a, idx, value)
     cols = xp.arange(a.shape[-1], dtype=idx.dtype)
     return xp.where(cols == idx, value, a)
 
@@ -115,7 +103,7 @@ def by_rows(fn: Any, x: Any, xp: Any, width: int | None = None) -> Any:
     arrays so every intermediate stays in cache (and the cast is folded into
     the copy to the output); ``width`` is the output's last-axis length
     (default: x's). Other backends get one call."""
-    if not is_numpy(xp) or x.ndim < 2 or x.size <= _BLOCK:
+    if not xp.row_blocks or x.ndim < 2 or x.size <= _BLOCK:
         y = fn(x)
         return y if y.dtype == x.dtype else xp.astype(y, x.dtype)
     k = x.shape[-1]

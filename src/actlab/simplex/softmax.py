@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 from .._simplex import simplex_map
-from .._xp import is_torch
 from ..registry import Properties
 from .shifted_exp import by_rows, fix_rows, put_last, quiet, shifted_exp, unshifted_ok, unshifted_sum
 
@@ -97,10 +96,8 @@ def log_softmax_shifted(x, num, den, xp):
 
 
 def _forward(rows, native_name, x, num, den, xp):
-    if is_torch(x):
-        from ..torch import _native
-
-        y = _native.try_native(native_name, x, num, den, xp)
+    if xp.kernels.softmax_forward is not None:
+        y = xp.kernels.softmax_forward(native_name, x, num, den, xp)
         if y is not None:
             return y
     with quiet(xp):
@@ -110,10 +107,8 @@ def _forward(rows, native_name, x, num, den, xp):
 def _softmax_vjp(x, y, g, num, den, *, xp):
     """``f * y * (g - <g, y>)``, f = num/den."""
     f = num / den
-    if is_torch(y):
-        from ..torch import _native
-
-        out = _native.softmax_backward(y, g, xp)
+    if xp.kernels.softmax_backward is not None:
+        out = xp.kernels.softmax_backward(y, g, xp)
         if out is not None:
             return out if f == 1.0 else out * f
     gy = g * y
@@ -125,10 +120,8 @@ def _log_softmax_vjp(x, y, g, num, den, *, xp):
     """``f * (g' - p sum(g'))``, p = exp(y), g' = g with entries of -inf output
     dropped (an output that is -inf is constant: zero gradient)."""
     f = num / den
-    if is_torch(y):
-        from ..torch import _native
-
-        out = _native.log_softmax_backward(y, g, xp)
+    if xp.kernels.log_softmax_backward is not None:
+        out = xp.kernels.log_softmax_backward(y, g, xp)
         if out is not None:
             return out if f == 1.0 else out * f
     gm = xp.where(y == -math.inf, 0.0, g)

@@ -1,7 +1,7 @@
 """The forward pass of the sparse maps (sparsemax, 1.5-entmax, alpha-entmax)
 along the last axis: SPEC's rules for non-finite rows, the dispatch between
-the compiled kernels (:mod:`actlab.simplex.threshold_compiled`, with the
-optional numba extra, on CPU arrays) and the array-API search
+the compiled kernels (the backend's declared ``sparse_rows``: numba, the
+optional ``fast`` extra, on CPU arrays) and the array-API search
 (:mod:`actlab.simplex.threshold`), and the output from the threshold."""
 
 from __future__ import annotations
@@ -11,90 +11,52 @@ from typing import Any
 
 import numpy as np
 
-from .. import _xp
 from . import threshold
 
 __all__ = ["forward", "output", "compiled", "compiled_vjp", "USE_COMPILED"]
 
 USE_COMPILED = True
-"""Use the numba kernels of :mod:`actlab.simplex.threshold_compiled` on CPU
-arrays when numba is installed (set False to force the array-API code)."""
-
-_compiled_module: Any = None
+"""Use the backend's compiled row kernels (numba, on CPU arrays) when it
+has them (set False to force the array-API code)."""
 
 
 def output(x: Any, m: Any, s: Any, beta: Any, xp: Any) -> Any:
     """The map's values from the solution ``s`` (cut or sigma) and maxima ``m``."""
     if threshold.is_exact(beta):
-        if _xp.is_torch(x) and not threshold.static_required(x):
-            from ..torch._sparse_kernels import exact_output
-
-            return exact_output(x, m, s, beta)
+        if xp.kernels.sparse_exact_output is not None and xp.may_branch(x):
+            return xp.kernels.sparse_exact_output(x, m, s, beta)
         d = xp.clip(threshold.shift(x, m, xp) - s, min=0.0)
         return d if beta == 1.0 else 0.25 * (d * d)
     p, _ = threshold.density(threshold.shift(x, m, xp) - s, beta, xp)
     return p / xp.sum(p, axis=-1, keepdims=True)
 
 
-def compiled(x: Any) -> Any:
-    """The numba kernels module when they can take ``x`` (a float32/float64
-    NumPy array or CPU tensor, outside tracing and, for tensors, outside
-    autograd recording), else None."""
-    global _compiled_module
-    if not USE_COMPILED:
+def compiled(x: Any, xp: Any) -> Any:
+    """The compiled row kernels (numba) when the backend has them and they
+    can take ``x`` (float32/float64 on the CPU, outside tracing), else None."""
+    if not USE_COMPILED or xp.kernels.sparse_rows is None:
         return None
-    if _xp.is_torch(x):
-        import torch
-
-        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or threshold.static_required(x):
-            return None
-    elif type(x).__module__ != "numpy" or str(x.dtype) not in ("float32", "float64"):
-        return None
-    if _compiled_module is None:
-        try:
-            from . import threshold_compiled as module
-        except ImportError:  # numba is an optional extra
-            module = False
-        _compiled_module = module
-    return _compiled_module or None
+    return xp.kernels.sparse_rows(x)
 
 
-def _host(x: Any) -> Any:
-    return x.detach().numpy() if _xp.is_torch(x) else x
-
-
-def _like(a: Any, x: Any) -> Any:
-    if _xp.is_torch(x):
-        import torch
-
-        return torch.from_numpy(a)
-    return a
-
-
-def compiled_vjp(y: Any, g: Any, beta: Any) -> Any:
+def compiled_vjp(y: Any, g: Any, beta: Any, xp: Any) -> Any:
     """The compiled VJP, or None where it does not apply (double backward,
     GPU, tracing, an array beta, no numba)."""
-    if not isinstance(beta, float) or compiled(y) is None or compiled(g) is None:
+    if not isinstance(beta, float) or g.dtype != y.dtype or xp.records_grad():
         return None
-    if _xp.is_torch(g):
-        import torch
-
-        if torch.is_grad_enabled() or g.dtype != y.dtype:
-            return None
-    elif g.dtype != y.dtype:
+    module = compiled(y, xp)
+    if module is None or compiled(g, xp) is None:
         return None
-    from .entmax_grad_compiled import vjp_rows
-
-    return _like(vjp_rows(_host(y), _host(g), beta), g)
+    return xp.from_host(module.vjp_rows(xp.host(y), xp.host(g), beta), g)
 
 
 def _forward_compiled(module: Any, x: Any, beta: float, n_iter: int, xp: Any, with_threshold: bool) -> Any:
-    y, m, s = module.forward_rows(_host(x), beta, n_iter)
-    y = _like(y, x)
+    y, m, s = module.forward_rows(xp.host(x), beta, n_iter)
+    y = xp.from_host(y, x)
     if not with_threshold:
         return y
     sigma = s + 1.0 / beta if threshold.is_exact(beta) else s
-    tau = _like(np.where(np.isfinite(m), beta * (m + sigma) - 1.0, m), x)
+    tau = xp.from_host(np.where(np.isfinite(m), beta * (m + sigma) - 1.0, m), x)
     return y, xp.astype(tau, y.dtype)
 
 
@@ -113,10 +75,10 @@ def forward(x: Any, beta: Any, n_iter: int, xp: Any, *, with_threshold: bool = F
     if x.shape[-1] == 0:
         y = x + 0.0
         return (y, xp.sum(y, axis=-1, keepdims=True)) if with_threshold else y
-    module = compiled(x) if isinstance(beta, float) else None
+    module = compiled(x, xp) if isinstance(beta, float) else None
     if module is not None:
         return _forward_compiled(module, x, beta, n_iter, xp, with_threshold)
-    static = threshold.static_required(x)
+    static = threshold.static_required(x, xp)
     m, bmax = threshold.maxima(x, static, xp)
     m0 = m
     bad = static or not bool(xp.all(xp.isfinite(m)))

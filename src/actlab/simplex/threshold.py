@@ -34,8 +34,8 @@ No full sort (the dominant cost of the ``entmax`` package). In eager mode:
 Traced code (``torch.compile``) and functorch transforms (``vmap``,
 ``jacrev``) need static shapes and no reads of values: they get SPEC's
 sort-based algorithm for the two exact maps and ``n_iter`` Newton-bisection
-steps for the others. Everything is array-API code; ``actlab.torch._sparse_kernels``
-adds an in-place torch block compaction. :mod:`actlab.simplex.sparse_forward`
+steps for the others. Everything is array-API code; a backend may declare an
+in-place block compaction kernel (torch does). :mod:`actlab.simplex.sparse_forward`
 is the front door (non-finite rows, output, the optional compiled kernels).
 
 References: Martins & Astudillo 2016 (Algorithm 1); Peters, Niculae &
@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import _xp
 
 __all__ = ["solve", "maxima", "shift", "is_exact", "static_required", "density", "sort_cut", "exact_cut"]
 
@@ -66,13 +65,10 @@ def is_exact(beta: Any) -> bool:
     return isinstance(beta, float) and beta in (1.0, 0.5)
 
 
-def static_required(x: Any) -> bool:
-    """True while ``torch.compile`` traces or a functorch transform wraps ``x``."""
-    if not _xp.is_torch(x):
-        return False
-    import torch
-
-    return torch.compiler.is_compiling() or bool(torch._C._functorch.is_functorch_wrapped_tensor(x))
+def static_required(x: Any, xp: Any) -> bool:
+    """True when the code may not branch on the values of ``x`` (while
+    ``torch.compile`` traces or a functorch transform wraps it)."""
+    return not xp.may_branch(x)
 
 
 def _count(mask: Any, dtype: Any, xp: Any) -> Any:
@@ -222,7 +218,7 @@ def _block_maxima(x: Any, xp: Any) -> Any:
 def shift(x: Any, m: Any, xp: Any) -> Any:
     """``x - m`` for ``x <= m``, reaching ``-inf`` instead of overflowing (and
     without NumPy's overflow warning)."""
-    if _xp.is_torch(x):
+    if not xp.warns_on_overflow:
         return x - m
     floor = xp.where(m > 0, m - float(xp.finfo(x.dtype).max), -math.inf)
     return xp.maximum(x, floor) - m
@@ -236,10 +232,8 @@ def _compact(mask: Any, xp: Any) -> Any:
     """Indices of the True entries of each row, in as many columns as the
     fullest row has; a row with fewer is padded with -1 (torch) or with
     indices of other entries (which only adds entries outside the support)."""
-    if _xp.is_torch(mask):
-        from ..torch._sparse_kernels import compact
-
-        return compact(mask)
+    if xp.kernels.sparse_compact is not None:
+        return xp.kernels.sparse_compact(mask)
     nb = int(xp.max(_count(mask, xp.float32, xp)))
     return xp.argsort(xp.astype(mask, xp.int8), axis=-1, descending=True, stable=True)[..., :nb]
 

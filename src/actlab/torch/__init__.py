@@ -24,7 +24,7 @@ from .large_output import (
     negative_sampling_loss,
     sampled_softmax_loss,
 )
-from . import _autograd, _simplex_autograd  # noqa: F401
+from ..backends import torch as _torch_backend  # noqa: F401  (builds the autograd Functions)
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activations_all
 from .softmax import BCEWithLogitsLoss, CrossEntropyLoss, DistillationLoss, LogSoftmax, Softmax, Softmin

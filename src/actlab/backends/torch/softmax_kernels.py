@@ -31,14 +31,14 @@ _BLOCK = 1 << 19
 
 
 def _eligible(x: torch.Tensor, xp: Any) -> bool:
-    return x.dtype == torch.float32 and x.ndim >= 1 and x.shape[-1] > 0 and xp.data_dependent_ok(x)
+    return x.dtype == torch.float32 and x.ndim >= 1 and x.shape[-1] > 0 and xp.may_branch(x)
 
 
 def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> torch.Tensor | None:
     """The fused-kernel result, or None when the general path must run."""
     if not _eligible(x, xp) or num != 1.0 or den != 1.0:
         return None
-    from ..simplex.softmax import log_softmax_rows, softmax_rows
+    from ...simplex.softmax import log_softmax_rows, softmax_rows
 
     kernel = torch.softmax if name == "softmax" else torch.log_softmax
     k = x.shape[-1]
@@ -63,13 +63,13 @@ def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> t
 
 
 def softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
-    if y.dtype != g.dtype or y.shape != g.shape or not xp.data_dependent_ok(y) or not xp.data_dependent_ok(g):
+    if y.dtype != g.dtype or y.shape != g.shape or not xp.may_branch(y) or not xp.may_branch(g):
         return None
     return torch._softmax_backward_data(g, y, -1, y.dtype)
 
 
 def log_softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
-    if y.dtype != g.dtype or y.shape != g.shape or not xp.data_dependent_ok(y) or not xp.data_dependent_ok(g):
+    if y.dtype != g.dtype or y.shape != g.shape or not xp.may_branch(y) or not xp.may_branch(g):
         return None
     if y.numel() and bool(y.amin() == -torch.inf):  # a reduction, no boolean temporary
         return None

@@ -1,5 +1,5 @@
-"""The array namespace our math sees for PyTorch tensors: plain ``torch``
-functions plus the few array-API names torch spells differently.
+"""The array namespace of the torch backend: plain ``torch`` functions plus
+the few array-API names torch spells differently.
 
 ``array_api_compat.torch`` would do, but its helpers (lru-cached dtype
 tables) stop ``torch.compile(fullgraph=True)``; these are traceable.
@@ -11,12 +11,7 @@ from typing import Any
 
 import torch
 
-# Fused native kernels for the fast paths of the element-wise functions:
-# used on float32 input evaluated in float64 (far more accurate there than
-# float32 results need) and, where the accuracy benchmark shows them within a
-# few ULPs, directly (log_sigmoid, softsign, elu, selu, celu, softplus with
-# beta = 1 in float32). tests/test_accuracy.py holds every path to 4 ULPs.
-from torch import (  # noqa: F401  # noqa: E402, F401
+from torch import (  # noqa: F401
     any,
     arange,
     bfloat16,
@@ -57,19 +52,6 @@ from torch import (  # noqa: F401  # noqa: E402, F401
 from torch import (
     argmax as _argmax,
 )
-from torch.nn.functional import (  # noqa: E402, F401
-    celu as native_celu,
-)
-
-
-def native_silu_derivative(x: torch.Tensor, /) -> torch.Tensor:
-    return torch.ops.aten.silu_backward(torch.ones_like(x), x)
-
-
-def native_mish_derivative(x: torch.Tensor, /) -> torch.Tensor:
-    return torch.ops.aten.mish_backward(torch.ones_like(x), x)
-
-
 def expm1(x: torch.Tensor, /) -> torch.Tensor:
     """``torch.expm1``; under ``torch.compile`` (whose CPU code computes
     expm1 as exp(x) - 1, all relative precision lost near 0 -- seen with
@@ -154,14 +136,6 @@ def put_along_axis(x: torch.Tensor, indices: torch.Tensor, values: Any, /, *, ax
     if isinstance(values, torch.Tensor):
         return torch.scatter(x, axis, indices, values.to(x.dtype).expand(indices.shape))
     return torch.scatter(x, axis, indices, values)
-
-
-def data_dependent_ok(x: torch.Tensor) -> bool:
-    """True when Python may branch on the values of ``x``: plain eager mode,
-    not while ``torch.compile`` traces or ``torch.func`` transforms run."""
-    if torch.compiler.is_compiling():
-        return False
-    return not torch._C._functorch.is_functorch_wrapped_tensor(x)
 
 
 def all(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from .._activation import ElementwiseSpec, evaluate
-from . import _namespace as xp
+from ..._activation import ElementwiseSpec, evaluate
+from . import BACKEND as xp
 
 _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
 
@@ -106,7 +106,7 @@ def apply_elementwise(spec: ElementwiseSpec, x: torch.Tensor, values: tuple[Any,
 
 
 def _make_all() -> None:
-    from ..registry import registry
+    from ...registry import registry
 
     for entry in registry():
         spec = entry.extra.get("spec")

@@ -11,7 +11,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .threshold_compiled import ENTMAX15, SPARSEMAX, integer_power, kind, rows, run_rows
+from .numba_sparse import ENTMAX15, SPARSEMAX, integer_power, kind, rows, run_rows
 
 __all__ = ["vjp_rows"]
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from .._simplex import MapSpec
-from . import _namespace as xp
-from ._autograd import function_class
+from ..._simplex import MapSpec
+from . import BACKEND as xp
+from .elementwise_autograd import function_class
 
 _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
 
@@ -48,7 +48,7 @@ def apply_map(spec: MapSpec, x: torch.Tensor, values: tuple[Any, ...]) -> torch.
 
 
 def _make_all() -> None:
-    from ..registry import registry
+    from ...registry import registry
 
     for entry in registry():
         spec = entry.extra.get("spec")

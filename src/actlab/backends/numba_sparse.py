@@ -15,7 +15,7 @@ Per row, in float64 whatever the input precision (rounded once at the end):
    alphas);
 3. one pass writes the output.
 
-The VJP kernel is in :mod:`actlab.simplex.entmax_grad_compiled`.
+The VJP kernel is in :mod:`actlab.backends.numba_entmax_grad`.
 
 Without numba, or for traced code, GPU tensors and other array types, the
 array-API code in :mod:`actlab.simplex.threshold` runs instead; the tests

@@ -1,0 +1,83 @@
+"""The NumPy backend: ``array_api_compat``'s NumPy namespace, SciPy's special
+functions, the optional numba kernels of the sparse maps, and NumPy's habit
+of warning on IEEE overflow (the math avoids forming infinities it does not
+need, and ``quiet`` silences the ones that are the right answer).
+
+Example:
+    >>> import numpy as np
+    >>> from actlab._backend import backend_of
+    >>> backend_of(np.zeros(1)).name
+    'numpy'
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import array_api_compat.numpy as anp
+import numpy as np
+import scipy.special as sc
+
+from .._backend import Backend, Kernels
+
+__all__ = ["NumpyBackend", "BACKEND", "numba_sparse"]
+
+_NUMBA: list[Any] = []
+
+
+def numba_sparse() -> Any:
+    """The numba row kernels of the sparse maps (the ``fast`` extra):
+    ``forward_rows`` and ``vjp_rows``, or None without numba; imported on
+    first use."""
+    if not _NUMBA:
+        try:
+            from . import numba_entmax_grad, numba_sparse
+        except ImportError:  # numba is an optional extra
+            _NUMBA.append(None)
+        else:
+            _NUMBA.append(SimpleNamespace(forward_rows=numba_sparse.forward_rows, vjp_rows=numba_entmax_grad.vjp_rows))
+    return _NUMBA[0]
+
+
+def _numba_rows(x: Any) -> Any:
+    """The numba row kernels for a float32/float64 ndarray, else None."""
+    if type(x) is not np.ndarray or x.dtype not in (np.float32, np.float64):
+        return None
+    return numba_sparse()
+
+
+def _put_along_last(a: np.ndarray, idx: np.ndarray, value: Any) -> np.ndarray:
+    np.put_along_axis(a, idx, value, axis=-1)
+    return a
+
+
+class NumpyBackend(Backend):
+    """Backend of ``numpy.ndarray`` (and NumPy scalars)."""
+
+    name = "numpy"
+    kernels = Kernels(erfc=sc.erfc, erfcx=sc.erfcx, put_along_last=_put_along_last, sparse_rows=_numba_rows)
+    warns_on_overflow = True
+    row_blocks = True
+
+    def float_array(self, x: Any, name: str) -> Any:
+        return super().float_array(np.asarray(x) if isinstance(x, np.generic) else x, name)
+
+    def host(self, x: Any) -> np.ndarray:
+        return x
+
+    def from_host(self, a: np.ndarray, like: Any) -> Any:
+        return a
+
+    def asarray_like(self, value: Any, like: Any) -> Any:
+        return np.asarray(self._foreign(value))
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        with np.errstate(over="ignore", under="ignore"):
+            yield
+
+
+BACKEND = NumpyBackend(anp)
