@@ -49,8 +49,8 @@ def test_compiled_kernels_match_array_api(beta, monkeypatch):
 
 @pytest.mark.parametrize("beta", [1.0, 0.5, 0.3])
 def test_vjp_kernels_match_array_api(beta, monkeypatch):
-    from actlab.simplex.entmax import entmax_vjp_math
     from actlab.backends.torch import BACKEND as tx
+    from actlab.simplex.entmax import entmax_vjp_math
 
     y = sparse_forward.forward(torch.randn(7, 500, dtype=torch.float64) * 2, beta, 60, tx)
     g = torch.randn(7, 500, dtype=torch.float64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import _backend
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
 from .losses import *  # noqa: F403
@@ -23,6 +24,8 @@ from .simplex.entmax import entmax, entmax15, entmax_threshold
 from .simplex.sparsemax import sparsemax, sparsemax_threshold
 
 __version__ = "0.1.0"
+
+_backend.preload()
 
 
 def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
@@ -42,7 +45,7 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
         return entry.derivative
 
     def partial(x: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return entry.derivative(x, *args, wrt=wrt, **kwargs)
+        return entry.derivative(x, *args, wrt=wrt, **kwargs)  # type: ignore[misc]
 
     return partial
 

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import _xp
 from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, register
 
-__all__ = ["ElementwiseSpec", "activation"]
+__all__ = ["ElementwiseSpec", "ElementwiseFunction", "activation"]
 
 Math = Callable[..., Any]
+
+
+class ElementwiseFunction(Protocol):
+    """A public element-wise function: ``f(x, /, *params)`` with its
+    derivative, registry entry and spec attached."""
+
+    derivative: Callable[..., Any]
+    entry: Entry
+    spec: ElementwiseSpec
+
+    def __call__(self, x: Any, /, *params: Any) -> Any: ...
 
 
 @dataclass(eq=False)
@@ -80,6 +91,10 @@ class ElementwiseSpec:
         xp, x, values = self._arrays(x, values)
         return xp.apply_elementwise(self, x, values)
 
+    def value(self, x: Any, values: tuple[Any, ...], xp: Any) -> Any:
+        """The function's value at ``x`` (no autograd recording)."""
+        return evaluate(self.math, x, values, xp, "forward" in self.promote32)
+
     def checked(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """Validate parameters (defaults are known good and pass untouched)."""
         return tuple(v if v is p.default else p.check(v, self.name) for p, v in zip(self.params, values))
@@ -125,7 +140,7 @@ def activation(
     ylim: tuple[float, float] | None = None,
     notes: str = "",
     name: str | None = None,
-) -> Callable[[Math], Callable[..., Any]]:
+) -> Callable[[Math], ElementwiseFunction]:
     """Decorate the forward math of an element-wise function.
 
     The decorated name becomes the public function ``f(x, /, *params)``; it
@@ -134,7 +149,7 @@ def activation(
     backward is ``derivative``.
     """
 
-    def build(math: Math) -> Callable[..., Any]:
+    def build(math: Math) -> ElementwiseFunction:
         fname = name or math.__name__
         spec = ElementwiseSpec(
             name=fname,
@@ -183,6 +198,6 @@ def activation(
         public.derivative = public_derivative  # type: ignore[attr-defined]
         public.entry = entry  # type: ignore[attr-defined]
         public.spec = spec  # type: ignore[attr-defined]
-        return public
+        return public  # type: ignore[return-value]
 
     return build

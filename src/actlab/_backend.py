@@ -137,9 +137,7 @@ class Backend:
 
     # -- autograd registration -----------------------------------------------
     def apply_elementwise(self, spec: Any, x: Array, values: tuple[Any, ...]) -> Array:
-        from ._activation import evaluate
-
-        return evaluate(spec.math, x, values, self, "forward" in spec.promote32)
+        return spec.value(x, values, self)
 
     def apply_map(self, spec: Any, x: Array, values: tuple[Any, ...]) -> Array:
         return spec.forward(x, *values, xp=self)
@@ -240,7 +238,9 @@ _BY_NAMESPACE: dict[int, Any] = {}
 
 
 def _load(module: str) -> Any:
-    return importlib.import_module(module).BACKEND
+    # sys.modules first: a tracer (torch.compile) can read it, not import
+    loaded = sys.modules.get(module)
+    return (loaded if loaded is not None else importlib.import_module(module)).BACKEND
 
 
 def _resolve(t: type, x: Any) -> Any:
@@ -258,6 +258,14 @@ def _resolve(t: type, x: Any) -> Any:
     if backend is None:
         backend = _BY_NAMESPACE[id(ns)] = Backend(ns)
     return backend
+
+
+def preload() -> None:
+    """Load the backends of the frameworks imported so far (so that a first
+    call made while a tracer runs finds its backend loaded)."""
+    for framework, _, module in FRAMEWORKS:
+        if framework in sys.modules:
+            _load(module)
 
 
 def backend_of(x: Any) -> Any:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from . import _xp
 from ._codegen import REQUIRED_ARG, generated_function
@@ -42,6 +42,19 @@ from .registry import REQUIRED, Entry, Param, Properties, register
 __all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
 
 Math = Callable[..., Any]
+
+
+class MapFunction(Protocol):
+    """A public vector map ``f(x, /, *params, axis=-1, ...)`` with its
+    ``vjp``, ``jvp``, ``jacobian``, registry entry and spec attached."""
+
+    vjp: Callable[..., Any]
+    jvp: Callable[..., Any]
+    jacobian: Callable[..., Any]
+    entry: Entry
+    spec: MapSpec
+
+    def __call__(self, x: Any, /, *params: Any, **options: Any) -> Any: ...
 
 
 def check_temperature(temperature: Any, owner: str) -> float:
@@ -236,7 +249,7 @@ def simplex_map(
     exact_temperature: bool = False,
     temperature_sweep: tuple[float, ...] = (),
     param_vjp: Math | None = None,
-) -> Callable[[Math], Callable[..., Any]]:
+) -> Callable[[Math], MapFunction]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
     The public function is ``f(x, /, *params, axis=-1, temperature=1.0)``
@@ -244,7 +257,7 @@ def simplex_map(
     ...)``, ``f.jvp(x, v, ...)``, ``f.jacobian(x, ...)`` and ``f.entry``.
     """
 
-    def build(forward: Math) -> Callable[..., Any]:
+    def build(forward: Math) -> MapFunction:
         fname = name or forward.__name__
         spec = MapSpec(
             fname, forward, vjp, jvp, tuple(params), temperature,
@@ -306,7 +319,7 @@ def simplex_map(
         public.jacobian = public_jacobian  # type: ignore[attr-defined]
         public.entry = entry  # type: ignore[attr-defined]
         public.spec = spec  # type: ignore[attr-defined]
-        return public
+        return public  # type: ignore[return-value]
 
     return build
 

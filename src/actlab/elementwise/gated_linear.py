@@ -7,7 +7,6 @@ gradient flows through its registered derivative.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from .._xp import as_float_array
@@ -39,7 +38,7 @@ def split_halves(x: Any, axis: int, owner: str) -> tuple[Any, Any, Any]:
     return xp, x[_axis_slice(x.ndim, axis, slice(0, h))], x[_axis_slice(x.ndim, axis, slice(h, n))]
 
 
-def _make(name: str, gate: Callable[..., Any], gate_name: str, latex: str, reference: str):
+def _make(name: str, gate: Any, gate_name: str, latex: str, reference: str):
     def f(x: Any, /, axis: int = -1) -> Any:
         xp, a, b = split_halves(x, axis, name)
         return a * gate(b)

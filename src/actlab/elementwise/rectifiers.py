@@ -7,6 +7,7 @@ At a kink the derivative takes the value PyTorch's backward gives there
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .._activation import activation
 from .._xp import as_float_array, indicator, zero_keep_nan
@@ -81,7 +82,7 @@ def _d_leaky_slope(x, slope, *, xp):
     return xp.where(x > 0, 0.0, x)
 
 
-_SLOPE = dict(
+_SLOPE: dict[str, Any] = dict(
     family="relu",
     latex=r"\begin{cases}x & x\ge0\\ a x & x<0\end{cases}",
     dlatex=r"\begin{cases}1 & x>0\\ a & x\le0\end{cases}",

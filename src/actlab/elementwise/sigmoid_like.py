@@ -262,10 +262,10 @@ def hardtanh(x, min_val, max_val, *, xp):
 # c_k = -2^(2k+2) (2^(2k+2) - 1) B_(2k+2) / (2k+2)!  (B: Bernoulli numbers).
 def _tanhshrink_series() -> tuple[float, ...]:
     def bernoulli(n: int) -> list[Fraction]:
-        b = [Fraction(0)] * (n + 1)
+        b: list[Fraction] = [Fraction(0)] * (n + 1)
         b[0] = Fraction(1)
         for m in range(1, n + 1):
-            b[m] = -sum(math.comb(m + 1, k) * b[k] for k in range(m)) / (m + 1)
+            b[m] = -sum((math.comb(m + 1, k) * b[k] for k in range(m)), Fraction(0)) / (m + 1)
         return b
 
     b = bernoulli(80)

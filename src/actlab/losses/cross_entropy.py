@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import _xp
 from .._simplex import move_axis_last
 from ..elementwise import softplus

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _xp
 from ..registry import Entry, Param, Properties, positive, register
 from .softmax import softmax

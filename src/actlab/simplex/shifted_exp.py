@@ -42,7 +42,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-
 __all__ = [
     "Shifted", "shifted_exp", "by_rows", "put_last", "branchable", "quiet", "fix_rows", "needed",
     "unshifted_ok", "unshifted_sum",

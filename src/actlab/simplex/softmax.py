@@ -9,6 +9,7 @@ not of a rounded ``x / T``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .._simplex import simplex_map
 from ..registry import Properties
@@ -25,7 +26,7 @@ _REF = (
     "'Accurately computing the log-sum-exp and softmax functions', IMA J. Numer. Anal. 41 (2021)."
 )
 _PROB = Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True)
-_FAMILY = {"family": "softmax", "exact_temperature": True, "temperature_sweep": _SWEEP}
+_FAMILY: dict[str, Any] = {"family": "softmax", "exact_temperature": True, "temperature_sweep": _SWEEP}
 
 
 def _uniform(x, log, xp):

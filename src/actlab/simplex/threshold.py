@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-
 __all__ = ["solve", "maxima", "shift", "is_exact", "static_required", "density", "sort_cut", "exact_cut"]
 
 BLOCK = 16

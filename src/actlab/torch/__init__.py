@@ -8,6 +8,9 @@ Example:
     [0.8413447460685429]
 """
 
+from ..backends import torch as _torch_backend  # noqa: F401  (builds the autograd Functions)
+from .activations import *  # noqa: F403
+from .activations import __all__ as _activations_all
 from .large_output import (
     HierarchicalSoftmax,
     LinearCrossEntropyLoss,
@@ -24,9 +27,6 @@ from .large_output import (
     negative_sampling_loss,
     sampled_softmax_loss,
 )
-from ..backends import torch as _torch_backend  # noqa: F401  (builds the autograd Functions)
-from .activations import *  # noqa: F403
-from .activations import __all__ as _activations_all
 from .softmax import BCEWithLogitsLoss, CrossEntropyLoss, DistillationLoss, LogSoftmax, Softmax, Softmin
 from .sparse import Entmax, Entmax15, EntmaxLoss, Sparsemax, SparsemaxLoss
 

@@ -94,7 +94,7 @@ class TorchBackend(Backend):
         """Grad mode is on and (with arrays given) one of them requires grad."""
         if not torch.is_grad_enabled():
             return False
-        return not arrays or any(isinstance(a, torch.Tensor) and a.requires_grad for a in arrays)
+        return len(arrays) == 0 or any(isinstance(a, torch.Tensor) and a.requires_grad for a in arrays)
 
     def apply_elementwise(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
         return elementwise_autograd.apply_elementwise(spec, x, values)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from torch import (  # noqa: F401
     any,
     arange,
@@ -52,6 +51,8 @@ from torch import (  # noqa: F401
 from torch import (
     argmax as _argmax,
 )
+
+
 def expm1(x: torch.Tensor, /) -> torch.Tensor:
     """``torch.expm1``; under ``torch.compile`` (whose CPU code computes
     expm1 as exp(x) - 1, all relative precision lost near 0 -- seen with
