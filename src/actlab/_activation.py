@@ -119,7 +119,7 @@ def evaluate(fn: Math, x: Any, values: tuple[Any, ...], xp: Any, promote32: bool
     """``fn(x, *values, xp=xp)`` in working precision, rounded once to x's dtype."""
     xw, out_dtype = _xp.to_working(xp, x, promote32)
     if xw.dtype != x.dtype:
-        values = tuple(xp.astype(v, xw.dtype) if hasattr(v, "dtype") else v for v in values)
+        values = tuple(xp.astype(v, xw.dtype) if _xp.is_array(v) else v for v in values)
     y = fn(xw, *values, xp=xp)
     return _xp.as_ndarray(_xp.astype_rounded(y, out_dtype, xp=xp))
 

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 from . import _xp
 from ._codegen import REQUIRED_ARG, generated_function
-from .registry import REQUIRED, Entry, Param, Properties, register
+from .registry import REQUIRED, Entry, Param, Properties, is_finite, register
 
 __all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
 
@@ -62,7 +62,7 @@ def check_temperature(temperature: Any, owner: str) -> float:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise TypeError(f"{owner}(): temperature must be a number, got {type(temperature).__name__}")
     t = float(temperature)
-    if t == 0.0 or not math.isfinite(t):
+    if t == 0.0 or not is_finite(t):
         raise ValueError(f"{owner}(): temperature must be non-zero and finite, got {temperature!r}")
     return t
 
@@ -113,7 +113,7 @@ class MapSpec:
             return 1.0, check_temperature(temperature, self.name)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)):
             raise TypeError(f"{self.name}(): beta must be a number, got {type(beta).__name__}")
-        if not math.isfinite(beta):
+        if not is_finite(beta):
             raise ValueError(f"{self.name}(): beta must be finite, got {beta!r}")
         if not (isinstance(temperature, (int, float)) and temperature == 1.0):
             raise ValueError(f"{self.name}(): give temperature or beta, not both")
@@ -226,7 +226,7 @@ def _temperature_param(sweep: tuple[float, ...]) -> tuple[Param, ...]:
     return (
         Param(
             "temperature", 1.0, "non-zero, finite",
-            valid=lambda t: t != 0 and math.isfinite(t), sweep=tuple(sweep),
+            valid=lambda t: t != 0 and is_finite(t), sweep=tuple(sweep),
             doc="the map is applied to x / temperature (keyword-only)",
         ),
     )

@@ -54,6 +54,12 @@ def as_float_array(x: Array, name: str = "x"):
     return _backend.as_float_array(x, name)
 
 
+def is_array(v: Any) -> bool:
+    """True for an array parameter, False for a number, string or None
+    (written with isinstance, which tracers answer for symbolic floats)."""
+    return not isinstance(v, (bool, int, float, str)) and v is not None
+
+
 def _is_low_precision(xp, dtype) -> bool:
     return dtype == getattr(xp, "float16", None) or str(dtype).endswith("bfloat16")
 
@@ -280,7 +286,7 @@ def float32_via_float64(
     float32 input whose float32 formula would lose accuracy); array
     parameters are promoted too. ``saturate``: results may exceed float32's
     range (they become +-inf without an overflow warning)."""
-    ps = tuple(xp.astype(p, xp.float64) if hasattr(p, "dtype") else p for p in params)
+    ps = tuple(xp.astype(p, xp.float64) if is_array(p) else p for p in params)
     y = fn(xp.astype(x, xp.float64), *ps, xp=xp)
     return astype_rounded(y, xp.float32, xp=xp) if saturate else xp.astype(y, xp.float32)
 

@@ -58,7 +58,7 @@ class Param:
         if isinstance(value, bool):
             raise TypeError(f"{owner}(): {self.name} must be a number, got {value!r}")
         if isinstance(value, (int, float)):
-            if self.valid is not None and (math.isnan(value) or not self.valid(value)):
+            if self.valid is not None and (value != value or not self.valid(value)):
                 raise ValueError(
                     f"{owner}(): {self.name} must be {self.domain}, got {value!r}"
                 )
@@ -70,16 +70,22 @@ class Param:
         return value
 
 
+def is_finite(v: float) -> bool:
+    """``math.isfinite`` written as comparisons, so that it also works on the
+    symbolic floats of a tracer (``torch.compile(dynamic=True)``)."""
+    return -math.inf < v < math.inf
+
+
 def positive(v: float) -> bool:
-    return v > 0 and math.isfinite(v)
+    return v > 0 and is_finite(v)
 
 
 def finite(v: float) -> bool:
-    return math.isfinite(v)
+    return is_finite(v)
 
 
 def non_negative(v: float) -> bool:
-    return v >= 0 and math.isfinite(v)
+    return v >= 0 and is_finite(v)
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ def _scaled_difference(x: Any, top: Any, num: float, den: float, xp: Any) -> tup
 def shifted_exp(x: Any, num: float, den: float, xp: Any) -> Shifted:
     """The shifted exponentials of ``x * num / den`` along the last axis
     (see the module docstring). ``x`` is float32 or float64, ``K >= 1``."""
-    if (num < 0.0) != (den < 0.0):
+    if (num < 0.0 and den > 0.0) or (num > 0.0 and den < 0.0):  # (comparisons a tracer can guard on)
         x = -x
     num, den = abs(num), abs(den)
     raw = x
