@@ -1,8 +1,18 @@
-"""``torch.nn`` modules for the softmax family: thin wrappers over the
-functions of :mod:`actlab` (whose backward passes are the registered VJPs).
+"""``torch.nn`` modules for the softmax family, with PyTorch's names,
+constructor signatures and class dimension: thin wrappers over
+:mod:`actlab.torch.functional` (whose backward passes are actlab's VJPs).
 
-``axis`` is the class axis, last by default (PyTorch's ``dim``; its losses
-default to axis 1, which is the same for (N, C) input).
+``Softmax(dim=None)`` picks PyTorch's implicit dimension (with its warning);
+``temperature`` and ``beta`` are actlab's keyword-only extras, and ``axis``
+is accepted as another name for ``dim``. The losses take the class dimension
+1 ((N, C) or (N, C, d1, ...) input), as ``torch.nn.CrossEntropyLoss``.
+
+Example:
+    >>> import torch, actlab.torch as at
+    >>> at.Softmax(dim=1)
+    Softmax(dim=1)
+    >>> [round(v, 4) for v in at.Softmax(dim=-1)(torch.tensor([1.0, 2.0])).tolist()]
+    [0.2689, 0.7311]
 """
 
 from __future__ import annotations
@@ -11,99 +21,134 @@ from typing import Any
 
 import torch
 
-from .. import losses, simplex
+from . import functional as AF
+from ._torch_conventions import legacy_reduction, resolve_dim
+
+Tensor = torch.Tensor
 
 __all__ = [
-    "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "BCEWithLogitsLoss", "DistillationLoss",
+    "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
 ]
 
 
 class _Map(torch.nn.Module):
     fn: Any = None
 
-    def __init__(self, axis: int = -1, temperature: float = 1.0, beta: float | None = None) -> None:
+    def __init__(self, dim: int | None = None, *, temperature: float = 1.0, beta: float | None = None,
+                 axis: int | None = None) -> None:
         super().__init__()
-        self.axis, self.temperature, self.beta = axis, temperature, beta
-        type(self).fn(torch.zeros(1), temperature=temperature, beta=beta)  # validate now
+        self.dim = resolve_dim(type(self).__name__, dim, axis, None)
+        if self.dim is not None and (isinstance(self.dim, bool) or not isinstance(self.dim, int)):
+            raise TypeError(f"{type(self).__name__}: dim must be an int or None, got {self.dim!r}")
+        self.temperature, self.beta = temperature, beta
+        type(self).fn(torch.zeros(1), 0, temperature=temperature, beta=beta)  # validate now
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return type(self).fn(x, axis=self.axis, temperature=self.temperature, beta=self.beta)
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).fn(input, self.dim, 5, temperature=self.temperature, beta=self.beta)
 
     def extra_repr(self) -> str:
-        beta = "" if self.beta is None else f", beta={self.beta}"
-        return f"axis={self.axis}, temperature={self.temperature}{beta}"
+        extra = "" if self.temperature == 1.0 else f", temperature={self.temperature}"
+        extra += "" if self.beta is None else f", beta={self.beta}"
+        return f"dim={self.dim}{extra}"
 
 
 class Softmax(_Map):
-    """:func:`actlab.softmax` as a module: ``Softmax(axis=-1, temperature=1.0, beta=None)``.
+    r""":math:`e^{z_i}/\sum_j e^{z_j}` along ``dim`` (:func:`actlab.softmax`), as ``torch.nn.Softmax``.
 
-    >>> import torch, actlab.torch.softmax as m
-    >>> [round(v, 4) for v in m.Softmax()(torch.tensor([1.0, 2.0])).tolist()]
-    [0.2689, 0.7311]
+    >>> import torch, actlab.torch as at
+    >>> x = torch.randn(2, 3, 4, dtype=torch.float64)
+    >>> torch.allclose(at.Softmax(dim=1, temperature=2.0)(x), torch.softmax(x / 2, dim=1))
+    True
     """
 
-    fn = staticmethod(simplex.softmax)
+    fn = staticmethod(AF.softmax)
 
 
 class LogSoftmax(_Map):
-    """:func:`actlab.log_softmax` as a module."""
+    r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as ``torch.nn.LogSoftmax``."""
 
-    fn = staticmethod(simplex.log_softmax)
+    fn = staticmethod(AF.log_softmax)
 
 
 class Softmin(_Map):
-    """:func:`actlab.softmin` as a module."""
+    r""":math:`\mathrm{softmax}(-z)` along ``dim`` (:func:`actlab.softmin`), as ``torch.nn.Softmin``."""
 
-    fn = staticmethod(simplex.softmin)
+    fn = staticmethod(AF.softmin)
 
 
-class CrossEntropyLoss(torch.nn.Module):
-    """:func:`actlab.cross_entropy` as a module, PyTorch's arguments plus ``axis``
-    (the class axis; -1 by default, PyTorch's is 1). ``weight`` is a buffer.
+class _Loss(torch.nn.Module):
+    def __init__(self, size_average: bool | None, reduce: bool | None, reduction: str) -> None:
+        super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction)
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = reduction
 
-    >>> import torch, actlab.torch.softmax as m
-    >>> loss = m.CrossEntropyLoss(label_smoothing=0.1)
+
+class CrossEntropyLoss(_Loss):
+    """:func:`actlab.torch.functional.cross_entropy` as a module, as
+    ``torch.nn.CrossEntropyLoss`` (class dimension 1; ``weight`` is a buffer).
+
+    >>> import torch, actlab.torch as at
+    >>> loss = at.CrossEntropyLoss(label_smoothing=0.1)
     >>> round(float(loss(torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0]))), 4)
     0.3365
     """
 
-    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0, axis: int = -1) -> None:
-        super().__init__()
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(size_average, reduce, reduction)
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+                or not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.register_buffer("weight", weight)
-        self.ignore_index, self.reduction, self.label_smoothing, self.axis = (
-            ignore_index, reduction, label_smoothing, axis)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return losses.cross_entropy(logits, target, axis=self.axis, weight=self.weight,
-                                    ignore_index=self.ignore_index, reduction=self.reduction,
-                                    label_smoothing=self.label_smoothing)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return AF.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
-class BCEWithLogitsLoss(torch.nn.Module):
-    """:func:`actlab.binary_cross_entropy_with_logits` as a module; ``weight``
-    and ``pos_weight`` are buffers."""
+class NLLLoss(_Loss):
+    """:func:`actlab.torch.functional.nll_loss` as a module, as ``torch.nn.NLLLoss``."""
 
-    def __init__(self, weight: torch.Tensor | None = None, reduction: str = "mean",
-                 pos_weight: torch.Tensor | None = None) -> None:
-        super().__init__()
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
+                 reduce: bool | None = None, reduction: str = "mean") -> None:
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return AF.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                           reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """:func:`actlab.binary_cross_entropy_with_logits` as a module, as
+    ``torch.nn.BCEWithLogitsLoss``; ``weight`` and ``pos_weight`` are buffers."""
+
+    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
+                 reduction: str = "mean", pos_weight: Tensor | None = None) -> None:
+        super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
         self.register_buffer("pos_weight", pos_weight)
-        self.reduction = reduction
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return losses.binary_cross_entropy_with_logits(logits, target, weight=self.weight,
-                                                       pos_weight=self.pos_weight, reduction=self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return AF.binary_cross_entropy_with_logits(input, target, weight=self.weight, pos_weight=self.pos_weight,
+                                                   reduction=self.reduction)
 
 
 class DistillationLoss(torch.nn.Module):
-    """:func:`actlab.distillation_loss` as a module:
-    ``DistillationLoss(temperature, reduction="mean", axis=-1)(student, teacher)``."""
+    """:func:`actlab.distillation_loss` as a module (Hinton et al. 2015):
+    ``DistillationLoss(temperature, reduction="mean", dim=-1)(student, teacher)``."""
 
-    def __init__(self, temperature: float, reduction: str = "mean", axis: int = -1) -> None:
+    def __init__(self, temperature: float, reduction: str = "mean", dim: int = -1, *, axis: int | None = None) -> None:
         super().__init__()
-        self.temperature, self.reduction, self.axis = temperature, reduction, axis
+        self.temperature, self.reduction = temperature, reduction
+        self.dim = resolve_dim("DistillationLoss", dim, axis, -1)
 
-    def forward(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
-        return losses.distillation_loss(student_logits, teacher_logits, self.temperature, axis=self.axis,
-                                        reduction=self.reduction)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return AF.distillation_loss(input, target, self.temperature, self.dim, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, reduction={self.reduction!r}, dim={self.dim}"
