@@ -36,7 +36,7 @@ from .large_output import (
     negative_sampling_loss,
     sampled_softmax_loss,
 )
-from .softmax import (
+from .softmax_modules import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     DistillationLoss,

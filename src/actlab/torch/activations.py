@@ -38,6 +38,10 @@ class _Activation(nn.Module):
     ``inplace`` attribute is shown only when True, as PyTorch does)."""
 
     _repr: tuple[str, ...] = ()
+    _show_inplace = True  # PyTorch's Hardsigmoid and Hardswish do not show it
+
+    def __init__(self) -> None:
+        super().__init__()
 
     def _validate(self) -> None:
         with torch.no_grad():
@@ -45,7 +49,7 @@ class _Activation(nn.Module):
 
     def extra_repr(self) -> str:
         parts = [f"{k}={getattr(self, k)!r}" for k in self._repr]
-        if getattr(self, "inplace", False):
+        if getattr(self, "inplace", False) and self._show_inplace:
             parts.append("inplace=True")
         return ", ".join(parts)
 
@@ -144,12 +148,14 @@ class Hardsigmoid(_Inplace):
     r""":math:`\min(\max(x/6 + 1/2, 0), 1)`, as ``torch.nn.Hardsigmoid``."""
 
     fn = staticmethod(AF.hardsigmoid)
+    _show_inplace = False
 
 
 class Hardswish(_Inplace):
     r""":math:`x\,\mathrm{hardsigmoid}(x)` (Howard et al. 2019), as ``torch.nn.Hardswish``."""
 
     fn = staticmethod(AF.hardswish)
+    _show_inplace = False
 
 
 class LeakyReLU(_Activation):
