@@ -1,8 +1,8 @@
 """Argument checks and the loss reduction shared by the large-output losses
 (torch tensors only).
 
-Every bad argument raises ``ValueError`` naming the argument and the value,
-as issue 5 asks (targets of a wrong dtype included).
+Every bad argument raises ``ValueError`` naming the argument and the value
+(targets of a wrong dtype included).
 """
 
 from __future__ import annotations

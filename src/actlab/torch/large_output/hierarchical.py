@@ -1,4 +1,4 @@
-r"""Hierarchical softmax over a binary tree of the classes (SPEC section 4).
+r"""Hierarchical softmax over a binary tree of the classes (Morin & Bengio 2005; Mikolov et al. 2013).
 
 Each inner node :math:`n` has a vector :math:`v_n` and a bias :math:`b_n`;
 the probability of class :math:`w` given :math:`h` is the product over the

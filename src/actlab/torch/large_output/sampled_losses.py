@@ -1,5 +1,5 @@
 r"""Sampled softmax, noise-contrastive estimation and negative sampling
-(SPEC section 4): losses that score the true class and ``S`` candidates drawn
+(Jean et al. 2015; Gutmann & Hyvarinen 2010; Mikolov et al. 2013): losses that score the true class and ``S`` candidates drawn
 once for the whole batch, O(S) per row instead of O(V).
 
 With logits :math:`z_k = \langle h, w_k\rangle + b_k`, candidates
