@@ -15,7 +15,7 @@ the training counts (for the tree: ``init_bias_from_counts``), trained with
 Adam for the same steps and batches with each loss:
 
 - full: ``F.cross_entropy(h @ W.T + b, t)``;
-- fused: ``linear_cross_entropy(h, W, t, b)`` (same values, chunked);
+- fused: ``linear_cross_entropy(h, W, t, linear_bias=b)`` (same values, chunked);
 - hierarchical: ``HierarchicalSoftmax`` over the Huffman tree of the counts;
 - sampled: ``sampled_softmax_loss`` with S candidates (log-uniform sampler
   over the frequency-sorted vocabulary);
@@ -124,7 +124,7 @@ def loss_of(kind: str, out, h, t, num_sampled: int, gen: torch.Generator):
     if kind == "full":
         return F.cross_entropy(F.linear(h, w, b), t)
     if kind == "fused":
-        return linear_cross_entropy(h, w, t, b)
+        return linear_cross_entropy(h, w, t, linear_bias=b)
     if kind == "sampled":
         return sampled_softmax_loss(h, w, t, num_sampled, b, generator=gen)
     return nce_loss(h, w, t, num_sampled, b, generator=gen)

@@ -13,7 +13,7 @@ import actlab
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-from actlab.torch import softmax as modules  # noqa: E402
+from actlab.torch import softmax_modules as modules  # noqa: E402
 
 G = torch.Generator().manual_seed(0)
 Z = torch.randn(7, 5, dtype=torch.float64, generator=G) * 3

@@ -1,18 +1,29 @@
-"""``torch.nn`` modules for the element-wise activations, with PyTorch's class
-and parameter names. Each calls the actlab function, so its backward is
-actlab's accurate derivative. ``inplace=`` is not offered: the functions
-never write into their input.
+"""``torch.nn`` modules for the element-wise activations, with PyTorch's
+class names, constructor signatures (``inplace=`` included), defaults and
+``repr``. Each ``forward`` calls :mod:`actlab.torch.functional`, so the
+backward is actlab's accurate derivative; bad arguments fail at
+construction, naming the argument and the value.
+
+Example:
+    >>> import torch, actlab.torch as at
+    >>> at.LeakyReLU(0.2, inplace=True)
+    LeakyReLU(negative_slope=0.2, inplace=True)
+    >>> at.Softplus(beta=2.0)(torch.tensor([0.0])).tolist()
+    [0.3465735912322998]
 """
 
 from __future__ import annotations
 
-import math
+import warnings
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import elementwise as F
+from . import functional as AF
+from .parametric import Maxout, PReLU, RReLU, Swish, _check_bool
+
+Tensor = torch.Tensor
 
 __all__ = [
     "Sigmoid", "LogSigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU",
@@ -22,209 +33,313 @@ __all__ = [
 ]
 
 
-class _Elementwise(nn.Module):
-    """Base of the parameter-free and fixed-parameter modules: ``forward``
-    applies ``function`` with the constructor's arguments."""
+class _Activation(nn.Module):
+    """Base: ``_repr`` names the attributes shown by ``extra_repr`` (an
+    ``inplace`` attribute is shown only when True, as PyTorch does)."""
 
-    function: Any = None
-    arg_names: tuple[str, ...] = ()
+    _repr: tuple[str, ...] = ()
+    _show_inplace = True  # PyTorch's Hardsigmoid and Hardswish do not show it
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        names = self.arg_names
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments")
-        values = {p.name: p.default for p in type(self).function.entry.params if p.name in names}
-        values.update(zip(names, args))
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{type(self).__name__} got an unexpected argument {k!r}")
-            values[k] = v
-        self._args = values
-        for k, v in values.items():
-            setattr(self, k, v)
-        # validate now, not at the first forward pass
-        type(self).function(torch.zeros(2, 2), **values)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return type(self).function(input, **self._args)
+    def _validate(self) -> None:
+        with torch.no_grad():
+            self.forward(torch.zeros(2, 2))
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self._args.items())
+        parts = [f"{k}={getattr(self, k)!r}" for k in self._repr]
+        if getattr(self, "inplace", False) and self._show_inplace:
+            parts.append("inplace=True")
+        return ", ".join(parts)
 
 
-def _module(name: str, function: Any, arg_names: tuple[str, ...] = ()) -> type[nn.Module]:
-    example_args = "0.0, 0.0" if name == "Threshold" else ""
-    doc = (
-        f"Module form of :func:`actlab.{function.__name__}`"
-        + (f" (arguments: {', '.join(arg_names)}, as in ``torch.nn.{name}``)" if arg_names else "")
-        + f""".
+class Sigmoid(_Activation):
+    r""":math:`1/(1+e^{-x})`, as ``torch.nn.Sigmoid``.
 
     Example:
         >>> import torch, actlab.torch as at
-        >>> at.{name}({example_args})(torch.zeros(2, 4)).shape
-        torch.Size([2, 4])
+        >>> at.Sigmoid()(torch.zeros(2)).tolist()
+        [0.5, 0.5]
     """
-    )
-    return type(name, (_Elementwise,), {"function": staticmethod(function), "arg_names": arg_names,
-                                        "__doc__": doc, "__module__": __name__})
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.sigmoid(input)
 
 
-Sigmoid = _module("Sigmoid", F.sigmoid)
-LogSigmoid = _module("LogSigmoid", F.log_sigmoid)
-Tanh = _module("Tanh", F.tanh)
-ReLU = _module("ReLU", F.relu)
-ReLU6 = _module("ReLU6", F.relu6)
-LeakyReLU = _module("LeakyReLU", F.leaky_relu, ("negative_slope",))
-ELU = _module("ELU", F.elu, ("alpha",))
-SELU = _module("SELU", F.selu)
-CELU = _module("CELU", F.celu, ("alpha",))
-GELU = _module("GELU", F.gelu, ("approximate",))
-Softplus = _module("Softplus", F.softplus, ("beta",))
-SiLU = _module("SiLU", F.silu)
-Mish = _module("Mish", F.mish)
-Hardtanh = _module("Hardtanh", F.hardtanh, ("min_val", "max_val"))
-Hardsigmoid = _module("Hardsigmoid", F.hardsigmoid)
-Hardswish = _module("Hardswish", F.hardswish)
-Softsign = _module("Softsign", F.softsign)
-Tanhshrink = _module("Tanhshrink", F.tanhshrink)
-Softshrink = _module("Softshrink", F.softshrink, ("lambd",))
-Hardshrink = _module("Hardshrink", F.hardshrink, ("lambd",))
-Threshold = _module("Threshold", F.threshold, ("threshold", "value"))
+class LogSigmoid(_Activation):
+    r""":math:`\log\sigma(x)`, as ``torch.nn.LogSigmoid``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.logsigmoid(input)
+
+
+class Tanh(_Activation):
+    r""":math:`\tanh x`, as ``torch.nn.Tanh``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.tanh(input)
+
+
+class Softsign(_Activation):
+    r""":math:`x/(1+|x|)`, as ``torch.nn.Softsign``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.softsign(input)
+
+
+class Tanhshrink(_Activation):
+    r""":math:`x - \tanh x`, as ``torch.nn.Tanhshrink``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.tanhshrink(input)
+
+
+class _Inplace(_Activation):
+    """A parameter-free activation with PyTorch's ``inplace`` flag."""
+
+    fn: Any = None
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _check_bool(type(self).__name__, "inplace", inplace)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).fn(input, inplace=self.inplace)
+
+
+class ReLU(_Inplace):
+    r""":math:`\max(x, 0)`, as ``torch.nn.ReLU(inplace=False)``.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> x = torch.tensor([-1.0, 2.0]); at.ReLU(inplace=True)(x) is x, x.tolist()
+        (True, [0.0, 2.0])
+    """
+
+    fn = staticmethod(AF.relu)
+
+
+class ReLU6(_Inplace):
+    r""":math:`\min(\max(x, 0), 6)`, as ``torch.nn.ReLU6``."""
+
+    fn = staticmethod(AF.relu6)
+
+
+class SELU(_Inplace):
+    r"""Scaled ELU (Klambauer et al. 2017), as ``torch.nn.SELU``."""
+
+    fn = staticmethod(AF.selu)
+
+
+class SiLU(_Inplace):
+    r""":math:`x\sigma(x)`, as ``torch.nn.SiLU``."""
+
+    fn = staticmethod(AF.silu)
+
+
+class Mish(_Inplace):
+    r""":math:`x\tanh(\mathrm{softplus}(x))` (Misra 2019), as ``torch.nn.Mish``."""
+
+    fn = staticmethod(AF.mish)
+
+
+class Hardsigmoid(_Inplace):
+    r""":math:`\min(\max(x/6 + 1/2, 0), 1)`, as ``torch.nn.Hardsigmoid``."""
+
+    fn = staticmethod(AF.hardsigmoid)
+    _show_inplace = False
+
+
+class Hardswish(_Inplace):
+    r""":math:`x\,\mathrm{hardsigmoid}(x)` (Howard et al. 2019), as ``torch.nn.Hardswish``."""
+
+    fn = staticmethod(AF.hardswish)
+    _show_inplace = False
+
+
+class LeakyReLU(_Activation):
+    r""":math:`x` for :math:`x \ge 0`, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``."""
+
+    _repr = ("negative_slope",)
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = _check_bool("LeakyReLU", "inplace", inplace)
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.leaky_relu(input, self.negative_slope, self.inplace)
+
+
+class ELU(_Activation):
+    r""":math:`x` for :math:`x \ge 0`, else :math:`\alpha(e^x - 1)` (Clevert et al. 2016), as ``torch.nn.ELU``."""
+
+    _repr = ("alpha",)
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = _check_bool("ELU", "inplace", inplace)
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.elu(input, self.alpha, self.inplace)
+
+
+class CELU(ELU):
+    r""":math:`\max(0,x) + \min(0, \alpha(e^{x/\alpha} - 1))` (Barron 2017), as ``torch.nn.CELU``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.celu(input, self.alpha, self.inplace)
+
+
+class GELU(_Activation):
+    r""":math:`x\Phi(x)`, or its tanh form with ``approximate="tanh"``
+    (Hendrycks & Gimpel 2016), as ``torch.nn.GELU``.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> at.GELU(approximate="tanh")
+        GELU(approximate='tanh')
+    """
+
+    _repr = ("approximate",)
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.gelu(input, approximate=self.approximate)
+
+
+class Softplus(_Activation):
+    r""":math:`\frac1\beta\log(1 + e^{\beta x})`, as ``torch.nn.Softplus``.
+
+    ``threshold`` only matters for matching PyTorch: actlab's softplus is
+    exact everywhere, PyTorch returns ``x`` where :math:`\beta x` >
+    ``threshold``; this module does the same (see
+    :func:`actlab.torch.functional.softplus`); ``threshold=None`` keeps the
+    exact value everywhere.
+    """
+
+    _repr = ("beta", "threshold")
+
+    def __init__(self, beta: float = 1.0, threshold: float | None = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.softplus(input, self.beta, self.threshold)
+
+
+class Hardtanh(_Activation):
+    r""":math:`\min(\max(x, a), b)`, as ``torch.nn.Hardtanh`` (``min_value`` /
+    ``max_value`` are PyTorch's deprecated spellings)."""
+
+    _repr = ("min_val", "max_val")
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False,
+                 min_value: float | None = None, max_value: float | None = None) -> None:
+        super().__init__()
+        if min_value is not None or max_value is not None:
+            warnings.warn("keyword arguments min_value and max_value are deprecated; use min_val and max_val",
+                          DeprecationWarning, stacklevel=2)
+            min_val = min_val if min_value is None else min_value
+            max_val = max_val if max_value is None else max_value
+        if not min_val <= max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val!r}) must be <= max_val ({max_val!r})")
+        self.min_val, self.max_val = min_val, max_val
+        self.inplace = _check_bool("Hardtanh", "inplace", inplace)
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+
+class Softshrink(_Activation):
+    r""":math:`x \mp \lambda` for :math:`|x| > \lambda`, else 0, as ``torch.nn.Softshrink``."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.softshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    r""":math:`x` for :math:`|x| > \lambda`, else 0, as ``torch.nn.Hardshrink``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.hardshrink(input, self.lambd)
+
+
+class Threshold(_Activation):
+    r""":math:`x` where :math:`x >` ``threshold``, else ``value``, as ``torch.nn.Threshold``.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> at.Threshold(0.5, -1.0)(torch.tensor([0.2, 0.7])).tolist()
+        [-1.0, 0.699999988079071]
+    """
+
+    _repr = ("threshold", "value")
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.value = threshold, value
+        self.inplace = _check_bool("Threshold", "inplace", inplace)
+        self._validate()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AF.threshold(input, self.threshold, self.value, self.inplace)
 
 
 class _Gated(nn.Module):
-    function: Any = None
+    fn: Any = None
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
+        if isinstance(dim, bool) or not isinstance(dim, int):
+            raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
         self.dim = dim
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return type(self).function(input, axis=self.dim)
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).fn(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-def _gated(name: str, function: Any) -> type[nn.Module]:
-    doc = f"Module form of :func:`actlab.{function.__name__}`: halves of ``dim``, a * gate(b)."
-    return type(name, (_Gated,), {"function": staticmethod(function), "__doc__": doc, "__module__": __name__})
+class GLU(_Gated):
+    r""":math:`a\,\sigma(b)` over the halves of ``dim`` (Dauphin et al. 2017), as ``torch.nn.GLU``."""
+
+    fn = staticmethod(AF.glu)
 
 
-GLU = _gated("GLU", F.glu)
-ReGLU = _gated("ReGLU", F.reglu)
-GEGLU = _gated("GEGLU", F.geglu)
-SwiGLU = _gated("SwiGLU", F.swiglu)
+class ReGLU(_Gated):
+    r""":math:`a\,\mathrm{relu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
+
+    fn = staticmethod(AF.reglu)
 
 
-class PReLU(nn.Module):
-    r"""Parametric ReLU with a learned slope: one shared (``num_parameters=1``)
-    or one per channel (axis 1 of the input), as ``torch.nn.PReLU``.
+class GEGLU(_Gated):
+    r""":math:`a\,\mathrm{gelu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
 
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> m = at.PReLU(3)
-        >>> m(-torch.ones(2, 3)).tolist()[0]
-        [-0.25, -0.25, -0.25]
-    """
-
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive integer, got {num_parameters!r}")
-        if not math.isfinite(init):
-            raise ValueError(f"PReLU: init must be finite, got {init!r}")
-        self.num_parameters = num_parameters
-        self.init = init
-        self.weight = nn.Parameter(torch.full((num_parameters,), float(init), device=device, dtype=dtype))
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.prelu(input, self.weight)
-
-    def extra_repr(self) -> str:
-        return f"num_parameters={self.num_parameters}"
+    fn = staticmethod(AF.geglu)
 
 
-class RReLU(nn.Module):
-    r"""Randomised leaky ReLU: random slopes in training, their mean in eval
-    (``torch.nn.RReLU``; ``distribution="normal"`` draws from a normal law
-    with the uniform law's mean and variance).
+class SwiGLU(_Gated):
+    r""":math:`a\,\mathrm{silu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
 
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> at.RReLU(0.1, 0.3).eval()(-torch.ones(2, dtype=torch.float64)).tolist()
-        [-0.2, -0.2]
-    """
+    fn = staticmethod(AF.swiglu)
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, distribution: str = "uniform") -> None:
-        super().__init__()
-        F.rrelu(torch.zeros(1), lower, upper, distribution)  # validate
-        self.lower, self.upper, self.distribution = lower, upper, distribution
-
-    def forward(self, input: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return F.rrelu(input, self.lower, self.upper, self.distribution, training=self.training, generator=generator)
-
-    def extra_repr(self) -> str:
-        return f"lower={self.lower}, upper={self.upper}, distribution={self.distribution!r}"
-
-
-class Swish(nn.Module):
-    r"""Swish, :math:`x\sigma(\beta x)`, with ``beta`` fixed or learned
-    (``learnable=True``: a scalar parameter trained by actlab's exact
-    derivative with respect to beta).
-
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> m = at.Swish(beta=1.0, learnable=True)
-        >>> m(torch.ones(3)).sum().backward(); m.beta.grad is not None
-        True
-    """
-
-    def __init__(self, beta: float = 1.0, learnable: bool = False) -> None:
-        super().__init__()
-        if not math.isfinite(beta):
-            raise ValueError(f"Swish: beta must be finite, got {beta!r}")
-        self.learnable = learnable
-        if learnable:
-            self.beta = nn.Parameter(torch.tensor(float(beta)))
-        else:
-            self.beta = float(beta)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        beta = self.beta.to(input.dtype) if isinstance(self.beta, torch.Tensor) else self.beta
-        return F.swish(input, beta)
-
-    def extra_repr(self) -> str:
-        return f"learnable={self.learnable}"
-
-
-class Maxout(nn.Module):
-    r"""Maxout layer (Goodfellow et al. 2013): ``pieces`` affine maps of the
-    input, and for each output feature the maximum of its pieces:
-    :math:`y_j = \max_{i<k}(W_{ji} x + b_{ji})`.
-
-    Args:
-        in_features, out_features: sizes of the input's and output's last axis.
-        pieces: k, the number of linear pieces per output feature.
-
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> at.Maxout(4, 3, pieces=2)(torch.zeros(5, 4)).shape
-        torch.Size([5, 3])
-    """
-
-    def __init__(self, in_features: int, out_features: int, pieces: int, bias: bool = True,
-                 device: Any = None, dtype: Any = None) -> None:
-        super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features), ("pieces", pieces)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"Maxout: {name} must be a positive integer, got {v!r}")
-        self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
-        self.linear = nn.Linear(in_features, out_features * pieces, bias=bias, device=device, dtype=dtype)
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return F.maxout(self.linear(input), self.pieces, axis=-1)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"

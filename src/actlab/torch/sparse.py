@@ -14,22 +14,28 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..losses.sparse import entmax_loss, sparsemax_loss
-from ..simplex.entmax import entmax, entmax15
-from ..simplex.sparsemax import sparsemax
+from . import functional as AF
+from ._torch_conventions import resolve_dim
 
 __all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
 
 
 class Sparsemax(nn.Module):
-    """:func:`actlab.sparsemax` along ``dim`` (divided by ``temperature`` first)."""
+    """:func:`actlab.sparsemax` along ``dim`` (divided by ``temperature`` first;
+    ``axis`` is another name for ``dim``).
 
-    def __init__(self, dim: int = -1, temperature: float = 1.0) -> None:
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> at.Sparsemax(dim=0)(torch.tensor([-2.0, 0.0, 0.5])).tolist()
+        [0.0, 0.25, 0.75]
+    """
+
+    def __init__(self, dim: int = -1, temperature: float = 1.0, *, axis: int | None = None) -> None:
         super().__init__()
-        self.dim, self.temperature = dim, temperature
+        self.dim, self.temperature = resolve_dim(type(self).__name__, dim, axis, -1), temperature
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return sparsemax(x, axis=self.dim, temperature=self.temperature)
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return AF.sparsemax(input, self.dim, temperature=self.temperature)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, temperature={self.temperature}"
@@ -38,8 +44,8 @@ class Sparsemax(nn.Module):
 class Entmax15(Sparsemax):
     """:func:`actlab.entmax15` along ``dim``."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return entmax15(x, axis=self.dim, temperature=self.temperature)
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return AF.entmax15(input, self.dim, temperature=self.temperature)
 
 
 def _softplus_inverse(y: float) -> float:
@@ -88,11 +94,11 @@ class Entmax(nn.Module):
             return 1.0 + nn.functional.softplus(self.a)
         return self._alpha
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
         alpha = self.alpha
         if self.learnable:
-            alpha = alpha.to(x.dtype) if x.is_floating_point() else alpha
-        return entmax(x, alpha, self.n_iter, axis=self.dim)
+            alpha = alpha.to(input.dtype) if input.is_floating_point() else alpha
+        return AF.entmax(input, alpha, self.dim, self.n_iter)
 
     def extra_repr(self) -> str:
         return f"alpha={'learned' if self.learnable else self._alpha}, dim={self.dim}"
@@ -109,9 +115,9 @@ class _LossModule(nn.Module):
 class SparsemaxLoss(_LossModule):
     """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``, ``reduction``)."""
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sparsemax_loss(logits, target, weight=self.weight, ignore_index=self.ignore_index,
-                              reduction=self.reduction)
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return AF.sparsemax_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                                 reduction=self.reduction)
 
 
 class EntmaxLoss(_LossModule):
@@ -122,6 +128,6 @@ class EntmaxLoss(_LossModule):
         super().__init__(weight, ignore_index, reduction)
         self.alpha, self.n_iter = alpha, n_iter
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return entmax_loss(logits, target, self.alpha, n_iter=self.n_iter, weight=self.weight,
-                           ignore_index=self.ignore_index, reduction=self.reduction)
+    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return AF.entmax_loss(input, target, self.alpha, self.weight, self.ignore_index, self.reduction,
+                              n_iter=self.n_iter)

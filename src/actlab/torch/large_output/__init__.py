@@ -1,4 +1,4 @@
-"""Losses for large output spaces (PyTorch only; SPEC section 4).
+"""Losses for large output spaces (PyTorch only).
 
 Fused linear cross-entropy, hierarchical softmax over a Huffman tree, sampled
 softmax, noise-contrastive estimation and negative sampling. These modules

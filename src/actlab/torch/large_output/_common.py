@@ -1,8 +1,8 @@
 """Argument checks and the loss reduction shared by the large-output losses
 (torch tensors only).
 
-Every bad argument raises ``ValueError`` naming the argument and the value,
-as issue 5 asks (targets of a wrong dtype included).
+Every bad argument raises ``ValueError`` naming the argument and the value
+(targets of a wrong dtype included).
 """
 
 from __future__ import annotations
@@ -25,48 +25,58 @@ __all__ = [
 ]
 
 
-def check_hidden_weight(hidden: Any, weight: Any, owner: str) -> None:
-    """``hidden`` (..., d) and ``weight`` (V, d): float tensors of one dtype."""
+def check_hidden_weight(hidden: Any, weight: Any, owner: str, names: tuple[str, str] = ("hidden", "weight")) -> None:
+    """``hidden`` (..., d) and ``weight`` (V, d): float tensors of one dtype
+    (and one device); ``names`` are the caller's names for the two."""
+    hn, wn = names
     if not isinstance(hidden, torch.Tensor) or not hidden.is_floating_point():
-        raise ValueError(f"{owner}(): hidden must be a floating-point tensor, got {_describe(hidden)}")
+        raise ValueError(f"{owner}(): {hn} must be a floating-point tensor, got {_describe(hidden)}")
     if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
-        raise ValueError(f"{owner}(): weight must be a floating-point tensor, got {_describe(weight)}")
+        raise ValueError(f"{owner}(): {wn} must be a floating-point tensor, got {_describe(weight)}")
     if hidden.dim() < 1:
-        raise ValueError(f"{owner}(): hidden must have at least one dimension (features), got a 0-d tensor")
+        raise ValueError(f"{owner}(): {hn} must have at least one dimension (features), got a 0-d tensor")
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[-1]:
         raise ValueError(
-            f"{owner}(): weight must have shape (num_classes, {hidden.shape[-1]}) to match hidden "
+            f"{owner}(): {wn} must have shape (num_classes, {hidden.shape[-1]}) to match {hn} "
             f"{tuple(hidden.shape)}, got {tuple(weight.shape)}"
         )
     if weight.shape[0] < 1:
-        raise ValueError(f"{owner}(): weight has no rows (0 classes)")
+        raise ValueError(f"{owner}(): {wn} has no rows (0 classes)")
     if weight.dtype != hidden.dtype:
-        raise ValueError(f"{owner}(): weight dtype {weight.dtype} differs from hidden dtype {hidden.dtype}")
+        raise ValueError(f"{owner}(): {wn} dtype {weight.dtype} differs from {hn} dtype {hidden.dtype}")
+    if weight.device != hidden.device:
+        raise ValueError(f"{owner}(): {wn} is on {weight.device}, {hn} on {hidden.device}")
 
 
-def check_bias(bias: Any, num_rows: int, dtype: torch.dtype, owner: str) -> None:
+def check_bias(bias: Any, num_rows: int, dtype: torch.dtype, owner: str, name: str = "bias",
+               hidden_name: str = "hidden") -> None:
     if bias is None:
         return
     if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (num_rows,):
-        raise ValueError(f"{owner}(): bias must have shape ({num_rows},), got {_describe(bias)}")
+        raise ValueError(f"{owner}(): {name} must have shape ({num_rows},), got {_describe(bias)}")
     if bias.dtype != dtype:
-        raise ValueError(f"{owner}(): bias dtype {bias.dtype} differs from hidden dtype {dtype}")
+        raise ValueError(f"{owner}(): {name} dtype {bias.dtype} differs from {hidden_name} dtype {dtype}")
 
 
-def check_targets(target: Any, batch_shape: torch.Size, num_classes: int, ignore_index: int | None, owner: str):
+def check_targets(target: Any, batch_shape: torch.Size, num_classes: int, ignore_index: int | None, owner: str,
+                  hidden_name: str = "hidden"):
     """Integer class indices of shape ``batch_shape`` in ``[0, num_classes)``
-    (or equal to ``ignore_index``). Returns the mask of counted entries."""
+    (or equal to ``ignore_index``). Returns the mask of counted entries.
+
+    The range check reads the values, so it is skipped under ``torch.compile``
+    and on the meta device (which has no values); an out-of-range target
+    then fails in the gather that uses it, or not at all on meta."""
     if not isinstance(target, torch.Tensor):
         raise ValueError(f"{owner}(): target must be an integer tensor, got {_describe(target)}")
     if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
         raise ValueError(f"{owner}(): target must hold integer class indices, got dtype {target.dtype}")
     if target.shape != batch_shape:
         raise ValueError(
-            f"{owner}(): target shape {tuple(target.shape)} does not match hidden's leading shape "
+            f"{owner}(): target shape {tuple(target.shape)} does not match {hidden_name}'s leading shape "
             f"{tuple(batch_shape)}"
         )
     keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
-    if not torch.compiler.is_compiling():
+    if not torch.compiler.is_compiling() and not target.is_meta:
         bad = keep & ((target < 0) | (target >= num_classes))
         if bool(bad.any()):
             first = int(target[bad][0])

@@ -1,20 +1,30 @@
-r"""Fused linear cross-entropy: the loss of ``softmax(h W^T + b)`` against class
-targets without ever holding the N x V logits (SPEC section 4).
+r"""Fused linear cross-entropy: the loss of ``softmax(x W^T + b)`` against class
+targets without ever holding the N x V logits.
 
-Per counted row i, with logits :math:`z = W h_i + b` (after the optional soft
-cap :math:`z \leftarrow c \tanh(z / c)`, Gemma 2) and
+The arguments follow ``torch.nn.functional.linear_cross_entropy``
+(``input``, ``linear_weight``, ``target``, ``linear_bias``, class weights
+``weight``, ``reduction``, ``ignore_index``, ``label_smoothing``); actlab's
+extras (``z_loss``, ``softcap``, ``memory_budget``) are keyword-only.
+
+Per row i with target :math:`t_i`, class weights :math:`w` (all 1 when not
+given, :math:`W = \sum_c w_c`), logits :math:`z = W_{lin} x_i + b` (after the
+optional soft cap :math:`z \leftarrow c \tanh(z / c)`, Gemma 2) and
 :math:`\mathrm{lse}_i = \log\sum_j e^{z_j}`,
 
 .. math::
 
-    \ell_i = \mathrm{lse}_i - (1-\varepsilon) z_{t_i}
-             - \frac{\varepsilon}{V}\sum_j z_j + \lambda\,\mathrm{lse}_i^2,
+    \ell_i = (1-\varepsilon)\,w_{t_i}(\mathrm{lse}_i - z_{t_i})
+             + \frac{\varepsilon}{V}\sum_j w_j(\mathrm{lse}_i - z_j)
+             + \lambda\,w_{t_i}\,\mathrm{lse}_i^2
 
-(label smoothing :math:`\varepsilon`, z-loss :math:`\lambda`, PaLM), with
-gradient :math:`\partial\ell_i/\partial z_j = p_j (1 + 2\lambda\,\mathrm{lse}_i)
-- (1-\varepsilon)[j = t_i] - \varepsilon/V`, :math:`p = \mathrm{softmax}(z)`.
+(label smoothing :math:`\varepsilon`, PyTorch's formula; z-loss
+:math:`\lambda`, PaLM, weighted like the row), with gradient
+:math:`\partial\ell_i/\partial z_j = a_i p_j - (1-\varepsilon) w_{t_i}[j = t_i]
+- \varepsilon w_j / V`, :math:`a_i = (1-\varepsilon) w_{t_i} + \varepsilon W / V
++ 2\lambda w_{t_i} \mathrm{lse}_i`, :math:`p = \mathrm{softmax}(z)`.
 Rows whose target is ``ignore_index`` count for nothing; ``mean`` divides by
-the number of counted rows (NaN when there is none, as ``F.cross_entropy``).
+:math:`\sum_i w_{t_i}` over the counted rows (their number without class
+weights; NaN when there is none, as ``F.cross_entropy``).
 
 How: the rows are processed in chunks of ``c`` rows, ``c`` chosen so that the
 ``c x V`` logits of one chunk (two such buffers with a soft cap) fit in
@@ -23,7 +33,7 @@ weight's size (the step holds the weight and its gradient anyway, and larger
 chunks make faster matrix products at large V). One buffer is reused from
 chunk to chunk, and each chunk's logits become ``exp(z - max)`` in place.
 When the loss is reduced (``mean``/``sum``) and a gradient is needed, the
-gradients for hidden, weight and bias are accumulated during the forward pass
+gradients for input, weight and bias are accumulated during the forward pass
 and only scaled by the incoming gradient in backward: three matrix products
 per chunk, as the plain computation, with the softmax's normalisation, the
 per-row factors and the one-hot and smoothing terms folded into ``c x d``
@@ -32,6 +42,12 @@ products. With ``reduction="none"``, or when backward runs a second time
 float16/bfloat16 inputs are computed and accumulated in float32 (a bfloat16
 weight-gradient accumulator diverges: Liger-Kernel issue 512) and the results
 rounded once.
+
+Eagerly, ignored rows are left out before the chunks are formed (a
+data-dependent ``nonzero``). Under ``torch.compile`` and on the meta device
+every row is processed and the ignored ones are masked, so the graph has
+static shapes and no data-dependent branch (``fullgraph=True`` works). Every
+buffer is allocated on the input's device.
 
 Reference: Wijmans et al., "Cut Your Losses in Large-Vocabulary Language
 Models" (2024); Hsu et al., Liger-Kernel (2024); Chowdhery et al., PaLM
@@ -60,80 +76,117 @@ class _Options(NamedTuple):
     reduction: str
     chunk_rows: int
     grad_enabled: bool  # grad mode at the call (inside Function.forward it is always off)
+    compact: bool  # leave ignored rows out eagerly (a data-dependent nonzero)
 
 
 def linear_cross_entropy(
-    hidden: torch.Tensor,
-    weight: torch.Tensor,
+    input: torch.Tensor,
+    linear_weight: torch.Tensor,
     target: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    ignore_index: int = -100,
+    *,
+    linear_bias: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
     label_smoothing: float = 0.0,
+    options: Any = None,
     z_loss: float = 0.0,
     softcap: float | None = None,
-    reduction: str = "mean",
     memory_budget: int | None = None,
 ) -> torch.Tensor:
-    r"""Cross-entropy of ``hidden @ weight.T + bias`` against ``target``, in chunks.
+    r"""Cross-entropy of ``input @ linear_weight.T + linear_bias`` against ``target``, in chunks.
 
-    Equals ``F.cross_entropy(hidden @ weight.T + bias, target,
-    ignore_index=ignore_index, label_smoothing=label_smoothing,
-    reduction=reduction)`` (plus ``z_loss * lse**2`` per counted row, and with
-    the logits soft-capped first when ``softcap`` is given) in value and in
-    the gradients for ``hidden``, ``weight`` and ``bias``, but holds at most
+    Equals ``F.cross_entropy(F.linear(input, linear_weight, linear_bias),
+    target, weight=weight, ignore_index=ignore_index,
+    label_smoothing=label_smoothing, reduction=reduction)`` (plus ``z_loss *
+    w[t] * lse**2`` per counted row, and with the logits soft-capped first when
+    ``softcap`` is given) in value and in the gradients for ``input``,
+    ``linear_weight`` and ``linear_bias``, but holds at most
     ``memory_budget`` bytes of logits at a time.
 
     Args:
-        hidden: (..., d) float tensor.
-        weight: (V, d) tensor of the same dtype.
-        target: (...) integer class indices in ``[0, V)`` or ``ignore_index``.
-        bias: optional (V,) tensor.
-        ignore_index: target value that is not counted.
+        input: (..., d) float tensor.
+        linear_weight: (V, d) tensor of the same dtype and device.
+        target: (...) integer class indices in ``[0, V)`` or ``ignore_index``
+            (probability targets are not supported: they are N x V already;
+            use ``cross_entropy`` on the logits).
+        linear_bias: optional (V,) tensor.
+        weight: optional (V,) class weights (PyTorch's ``weight``).
+        reduction: ``"mean"`` (weighted mean over counted rows), ``"sum"`` or ``"none"``.
+        ignore_index: target value that is not counted; None means -100.
         label_smoothing: epsilon in [0, 1] (PyTorch's convention).
+        options: accepted for ``F.linear_cross_entropy``'s signature; PyTorch's
+            chunking options do not change the result, and actlab chooses its
+            chunks from ``memory_budget`` instead.
         z_loss: coefficient of the PaLM z-loss ``lse(z)^2``, >= 0.
         softcap: if given (> 0), logits become ``softcap * tanh(z / softcap)``.
-        reduction: ``"mean"`` (over counted rows), ``"sum"`` or ``"none"``.
         memory_budget: bytes of chunk logits held at once (at least one row);
             ``None``: the larger of 128 MiB and twice the weight's size.
+
+    Returns:
+        The loss: a 0-d tensor, or ``target``'s shape with ``reduction="none"``.
 
     Example:
         >>> import torch
         >>> from actlab.torch.large_output import linear_cross_entropy
         >>> g = torch.Generator().manual_seed(0)
         >>> h, w = torch.randn(6, 4, generator=g), torch.randn(10, 4, generator=g)
-        >>> t = torch.tensor([1, 2, 3, -100, 9, 0])
-        >>> ours = linear_cross_entropy(h, w, t, memory_budget=80)  # 2 rows a chunk
-        >>> ref = torch.nn.functional.cross_entropy(h @ w.T, t)
+        >>> t, cw = torch.tensor([1, 2, 3, -100, 9, 0]), torch.rand(10, generator=g)
+        >>> ours = linear_cross_entropy(h, w, t, weight=cw, memory_budget=80)  # 2 rows a chunk
+        >>> ref = torch.nn.functional.cross_entropy(h @ w.T, t, weight=cw)
         >>> bool(torch.allclose(ours, ref))
         True
     """
     owner = "linear_cross_entropy"
-    check_hidden_weight(hidden, weight, owner)
-    num_classes, d = weight.shape
-    check_bias(bias, num_classes, hidden.dtype, owner)
+    check_hidden_weight(input, linear_weight, owner, ("input", "linear_weight"))
+    num_classes, d = linear_weight.shape
+    check_bias(linear_bias, num_classes, input.dtype, owner, "linear_bias", "input")
+    if weight is not None:
+        if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (num_classes,) \
+                or not weight.is_floating_point():
+            raise ValueError(f"{owner}(): weight (class weights) must be a float tensor of shape "
+                             f"({num_classes},), got {_describe(weight)}")
+    for name, t in (("linear_bias", linear_bias), ("weight", weight), ("target", target)):
+        if isinstance(t, torch.Tensor) and t.device != input.device:
+            raise ValueError(f"{owner}(): {name} is on {t.device}, input on {input.device}")
     check_reduction(reduction, owner)
+    if ignore_index is None:
+        ignore_index = -100
     smoothing = check_nonnegative(label_smoothing, "label_smoothing", owner, upper=1.0)
     zl = check_nonnegative(z_loss, "z_loss", owner)
     if softcap is not None:
         softcap = check_nonnegative(softcap, "softcap", owner)
         if softcap == 0.0:
             raise ValueError(f"{owner}(): softcap must be positive (or None), got 0")
-    work = _work_dtype(hidden.dtype)
+    work = _work_dtype(input.dtype)
     itemsize = torch.finfo(work).bits // 8
     if memory_budget is None:
         memory_budget = max(DEFAULT_MEMORY_BUDGET, 2 * num_classes * d * itemsize)
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
         raise ValueError(f"{owner}(): memory_budget must be a positive number of bytes, got {memory_budget!r}")
-    keep = check_targets(target, hidden.shape[:-1], num_classes, ignore_index, owner)
+    if isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape == (
+            *input.shape[:-1], num_classes):
+        raise ValueError(f"{owner}(): probability targets are not supported (they are as large as the logits); "
+                         "use actlab.torch.functional.cross_entropy on the logits")
+    keep = check_targets(target, input.shape[:-1], num_classes, ignore_index, owner, "input")
 
     per_row = num_classes * itemsize * (2 if softcap is not None else 1)
-    opts = _Options(smoothing, zl, softcap, reduction, max(1, memory_budget // per_row), torch.is_grad_enabled())
-    out = _LinearCrossEntropy.apply(hidden.reshape(-1, d), weight, bias, target.reshape(-1), keep.reshape(-1), opts)
+    compact = not torch.compiler.is_compiling() and not input.is_meta
+    opts = _Options(smoothing, zl, softcap, reduction, max(1, memory_budget // per_row), torch.is_grad_enabled(),
+                    compact)
+    out = _LinearCrossEntropy.apply(input.reshape(-1, d), linear_weight, linear_bias, weight, target.reshape(-1),
+                                    keep.reshape(-1), opts)
     return out.reshape(target.shape) if reduction == "none" else out
 
 
 class LinearCrossEntropyLoss(torch.nn.Module):
-    """Module form of :func:`linear_cross_entropy`: ``loss(hidden, weight, target, bias=None)``.
+    """Module form of :func:`linear_cross_entropy`:
+    ``loss(input, linear_weight, target, linear_bias=None)``.
+
+    Unlike ``torch.nn.LinearCrossEntropyLoss`` (which owns its ``Linear``),
+    the projection's weight and bias are arguments of the call, so the
+    output layer of a language model can be shared with its embedding.
+    ``weight`` (class weights) is a buffer.
 
     Example:
         >>> import torch
@@ -146,27 +199,40 @@ class LinearCrossEntropyLoss(torch.nn.Module):
 
     def __init__(
         self,
-        ignore_index: int = -100,
+        *,
+        weight: torch.Tensor | None = None,
+        reduction: str = "mean",
+        ignore_index: int | None = None,
         label_smoothing: float = 0.0,
         z_loss: float = 0.0,
         softcap: float | None = None,
-        reduction: str = "mean",
         memory_budget: int | None = None,
     ) -> None:
         super().__init__()
+        check_reduction(reduction, "LinearCrossEntropyLoss")
+        check_nonnegative(label_smoothing, "label_smoothing", "LinearCrossEntropyLoss", upper=1.0)
+        check_nonnegative(z_loss, "z_loss", "LinearCrossEntropyLoss")
+        self.register_buffer("weight", weight)
         self.ignore_index, self.label_smoothing, self.z_loss = ignore_index, label_smoothing, z_loss
         self.softcap, self.reduction, self.memory_budget = softcap, reduction, memory_budget
 
-    def forward(self, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
-                bias: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
+                linear_bias: torch.Tensor | None = None) -> torch.Tensor:
         return linear_cross_entropy(
-            hidden, weight, target, bias, self.ignore_index, self.label_smoothing, self.z_loss,
-            self.softcap, self.reduction, self.memory_budget,
+            input, linear_weight, target, linear_bias=linear_bias, weight=self.weight, reduction=self.reduction,
+            ignore_index=self.ignore_index, label_smoothing=self.label_smoothing, z_loss=self.z_loss,
+            softcap=self.softcap, memory_budget=self.memory_budget,
         )
 
     def extra_repr(self) -> str:
         return (f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
                 f"z_loss={self.z_loss}, softcap={self.softcap}, reduction={self.reduction!r}")
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return repr(x)
 
 
 def _work_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -175,84 +241,126 @@ def _work_dtype(dtype: torch.dtype) -> torch.dtype:
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, t: torch.Tensor,
-                keep: torch.Tensor, opts: _Options) -> torch.Tensor:
-        rows = keep.nonzero().squeeze(1)
-        count = rows.numel()
+    def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, cw: torch.Tensor | None,
+                t: torch.Tensor, keep: torch.Tensor, opts: _Options) -> torch.Tensor:
+        work = _work_dtype(h.dtype)
+        rows = keep.nonzero().squeeze(1) if opts.compact else None
+        t = torch.where(keep, t, torch.zeros((), dtype=t.dtype, device=t.device))  # ignored rows read class 0
+        row_w = keep.to(work) if cw is None else torch.where(keep, cw.to(work)[t], 0.0)
+        total_w = row_w.sum()  # the mean's denominator: counted rows, or their summed class weights
         want = tuple(ctx.needs_input_grad[:3])
         eager = opts.grad_enabled and any(want) and opts.reduction != "none"
         scale = None
         if eager:
-            scale = torch.tensor(1.0 / count if opts.reduction == "mean" and count else 1.0, dtype=torch.float64)
-        loss, grads = _sweep(h, w, b, t, rows, opts, scale, want if eager else (False,) * 3)
-        ctx.save_for_backward(h, w, b, t, rows)
-        ctx.opts, ctx.count, ctx.grads = opts, count, grads if eager else None
+            one = torch.ones((), dtype=work, device=h.device)
+            # no counted row: loss 0/0 = NaN as F.cross_entropy, gradients 0 (every row's factor is 0)
+            scale = torch.where(total_w > 0, one / total_w, one) if opts.reduction == "mean" else one
+        loss, grads = _sweep(h, w, b, cw, t, keep, row_w, rows, opts, scale, want if eager else (False,) * 3)
+        ctx.opts = opts
+        if opts.compact:
+            ctx.save_for_backward(h, w, b, cw, t, keep, row_w, total_w, rows)
+            ctx.grads = grads if eager else None
+        else:  # traced (compile, meta): no Python state changes between backward calls
+            ctx.save_for_backward(h, w, b, cw, t, keep, row_w, total_w, *(grads if eager else (None,) * 3))
+            ctx.grads = None
+        ctx.eager = eager
         if opts.reduction == "none":
             return loss.to(h.dtype)
         total = loss.sum()
-        return (total / count if opts.reduction == "mean" else total).to(h.dtype)
+        return (total / total_w if opts.reduction == "mean" else total).to(h.dtype)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
-        h, w, b, t, rows = ctx.saved_tensors
+        opts = ctx.opts
+        saved = ctx.saved_tensors
+        h, w, b, cw, t, keep, row_w, total_w = saved[:8]
+        rows = saved[8] if opts.compact else None
         want = tuple(ctx.needs_input_grad[:3])
-        grads, ctx.grads = ctx.grads, None
-        if grads is not None:  # computed in forward: scale by the incoming scalar
-            out = [None if g is None else g.mul_(grad.to(g.dtype)) for g in grads]
-        else:  # reduction "none", or a second backward: recompute chunk by chunk
-            opts = ctx.opts
+        work = _work_dtype(h.dtype)
+        if opts.compact:
+            grads, ctx.grads = ctx.grads, None
+            if grads is not None:  # computed in forward: scale by the incoming scalar, in place
+                grads = tuple(None if g is None else g.mul_(grad.to(g.dtype)) for g in grads)
+        else:
+            grads = tuple(None if g is None else g * grad.to(g.dtype) for g in saved[8:]) if ctx.eager else None
+        if grads is None:  # reduction "none", or a second eager backward: recompute chunk by chunk
+            g = grad.to(work)
             if opts.reduction == "none":
-                scale = grad.reshape(-1).to(torch.float64)
+                scale = g.reshape(-1)
             elif opts.reduction == "mean":
-                scale = grad.to(torch.float64) / ctx.count if ctx.count else grad.to(torch.float64)
+                scale = torch.where(total_w > 0, g / total_w, g)
             else:
-                scale = grad.to(torch.float64)
-            _, out = _sweep(h, w, b, t, rows, opts, scale, want)
-        gh, gw, gb = out
+                scale = g
+            _, grads = _sweep(h, w, b, cw, t, keep, row_w, rows, opts, scale, want)
+        gh, gw, gb = grads
         return (
             None if gh is None else gh.to(h.dtype),
             None if gw is None else gw.to(w.dtype),
             None if gb is None or b is None else gb.to(b.dtype),
-            None, None, None,
+            None, None, None, None,
         )
 
 
-def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
-    """One pass over the counted ``rows`` in chunks: per-row losses (length N,
-    zero on ignored rows) and, where ``want``, the gradients for (h, w, b)
-    with row ``i``'s gradient multiplied by ``scale`` (a 0-d tensor or a
-    length-N tensor)."""
+def _chunks(n: int, rows: torch.Tensor | None, size: int):
+    """Row selections of at most ``size`` rows: index tensors into the counted
+    ``rows``, or slices of all ``n`` rows when ``rows`` is None."""
+    if rows is None:
+        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+    return [rows[s:s + size] for s in range(0, rows.numel(), size)]
+
+
+def _take(x: torch.Tensor, sel: Any) -> torch.Tensor:
+    return x[sel] if isinstance(sel, slice) else x.index_select(0, sel)
+
+
+def _put(dst: torch.Tensor, sel: Any, value: torch.Tensor) -> None:
+    if isinstance(sel, slice):
+        dst[sel] = value
+    else:
+        dst.index_copy_(0, sel, value)
+
+
+def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
+    """One pass over the rows in chunks (only the counted ``rows`` when given,
+    else all, the ignored ones weighing 0): per-row losses (length N, zero on
+    ignored rows) and, where ``want``, the gradients for (h, w, b) with row
+    ``i``'s gradient multiplied by ``scale`` (a 0-d or a length-N tensor)."""
     n, d = h.shape
     num_classes = w.shape[0]
     work = _work_dtype(h.dtype)
+    dev = h.device
     wc = w.to(work)
     bc = None if b is None else b.to(work)
+    cwc = None if cw is None else cw.to(work)
     eps, zl, cap = opts.smoothing, opts.z_loss, opts.softcap
     want_h, want_w, want_b = want[0], want[1], want[2] and b is not None
     grads_needed = want_h or want_w or want_b
-    gh = torch.zeros((n, d), dtype=work) if want_h else None
-    gw = torch.zeros((num_classes, d), dtype=work) if want_w else None
-    gb = torch.zeros(num_classes, dtype=work) if want_b else None
-    loss = torch.zeros(n, dtype=work)
+    gh = torch.zeros((n, d), dtype=work, device=dev) if want_h else None
+    gw = torch.zeros((num_classes, d), dtype=work, device=dev) if want_w else None
+    gb = torch.zeros(num_classes, dtype=work, device=dev) if want_b else None
+    loss = torch.zeros(n, dtype=work, device=dev)
     folded = cap is None  # without a soft cap the one-hot and smoothing terms fold into c x d products
-    w_colsum = wc.sum(0) if grads_needed and folded and eps and want_h else None
-    smooth_h = torch.zeros(d, dtype=work) if want_w and folded and eps else None
-    smooth_b = torch.zeros((), dtype=work) if want_b and folded and eps else None
+    w_colsum = None  # sum_j cw_j W_j (the smoothing term of the input gradient)
+    if grads_needed and folded and eps and want_h:
+        w_colsum = wc.sum(0) if cwc is None else cwc @ wc
+    smooth_h = torch.zeros(d, dtype=work, device=dev) if want_w and folded and eps else None
+    smooth_b = torch.zeros((), dtype=work, device=dev) if want_b and folded and eps else None
+    sum_cw = float(num_classes) if cwc is None else cwc.sum()
 
     # one logits buffer (two with a soft cap) for every chunk: reusing it spares
     # the allocator and the kernel from mapping and zeroing fresh pages per chunk
-    rows_per_chunk = min(opts.chunk_rows, max(rows.numel(), 1))
-    buf = torch.empty((rows_per_chunk, num_classes), dtype=work, device=h.device)
+    count = n if rows is None else rows.numel()
+    rows_per_chunk = min(opts.chunk_rows, max(count, 1))
+    buf = torch.empty((rows_per_chunk, num_classes), dtype=work, device=dev)
     buf_raw = torch.empty_like(buf) if cap is not None else None
-    for start in range(0, rows.numel(), rows_per_chunk):
-        r = rows[start:start + rows_per_chunk]
-        hc = h.index_select(0, r).to(work)
-        tc = t.index_select(0, r)
-        z = buf[:r.numel()]
-        raw = None
-        if cap is not None:
-            raw = buf_raw[:r.numel()]
+    for sel in _chunks(n, rows, rows_per_chunk):
+        hc = _take(h, sel).to(work)
+        tc = _take(t, sel)
+        rw = _take(row_w, sel)  # w[t_i] on counted rows (1 without class weights), 0 on ignored ones
+        m_rows = hc.shape[0]
+        z = buf[:m_rows]
+        raw = buf_raw[:m_rows] if cap is not None else None
         target = raw if raw is not None else z
         if bc is not None:
             torch.addmm(bc, hc, wc.T, out=target)
@@ -261,57 +369,62 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
         if raw is not None:
             torch.div(raw, cap, out=z).tanh_().mul_(cap)
         z_t = z.gather(1, tc[:, None]).squeeze(1)
-        z_mean = z.mean(1) if eps else None
+        kc = _take(keep, sel)
+        kept = rw if cwc is None else kc.to(work)  # 1 on counted rows
+        z_smooth = (z.sum(1) if cwc is None else z @ cwc) if eps else None
         m = z.amax(1, keepdim=True)
         denom = z.sub_(m).exp_().sum(1)  # z <- E = exp(z - m) in place; P = E / denom
         lse = m.squeeze(1) + torch.log(denom)
-        row_loss = lse - (1.0 - eps) * z_t
+        # a_i lse_i - (1 - eps) w_t z_t - eps/V sum_j w_j z_j + zl w_t lse^2
+        a = (1.0 - eps) * rw + (eps / num_classes) * sum_cw * kept if eps else rw
+        row_loss = a * lse - (1.0 - eps) * rw * z_t
         if eps:
-            row_loss = row_loss - eps * z_mean
+            row_loss = row_loss - (eps / num_classes) * kept * z_smooth
         if zl:
-            row_loss = row_loss + zl * lse * lse
-        loss.index_copy_(0, r, row_loss)
+            row_loss = row_loss + zl * rw * lse * lse
+        row_loss = torch.where(kc, row_loss, 0.0)  # an ignored row is 0, even if its logits are not finite
+        _put(loss, sel, row_loss)
         if not grads_needed:
             continue
 
-        s = (scale if scale.dim() == 0 else scale.index_select(0, r)).to(work)
-        s = s.expand(r.numel())
-        coef = (s * (1.0 + 2.0 * zl * lse) if zl else s) / denom  # per-row factor of E
-        hot = (1.0 - eps) * s
+        s = (scale if scale.dim() == 0 else _take(scale, sel)).to(work)
+        s = s.expand(m_rows)
+        coef = s * (a + 2.0 * zl * rw * lse if zl else a) / denom  # per-row factor of E
+        hot = (1.0 - eps) * rw * s
+        sm = (eps / num_classes) * kept * s  # per-row factor of the smoothing term w_j
         if folded:
-            # G = diag(coef) E - diag(hot) onehot(t) - (eps/V) s 1^T, never formed.
+            # G = diag(coef) E - diag(hot) onehot(t) - sm w^T, never formed.
             if want_h:
                 ghc = (z @ wc).mul_(coef[:, None])
                 ghc.sub_(hot[:, None] * wc.index_select(0, tc))
                 if eps:
-                    ghc.sub_((eps / num_classes) * s[:, None] * w_colsum)
-                gh.index_copy_(0, r, ghc)
+                    ghc.sub_(sm[:, None] * w_colsum)
+                _put(gh, sel, ghc)
             if want_w:
                 gw.addmm_(z.T, hc * coef[:, None])
                 gw.index_add_(0, tc, hc * (-hot)[:, None])
                 if eps:
-                    smooth_h.add_(s @ hc)
+                    smooth_h.add_(sm @ hc)
             if want_b:
                 gb.add_(coef @ z)
                 gb.index_add_(0, tc, -hot)
                 if eps:
-                    smooth_b.add_(s.sum())
+                    smooth_b.add_(sm.sum())
         else:
-            # soft cap: G_raw = (diag(coef) E - hot onehot - eps/V s) * sech^2(raw / cap)
+            # soft cap: G_raw = (diag(coef) E - hot onehot - sm w^T) * sech^2(raw / cap)
             z.mul_(coef[:, None])
             if eps:
-                z.sub_((eps / num_classes) * s[:, None])
+                z.sub_(sm[:, None] if cwc is None else sm[:, None] * cwc)
             z.scatter_add_(1, tc[:, None], -hot[:, None])
             z.div_(raw.div_(cap).cosh_().square_())  # cosh overflow gives sech^2 = 0, never NaN
             if want_h:
-                gh.index_copy_(0, r, z @ wc)
+                _put(gh, sel, z @ wc)
             if want_w:
                 gw.addmm_(z.T, hc)
             if want_b:
                 gb.add_(z.sum(0))
     if smooth_h is not None:
-        gw.sub_((eps / num_classes) * smooth_h)
+        gw.sub_(smooth_h if cwc is None else cwc[:, None] * smooth_h)
     if smooth_b is not None:
-        gb.sub_((eps / num_classes) * smooth_b)
+        gb.sub_(smooth_b if cwc is None else cwc * smooth_b)
     return loss, (gh, gw, gb)
-

@@ -1,4 +1,4 @@
-r"""Hierarchical softmax over a binary tree of the classes (SPEC section 4).
+r"""Hierarchical softmax over a binary tree of the classes (Morin & Bengio 2005; Mikolov et al. 2013).
 
 Each inner node :math:`n` has a vector :math:`v_n` and a bias :math:`b_n`;
 the probability of class :math:`w` given :math:`h` is the product over the
@@ -86,8 +86,11 @@ class HierarchicalSoftmax(torch.nn.Module):
         self.register_buffer("path_nodes", torch.from_numpy(paths.nodes), persistent=False)
         self.register_buffer("path_signs", torch.from_numpy(paths.signs), persistent=False)
         self.register_buffer("code_lengths", torch.from_numpy(paths.depth), persistent=False)
+        # per level: parent positions, branch columns, and the positions of its leaves and of its inner
+        # nodes as integer indices (no boolean masks: those would be a data-dependent nonzero per call)
         self._levels = [
-            tuple(torch.from_numpy(a) for a in (lv.parent_pos, lv.branch, lv.is_leaf, lv.classes))
+            (torch.from_numpy(lv.parent_pos), torch.from_numpy(lv.branch),
+             torch.from_numpy(np.flatnonzero(lv.is_leaf)), torch.from_numpy(np.flatnonzero(~lv.is_leaf)))
             for lv in paths.levels
         ]
         order = np.concatenate([lv.classes for lv in paths.levels]) if paths.levels else np.zeros(1, np.int64)
@@ -143,6 +146,11 @@ class HierarchicalSoftmax(torch.nn.Module):
         return self._log_prob(hidden.reshape(-1, self.in_features), target.reshape(-1)).reshape(target.shape)
 
     def _log_prob(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if h.is_meta:
+            raise NotImplementedError(
+                "HierarchicalSoftmax: the path lengths depend on the target values, which tensors on the meta "
+                "device do not have (full_log_prob works on meta)"
+            )
         n = h.shape[0]
         lengths = self.code_lengths[t]
         rows = torch.repeat_interleave(torch.arange(n, device=h.device), lengths)
@@ -171,11 +179,11 @@ class HierarchicalSoftmax(torch.nn.Module):
         branch = log_sigmoid(torch.stack([score, -score], dim=-1)).reshape(n, -1)
         node_lp = torch.zeros(n, 1, dtype=h.dtype, device=h.device)
         leaves = []
-        for parent_pos, col, is_leaf, _ in self._levels:
-            dev = h.device
+        dev = h.device
+        for parent_pos, col, leaf_pos, inner_pos in self._levels:
             vals = node_lp[:, parent_pos.to(dev)] + branch[:, col.to(dev)]
-            leaves.append(vals[:, is_leaf.to(dev)])
-            node_lp = vals[:, ~is_leaf.to(dev)]
+            leaves.append(vals[:, leaf_pos.to(dev)])
+            node_lp = vals[:, inner_pos.to(dev)]
         out = torch.cat(leaves, dim=1)[:, self._leaf_order]
         return out.reshape(*hidden.shape[:-1], self.num_classes)
 

@@ -1,5 +1,5 @@
 r"""Sampled softmax, noise-contrastive estimation and negative sampling
-(SPEC section 4): losses that score the true class and ``S`` candidates drawn
+(Jean et al. 2015; Gutmann & Hyvarinen 2010; Mikolov et al. 2013): losses that score the true class and ``S`` candidates drawn
 once for the whole batch, O(S) per row instead of O(V).
 
 With logits :math:`z_k = \langle h, w_k\rangle + b_k`, candidates
@@ -168,7 +168,7 @@ def _candidate_logits(owner, hidden, weight, target, num_sampled, bias, sampler,
         b_true, b_cand = bias[torch.cat([t, ids])].to(work).split([n, num_sampled])
         shift_true, shift_cand = shift_true + b_true, shift_cand + b_cand
     if subtract_log_q:
-        shift_true = shift_true - sampler.log_expected_count(t.cpu(), samples.num_tries).to(device=device, dtype=work)
+        shift_true = shift_true - sampler.log_expected_count(t, samples.num_tries).to(device=device, dtype=work)
         shift_cand = shift_cand - samples.log_expected_count.to(device=device, dtype=work)
     true = torch.linalg.vecdot(h, w_true) + shift_true
     if negate is None:  # sampled softmax: the candidate logits are made inside _CandidateSoftmax
@@ -219,6 +219,11 @@ class _CandidateSoftmax(torch.autograd.Function):
 def _hits(t: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(row, column) of every candidate equal to its row's target, found by
     binary search in the sorted candidates (no N x S comparison)."""
+    if t.is_meta:
+        raise NotImplementedError(
+            "remove_accidental_hits=True: the number of hits depends on the target values, which tensors on "
+            "the meta device do not have (pass remove_accidental_hits=False)"
+        )
     order = torch.argsort(ids, stable=True)
     sorted_ids = ids[order]
     lo = torch.searchsorted(sorted_ids, t)

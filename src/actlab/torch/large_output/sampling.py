@@ -119,7 +119,7 @@ class UniformSampler(Sampler):
     """
 
     def log_prob(self, ids: torch.Tensor) -> torch.Tensor:
-        return torch.full(ids.shape, -math.log(self.num_classes), dtype=torch.float64)
+        return torch.full(ids.shape, -math.log(self.num_classes), dtype=torch.float64, device=ids.device)
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         return torch.randint(self.num_classes, (n,), generator=generator)
@@ -172,7 +172,7 @@ class UnigramSampler(Sampler):
         self._cdf = torch.cumsum(torch.exp(self._log_q), 0)
 
     def log_prob(self, ids: torch.Tensor) -> torch.Tensor:
-        return self._log_q[ids.cpu()]
+        return self._log_q.to(ids.device)[ids]
 
     def _draw(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         u = self._uniform(n, generator) * self._cdf[-1]

@@ -1,0 +1,130 @@
+r"""The softmax family and the sparse maps with ``torch.nn.functional``'s
+signatures (``dim``, the implicit ``dim=None`` choice, ``dtype``), computed by
+actlab; re-exported by :mod:`actlab.torch.functional`.
+
+``temperature`` and ``beta`` (actlab's extras: ``map(z / T)``,
+``map(beta z)``) are keyword-only.
+
+Example:
+    >>> import torch, actlab.torch.functional as AF
+    >>> x = torch.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=torch.float64)
+    >>> torch.allclose(AF.softmax(x, dim=0), torch.softmax(x, dim=0))
+    True
+    >>> AF.sparsemax(torch.tensor([-2.0, 0.0, 0.5]), dim=-1).tolist()
+    [0.0, 0.25, 0.75]
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import simplex
+from ..simplex.entmax import entmax as _entmax
+from ..simplex.entmax import entmax15 as _entmax15
+from ..simplex.sparsemax import sparsemax as _sparsemax
+from ._torch_conventions import meta_guard, softmax_dim
+
+Tensor = torch.Tensor
+
+__all__ = [
+    "softmax", "log_softmax", "softmin", "logsumexp", "hardmax", "spherical_softmax", "taylor_softmax",
+    "gumbel_softmax", "sparsemax", "entmax15", "entmax",
+]
+
+
+def _cast(input: Tensor, dtype: torch.dtype | None) -> Tensor:
+    return input if dtype is None else input.to(dtype)
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
+            temperature: float = 1.0, beta: float | None = None) -> Tensor:
+    r""":math:`e^{z_i}/\sum_j e^{z_j}` along ``dim`` (:func:`actlab.softmax`), as ``F.softmax``.
+
+    Args:
+        input: the scores. dim: the axis; None picks PyTorch's deprecated
+            implicit axis (0 for 0-, 1- and 3-d input, else 1) with its warning.
+        dtype: the input is cast to it first. temperature, beta: actlab's
+            ``softmax(z / T)`` / ``softmax(beta z)``.
+
+    Returns:
+        Probabilities of ``input``'s shape (``dtype`` if given).
+    """
+    dim = softmax_dim("softmax", dim, input.dim(), _stacklevel + 1)
+    return meta_guard("softmax", simplex.softmax, _cast(input, dtype), axis=dim, temperature=temperature,
+                      beta=beta)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
+                temperature: float = 1.0, beta: float | None = None) -> Tensor:
+    r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as
+    ``F.log_softmax``; arguments as :func:`softmax`."""
+    dim = softmax_dim("log_softmax", dim, input.dim(), _stacklevel + 1)
+    return meta_guard("log_softmax", simplex.log_softmax, _cast(input, dtype), axis=dim,
+                      temperature=temperature, beta=beta)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
+            temperature: float = 1.0, beta: float | None = None) -> Tensor:
+    r""":math:`\mathrm{softmax}(-z)` along ``dim`` (:func:`actlab.softmin`), as ``F.softmin``;
+    arguments as :func:`softmax`."""
+    dim = softmax_dim("softmin", dim, input.dim(), _stacklevel + 1)
+    return meta_guard("softmin", simplex.softmin, _cast(input, dtype), axis=dim, temperature=temperature,
+                      beta=beta)
+
+
+def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
+    r""":math:`\log\sum_j e^{z_j}` over ``dim`` (:func:`actlab.logsumexp`), as ``torch.logsumexp``
+    (one dim; its gradient is the softmax)."""
+    return meta_guard("logsumexp", simplex.logsumexp, input, axis=dim, keepdims=keepdim)
+
+
+def hardmax(input: Tensor, dim: int = -1) -> Tensor:
+    r"""1/m on each of the m maximal entries of ``dim`` (:func:`actlab.hardmax`)."""
+    return simplex.hardmax(input, axis=dim)
+
+
+def spherical_softmax(input: Tensor, dim: int = -1, eps: float = 1e-6, *, temperature: float = 1.0) -> Tensor:
+    r""":math:`(z_i^2 + \epsilon)/\sum_j (z_j^2 + \epsilon)` (:func:`actlab.spherical_softmax`;
+    de Brebisson & Vincent 2016)."""
+    return simplex.spherical_softmax(input, eps, axis=dim, temperature=temperature)
+
+
+def taylor_softmax(input: Tensor, dim: int = -1, order: int = 2, *, temperature: float = 1.0) -> Tensor:
+    r""":math:`t(z_i)/\sum_j t(z_j)`, :math:`t` exp's Taylor series of even
+    ``order`` (:func:`actlab.taylor_softmax`; de Brebisson & Vincent 2016)."""
+    return simplex.taylor_softmax(input, order, axis=dim, temperature=temperature)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10, dim: int = -1, *,
+                   generator: torch.Generator | None = None) -> Tensor:
+    r""":math:`\mathrm{softmax}((z + g)/\tau)`, :math:`g` Gumbel noise; ``hard``:
+    the one-hot arg max forward, the soft sample's gradient backward
+    (:func:`actlab.gumbel_softmax`; Jang et al. 2017, Maddison et al. 2017), as
+    ``F.gumbel_softmax``. ``eps`` is unused, as in PyTorch; ``generator``
+    makes the draw reproducible.
+
+    Example:
+        >>> import torch, actlab.torch.functional as AF
+        >>> y = AF.gumbel_softmax(torch.zeros(2, 5), hard=True, generator=torch.Generator().manual_seed(0))
+        >>> y.sum(-1).tolist()
+        [1.0, 1.0]
+    """
+    return meta_guard("gumbel_softmax", simplex.gumbel_softmax, logits, tau, hard, axis=dim, generator=generator)
+
+
+def sparsemax(input: Tensor, dim: int = -1, *, temperature: float = 1.0) -> Tensor:
+    r"""The Euclidean projection of ``input`` onto the simplex along ``dim``
+    (:func:`actlab.sparsemax`; Martins & Astudillo 2016)."""
+    return meta_guard("sparsemax", _sparsemax, input, axis=dim, temperature=temperature)
+
+
+def entmax15(input: Tensor, dim: int = -1, *, temperature: float = 1.0) -> Tensor:
+    r"""1.5-entmax along ``dim`` (:func:`actlab.entmax15`; Peters et al. 2019)."""
+    return meta_guard("entmax15", _entmax15, input, axis=dim, temperature=temperature)
+
+
+def entmax(input: Tensor, alpha: float | Tensor = 1.5, dim: int = -1, n_iter: int = 50, *,
+           temperature: float = 1.0) -> Tensor:
+    r""":math:`\alpha`-entmax along ``dim`` (:func:`actlab.entmax`; Peters et al. 2019);
+    ``alpha`` may be a tensor (learned, broadcast with size 1 along ``dim``)."""
+    return meta_guard("entmax", _entmax, input, alpha, n_iter, axis=dim, temperature=temperature)
