@@ -30,13 +30,14 @@ def class_targets(target: Any, n_classes: int, ignore_index: int, owner: str, xp
     replaced by class 0 (so indexing never goes out of range).
 
     Out-of-range targets raise ValueError naming the first bad value (this
-    reads the values, so it is skipped while ``torch.compile`` traces).
+    reads the values, so it is skipped where the backend may not branch on
+    them: while ``torch.compile`` traces, on the meta device).
     """
     if xp.isdtype(target.dtype, "real floating") or xp.isdtype(target.dtype, "bool"):
         raise TypeError(f"{owner}(): class targets must be integers, got dtype {target.dtype}")
     keep = target != ignore_index
     bad = keep & ((target < 0) | (target >= n_classes))
-    if not _compiling() and bool(xp.any(bad)):
+    if xp.may_branch(bad) and bool(xp.any(bad)):
         first = int(target[bad][0]) if hasattr(target[bad], "__getitem__") else "?"
         raise ValueError(
             f"{owner}(): target {first} is out of range for {n_classes} classes "
@@ -66,10 +67,3 @@ def reduce_loss(loss: Any, row_weight: Any, keep: Any, reduction: str, xp: Any) 
             n *= s
         return total / n
     return total / xp.sum(w)
-
-
-def _compiling() -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and torch.compiler.is_compiling()

@@ -85,10 +85,11 @@ class TorchBackend(Backend):
     _generator_hint = ", or a torch.Generator"
 
     def may_branch(self, x: Any) -> bool:
-        """False while ``torch.compile`` traces or ``torch.func`` transforms run."""
+        """False while ``torch.compile`` traces or ``torch.func`` transforms
+        run, and for tensors without values (the ``meta`` device)."""
         if torch.compiler.is_compiling():
             return False
-        return not torch._C._functorch.is_functorch_wrapped_tensor(x)
+        return not (x.is_meta or torch._C._functorch.is_functorch_wrapped_tensor(x))
 
     def records_grad(self, *arrays: Any) -> bool:
         """Grad mode is on and (with arrays given) one of them requires grad."""
