@@ -30,7 +30,6 @@ inverse temperature of the Boltzmann form.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol

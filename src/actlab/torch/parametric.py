@@ -99,7 +99,7 @@ class Swish(nn.Module):
         if learnable:
             self.beta = nn.Parameter(torch.tensor(float(beta)))
         else:
-            self.beta = float(beta)
+            self.beta = float(beta)  # type: ignore[assignment]
 
     def forward(self, input: Tensor) -> Tensor:
         beta = self.beta.to(input.dtype) if isinstance(self.beta, torch.Tensor) else self.beta

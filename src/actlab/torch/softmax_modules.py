@@ -95,6 +95,8 @@ class CrossEntropyLoss(_Loss):
     0.3365
     """
 
+    weight: Tensor | None
+
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(size_average, reduce, reduction)
@@ -112,6 +114,8 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """:func:`actlab.torch.functional.nll_loss` as a module, as ``torch.nn.NLLLoss``."""
 
+    weight: Tensor | None
+
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, ignore_index: int = -100,
                  reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
@@ -126,6 +130,9 @@ class NLLLoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """:func:`actlab.binary_cross_entropy_with_logits` as a module, as
     ``torch.nn.BCEWithLogitsLoss``; ``weight`` and ``pos_weight`` are buffers."""
+
+    weight: Tensor | None
+    pos_weight: Tensor | None
 
     def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
                  reduction: str = "mean", pos_weight: Tensor | None = None) -> None:

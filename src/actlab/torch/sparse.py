@@ -105,6 +105,8 @@ class Entmax(nn.Module):
 
 
 class _LossModule(nn.Module):
+    weight: torch.Tensor | None
+
     def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100,
                  reduction: str = "mean") -> None:
         super().__init__()

@@ -1,3 +1,6 @@
+# mypy: disable-error-code="union-attr,arg-type,index"
+# (the gradient buffers are None exactly when the want_* flags are False, the
+# soft-cap buffers exactly when cap is None: branches mypy cannot pair up)
 r"""Fused linear cross-entropy: the loss of ``softmax(x W^T + b)`` against class
 targets without ever holding the N x V logits.
 

@@ -60,6 +60,12 @@ class HierarchicalSoftmax(torch.nn.Module):
         torch.Size([])
     """
 
+    path_offsets: torch.Tensor
+    path_nodes: torch.Tensor
+    path_signs: torch.Tensor
+    code_lengths: torch.Tensor
+    _leaf_order: torch.Tensor
+
     def __init__(self, in_features: int, class_counts: Any = None, tree: Any = None, bias: bool = True,
                  reduction: str = "mean", ignore_index: int = -100) -> None:
         super().__init__()
