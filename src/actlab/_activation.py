@@ -109,6 +109,21 @@ class ElementwiseSpec:
         return self.evaluate(self.param_derivatives[wrt], x, values, xp, "derivative")
 
 
+def param_annotations(params: Sequence[Param], first: Sequence[str] = ("x",)) -> dict[str, Any]:
+    """Annotations (as strings) of a generated public function: arrays in
+    and out, numbers or arrays for parameters that take either."""
+    hints: dict[str, Any] = {n: "ArrayLike" for n in first}
+    for p in params:
+        if p.choices is not None:
+            hints[p.name] = "str"
+        elif p.array:
+            hints[p.name] = "float | ArrayLike"
+        else:
+            hints[p.name] = "int" if type(p.default) is int else "float"
+    hints["return"] = "Array"
+    return hints
+
+
 def _array_param(v: Any, name: str, xp: Any, x: Any) -> Any:
     """An array parameter as a float array of x's backend and device."""
     vb, v = _xp.as_float_array(v, name)
@@ -168,7 +183,10 @@ def activation(
             return spec.grad(x, spec.checked(values), wrt)
 
         positional = [(p.name, REQUIRED_ARG if p.default is REQUIRED else p.default) for p in params]
-        public = generated_function(fname, fname, math.__module__, positional, (), call, math.__doc__)
+        hints = param_annotations(params)
+        public = generated_function(
+            fname, fname, math.__module__, positional, (), call, math.__doc__, annotations=hints
+        )
         public_derivative = generated_function(
             f"{fname}_derivative", f"{fname}.derivative", math.__module__, positional, [("wrt", "x")], grad,
             f"Derivative of :func:`{fname}`: ${dlatex}$.\n\n"
@@ -176,6 +194,7 @@ def activation(
             + "".join(f", {k!r}" for k in spec.param_derivatives)
             + " (an element-wise partial derivative, shaped like x)."
             + (f"\n\n{notes}" if notes else ""),
+            annotations={**hints, "wrt": "str"},
         )
         entry = register(
             Entry(

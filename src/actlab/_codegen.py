@@ -31,9 +31,11 @@ def generated_function(
     target: Callable[..., Any],
     doc: str | None,
     first: Sequence[str] = ("x",),
+    annotations: dict[str, Any] | None = None,
 ) -> Callable[..., Any]:
     """``def name(*first, /, positional..., *, keyword_only...)`` calling
-    ``target(*first, (positional...), keyword_only...)``."""
+    ``target(*first, (positional...), keyword_only...)``; ``annotations``
+    become its ``__annotations__`` (what ``help()`` and ``inspect`` show)."""
     names = [*first, *(n for n, _ in positional), *(n for n, _ in keyword_only)]
     for n in names:
         if not n.isidentifier() or keyword.iskeyword(n):
@@ -61,4 +63,5 @@ def generated_function(
     fn.__qualname__ = qualname
     fn.__module__ = module
     fn.__doc__ = doc
+    fn.__annotations__ = dict(annotations or {})
     return fn

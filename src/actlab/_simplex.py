@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import _xp
+from ._activation import param_annotations
 from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, is_finite, register
 
@@ -283,7 +284,9 @@ def simplex_map(
         if exact_temperature:
             kw.append(("beta", None))
         mod = forward.__module__
-        public = generated_function(fname, fname, mod, positional, kw, call, forward.__doc__)
+        hints = param_annotations(params)
+        hints.update(axis="int", temperature="float", beta="float | None")
+        public = generated_function(fname, fname, mod, positional, kw, call, forward.__doc__, annotations=hints)
         public_vjp, public_jvp = (
             generated_function(
                 f"{fname}_{w}", f"{fname}.{w}", mod, positional, kw, product(w), doc, first=("x", "g" if w == "vjp" else "v")
