@@ -71,7 +71,12 @@ def build(method: str, n: int, d: int, v: int, num_sampled: int, chunk: int | No
     import torch
     import torch.nn.functional as F
 
-    from actlab.torch.large_output import HierarchicalSoftmax, linear_cross_entropy, nce_loss, sampled_softmax_loss
+    from actlab.torch.large_output import (
+        HierarchicalSoftmax,
+        linear_cross_entropy,
+        nce_loss,
+        sampled_softmax_loss,
+    )
 
     g = torch.Generator().manual_seed(0)
     counts = 1.0 / torch.arange(1, v + 1, dtype=torch.float64)
