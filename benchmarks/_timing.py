@@ -120,6 +120,8 @@ def machine_description() -> str:
     pinned = ", ".join(f"{v}={os.environ.get(v, 'unset')}" for v in THREAD_VARS[:3])
     parts.append(pinned)
     parts.append(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    if hasattr(os, "getloadavg"):  # a shared machine inflates wall times; the ratios are interleaved
+        parts.append("load average {:.1f} / {:.1f} / {:.1f} (1 / 5 / 15 min) at the end".format(*os.getloadavg()))
     return "; ".join(parts)
 
 

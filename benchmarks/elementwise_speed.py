@@ -83,7 +83,12 @@ def _torch_group(cases, dtype, n, budget, progress) -> tuple[list[dict], dict]:
     floor = {m: t.median for m, t in fl.items()}
     rows = []
     for case in cases:
-        ours, theirs = case.ours(), case.torch()
+        try:
+            ours, theirs = case.ours(), case.torch()
+        except Exception as exc:  # e.g. a function this version of actlab lacks
+            rows += [_error_row("torch", case, dtype, n, m, b, exc)
+                     for m, b in (("fwd", case.bar_fwd), ("fwd+bwd", case.bar_bwd))]
+            continue
         for mode, bar in (("fwd", case.bar_fwd), ("fwd+bwd", case.bar_bwd)):
             if mode == "fwd":
                 fns = {"ours": lambda f=ours: f(x), "theirs": lambda f=theirs: f(x)}
@@ -100,7 +105,11 @@ def _numpy_group(cases, dtype, n, budget, progress) -> tuple[list[dict], float]:
     floor = interleaved({"copy": lambda: x.copy()}, budget, min_repeat=5)["copy"].median
     rows = []
     for case in cases:
-        ours, theirs = case.ours(), case.numpy()
+        try:
+            ours, theirs = case.ours(), case.numpy()
+        except Exception as exc:
+            rows.append(_error_row("numpy", case, dtype, n, "fwd", case.numpy_bar, exc))
+            continue
         fns = {"ours": lambda f=ours: f(x), "theirs": lambda f=theirs: f(x)}
         with np.errstate(all="ignore"):
             rows.append(_timed_row("numpy", case, dtype, n, "fwd", case.numpy_bar, fns, budget, floor))
