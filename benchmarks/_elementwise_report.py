@@ -14,8 +14,8 @@ pinned to 1 before NumPy and torch are imported; the command unsets OPENBLAS_COR
 the first call of each is timed apart (*first call*, the latency a user pays once in
 this process for that function, dtype and size, e.g. when a path compiles) and never
 enters the median; a cheap contender gets one more, discarded, warm-up call; then timed
-repeats, interleaved, as many as fit in the row's budget of {budget:g} s, at least one
-(so a slow call is timed once, after its first call). A call whose first run takes over
+repeats, interleaved, as many as fit in the row's budget of {budget:g} s, at least three
+(one for a call longer than its share of the budget: a slow call is timed once, after its first call). A call whose first run takes over
 {once:g} s is not repeated: its time is its first call (repeats shown as 0).
 Times are medians; *ratio* = actlab / torch (or SciPy/NumPy), below 1 means actlab is
 faster. Inputs `randn * 4` (saturating tails included), gradients `randn`.

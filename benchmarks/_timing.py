@@ -53,15 +53,16 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def interleaved(fns: dict[str, Callable[[], object]], budget: float = 1.0, *, min_repeat: int = 1,
+def interleaved(fns: dict[str, Callable[[], object]], budget: float = 1.0, *, min_repeat: int = 3,
                 max_repeat: int = 500, once_above: float | None = None) -> dict[str, Timing]:
     """Time each zero-argument function of ``fns``, interleaved.
 
     1. the first call of each, in order: the first-call latency, never part of the median;
     2. a second call of each: discarded as a warm-up if the first call was cheap (under a tenth of
        the contender's share of the budget, ``share = budget / len(fns)``), else the first sample;
-    3. up to ``n_k = clamp(share / second_call, min_repeat, max_repeat)`` samples of contender k, the
-       calls spread evenly over rounds so that the contenders alternate.
+    3. ``n_k = clamp(share / second_call, min_repeat, max_repeat)`` samples of contender k (just one
+       if its call is longer than its share), spread evenly over the rounds so that the contenders
+       alternate.
 
     So a slow contender costs exactly two calls (first, and one timed); the budget bounds the
     repeats, not the length of a call. A contender whose first call takes longer than
@@ -80,7 +81,8 @@ def interleaved(fns: dict[str, Callable[[], object]], budget: float = 1.0, *, mi
         t = _timed(f)
         if first[k] >= share / 10:
             samples[k].append(t)
-        counts[k] = int(min(max(share / max(t, 1e-9), min_repeat), max_repeat)) - len(samples[k])
+        fit = share / max(t, 1e-9)  # calls that fit in the share; a call longer than the share: one
+        counts[k] = int(min(max(fit, min_repeat) if fit >= 1 else 1, max_repeat)) - len(samples[k])
     rounds = max(counts.values(), default=0)
     for r in range(rounds):
         for k, f in fns.items():

@@ -106,7 +106,8 @@ before NumPy and torch are imported; the command unsets OPENBLAS_CORETYPE, which
 it is set). Each row calls actlab and the other library in turn: the first call of each is timed
 apart (*first call*: what the first use in this process costs, e.g. a compile) and never enters the
 median; cheap calls get one discarded warm-up; then interleaved repeats, as many as fit in the row's
-budget of {budget:g} s (at least one). Times are medians; *ratio* = actlab / other, below 1 means
+budget of {budget:g} s (at least three; one for
+a call longer than its half of the budget). Times are medians; *ratio* = actlab / other, below 1 means
 actlab is faster. Inputs `randn * 5` (NumPy: `* 10`), gradients `randn`, targets uniform;
 forward+backward is `torch.autograd.grad(f(x), x, g)` (no `g` for a scalar loss).
 
