@@ -1,92 +1,51 @@
 """Speed and accuracy of actlab's softmax family against what a user would
-otherwise call: scipy.special (NumPy), torch (PyTorch) and JAX if installed.
+otherwise call: torch (PyTorch) and scipy.special (NumPy); the sparse maps
+against ``torch.softmax``; issue 16's bars; accuracy against mpmath, with JAX
+if installed.
 
-    python benchmarks/softmax.py              # full run, writes docs/softmax_benchmark.md
+    env -u OPENBLAS_CORETYPE python benchmarks/softmax.py   # full run, writes docs/softmax_benchmark.md
     python benchmarks/softmax.py --quick      # smoke test: small shapes, a few seconds, prints only
-    python benchmarks/softmax.py --threads 0  # torch's default thread count (default here: 1)
+    python benchmarks/softmax.py --threads 2  # torch threads (default 1)
 
-Timings: the best of many interleaved repeats (wall clock), same inputs, one
-process; ratios are ours / theirs (below 1 is faster). Accuracy: the largest
-error in ULPs of the output dtype over the mpmath reference rows of
-``tests/data/softmax_references.npz`` (``scripts/make_softmax_references.py``).
+Timings: one process, one thread, ours and theirs called in turn, medians of
+repeats adapted to a time budget per row, the first call apart (see
+``_timing.interleaved``); ratios are ours / theirs (below 1 is faster).
+Accuracy: the largest error in ULPs of the output dtype over the mpmath
+reference rows of ``tests/data/softmax_references.npz``
+(``scripts/make_softmax_references.py``).
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import scipy
-import scipy.special as sc
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "src"), str(ROOT / "tests")]
 
+from _timing import pin_threads  # noqa: E402
+
+pin_threads(1)
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.special as sc  # noqa: E402
+from _softmax_speed import (  # noqa: E402
+    QUICK_SPARSE_CASES,
+    QUICK_TORCH_SHAPES,
+    SPARSE_CASES,
+    TORCH_SHAPES,
+    numpy_rows,
+    sparse_rows,
+    speed_table,
+    torch_rows,
+)
+from _timing import machine_description, summary_line  # noqa: E402
 from softmax_reference_data import load, ulp_error  # noqa: E402
 
 import actlab  # noqa: E402
-
-
-def best_times(fns: dict, repeat: int, number: int) -> dict:
-    """Best wall time per call of each function, the functions interleaved."""
-    for f in fns.values():
-        f()
-    best = dict.fromkeys(fns, float("inf"))
-    for _ in range(repeat):
-        for name, f in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(number):
-                f()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
-    return best
-
-
-def numpy_table(shape, repeat, number):
-    rng = np.random.default_rng(0)
-    rows = []
-    for dtype in (np.float64, np.float32):
-        x = (rng.standard_normal(shape) * 10).astype(dtype)
-        for name, ref in (("softmax", sc.softmax), ("log_softmax", sc.log_softmax), ("logsumexp", sc.logsumexp)):
-            ours = getattr(actlab, name)
-            t = best_times({"ours": lambda o=ours, v=x: o(v), "scipy": lambda r=ref, v=x: r(v, axis=-1)}, repeat, number)
-            rows.append((f"{name}", np.dtype(dtype).name, f"{shape}", t["ours"], t["scipy"]))
-    return rows
-
-
-def torch_table(shape, repeat, number):
-    import torch
-    import torch.nn.functional as F
-
-    torch.manual_seed(0)
-    x0 = torch.randn(shape) * 5
-    g = torch.randn(shape)
-    target = torch.randint(0, shape[-1], shape[:-1])
-
-    def fwd_bwd(fn):
-        def run():
-            x = x0.detach().requires_grad_()
-            y = fn(x)
-            y.backward(g if y.shape == g.shape else None)
-        return run
-
-    pairs = (
-        ("softmax fwd+bwd", lambda x: actlab.softmax(x), lambda x: torch.softmax(x, -1)),
-        ("log_softmax fwd+bwd", lambda x: actlab.log_softmax(x), lambda x: torch.log_softmax(x, -1)),
-        ("cross_entropy fwd+bwd", lambda x: actlab.cross_entropy(x, target), lambda x: F.cross_entropy(x, target)),
-        ("softmax fwd", None, None),
-    )
-    rows = []
-    for name, ours, theirs in pairs:
-        if ours is None:
-            t = best_times({"ours": lambda: actlab.softmax(x0), "torch": lambda: torch.softmax(x0, -1)}, repeat, number)
-        else:
-            t = best_times({"ours": fwd_bwd(ours), "torch": fwd_bwd(theirs)}, repeat, number)
-        rows.append((name, "float32", f"{tuple(shape)}", t["ours"], t["torch"]))
-    return rows
 
 
 def accuracy_table(quick: bool = False):
@@ -141,47 +100,85 @@ def fmt_ulp(v: float) -> str:
     return f"{v:.2f}" if v < 100 else f"{v:.1e}"
 
 
-def speed_markdown(title, rows, other):
-    lines = [f"| {title} | dtype | shape | actlab (ms) | {other} (ms) | ratio |", "|---|---|---|---|---|---|"]
-    for name, dt, shape, a, b in rows:
-        lines.append(f"| {name} | {dt} | {shape} | {a * 1e3:.2f} | {b * 1e3:.2f} | {a / b:.2f} |")
-    return "\n".join(lines)
+METHOD = """\
+**Method.** One process, one thread (`torch.set_num_threads`, and OMP/MKL/OpenBLAS pinned to 1
+before NumPy and torch are imported; the command unsets OPENBLAS_CORETYPE, which slows NumPy where
+it is set). Each row calls actlab and the other library in turn: the first call of each is timed
+apart (*first call*: what the first use in this process costs, e.g. a compile) and never enters the
+median; cheap calls get one discarded warm-up; then interleaved repeats, as many as fit in the row's
+budget of {budget:g} s (at least three; one for
+a call longer than its half of the budget). Times are medians; *ratio* = actlab / other, below 1 means
+actlab is faster. Inputs `randn * 5` (NumPy: `* 10`), gradients `randn`, targets uniform;
+forward+backward is `torch.autograd.grad(f(x), x, g)` (no `g` for a scalar loss).
+
+**Bars** (issue 16): forward+backward within 1.25x of torch for softmax, log_softmax, logsumexp and
+cross_entropy (the forward rows are shown for information, no bar); NumPy within 1.25x of
+scipy.special; the sparse maps' forward+backward within 2x of `torch.softmax`'s on the same input."""
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small shapes, few repeats; print only")
     ap.add_argument("--out", type=Path, default=None, help="markdown output (default docs/softmax_benchmark.md)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (0: torch's default); 1 keeps timings stable on a shared machine")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: stable timings)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds of timed repeats per row (default 1.0)")
+    ap.add_argument("--skip", default="", help="comma-separated sections to skip: torch,numpy,sparse,accuracy")
     args = ap.parse_args(argv)
-    if args.quick:
-        np_shape, t_shape, repeat, number = (200, 200), (16, 2000), 3, 2
-    else:
-        np_shape, t_shape, repeat, number = (1000, 1000), (256, 32000), 25, 3
+    shapes = QUICK_TORCH_SHAPES if args.quick else TORCH_SHAPES
+    sparse_cases = QUICK_SPARSE_CASES if args.quick else SPARSE_CASES
+    budget = args.budget or (0.02 if args.quick else 1.0)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     out = args.out or (None if args.quick else ROOT / "docs" / "softmax_benchmark.md")
+    progress = (lambda msg: None) if args.quick else (lambda msg: print(msg, file=sys.stderr, flush=True))
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(max(args.threads, 1))
+    t0 = time.perf_counter()
+    sections, rows = [], []
+    if "torch" not in skip:
+        r = torch_rows(shapes, budget, progress)
+        sections += ["## PyTorch (CPU): actlab vs torch\n", speed_table(r, "torch")]
+        rows += r
+    if "numpy" not in skip:
+        r = numpy_rows(shapes, budget, progress)
+        sections += ["\n## NumPy: actlab vs scipy.special\n", speed_table(r, "scipy")]
+        rows += r
+    if "sparse" not in skip:
+        r = sparse_rows(sparse_cases, budget, progress)
+        sections += ["\n## Sparse maps (PyTorch): actlab forward+backward vs torch.softmax's\n",
+                     speed_table(r, "torch.softmax")]
+        rows += r
+    if "accuracy" not in skip:
+        sections += accuracy_section(args.quick)
+    wall = time.perf_counter() - t0
+    command = " ".join(["env -u OPENBLAS_CORETYPE python benchmarks/softmax.py",
+                        *(argv if argv is not None else sys.argv[1:])])
     parts = [
         "# softmax family: speed and accuracy\n",
-        f"Generated by `python benchmarks/softmax.py` on {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads; numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"torch {torch.__version__}. Best of {repeat} interleaved repeats; ratio = actlab / other "
-        "(below 1: actlab is faster).\n",
-        "## NumPy: actlab vs scipy.special\n",
-        speed_markdown("function", numpy_table(np_shape, repeat, number), "scipy"),
-        "\n## PyTorch (CPU): actlab vs torch\n",
-        speed_markdown("function", torch_table(t_shape, max(3, repeat // 3), 1), "torch"),
+        f"Regenerate: `{command}` ({wall / 60:.1f} min on this machine).\n",
+        f"Machine: {machine_description()}.\n",
+        METHOD.format(budget=budget) + "\n",
+        "Summary: " + summary_line([r["verdict"] for r in rows]).replace("**", "") + " "
+        + " ".join(f"{t}: " + summary_line([r["verdict"] for r in rows if r["table"] == t]).replace("**", "")
+                   for t in ("torch", "numpy", "sparse")) + "\n",
+        *sections,
     ]
-    libs, acc, n = accuracy_table(args.quick)
+    text = "\n".join(parts) + "\n"
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+
+
+def accuracy_section(quick: bool) -> list[str]:
+    libs, acc, n = accuracy_table(quick)
     head = "| function | dtype | " + " | ".join(libs) + " |"
     lines = [head, "|---|---|" + "---|" * len(libs)]
     for (name, dt), errs in sorted(acc.items()):
         lines.append(f"| {name} | {dt} | " + " | ".join(fmt_ulp(errs.get(lib, float('nan'))) for lib in libs) + " |")
-    parts += [
+    return [
         f"\n## Accuracy: largest error in ULPs over {n} mpmath reference rows\n",
         "Random rows of scale 1 to 1000 (K = 2 to 1000), rows far from 0, dominant entries "
         "(`[0, -50]`, `[0, -745]`, ...), ties and K = 1; float32 rows are float32 inputs. "
@@ -189,12 +186,6 @@ def main(argv=None) -> None:
         "which dominates its float64 softmax column).\n",
         "\n".join(lines),
     ]
-    text = "\n".join(parts) + "\n"
-    print(text)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
