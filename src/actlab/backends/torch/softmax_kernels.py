@@ -14,8 +14,7 @@ array-API math runs instead) and tested to agree with it.
   (rather than ``log1p(s)``) would lose relative accuracy.
 - float32 forward on CPU tensors with numba installed (the ``fast`` extra):
   the fused row kernels of :mod:`actlab.backends.numba_softmax` (the same
-  formulas in float64, one pass over each row in cache), after torch's
-  vectorised row maximum.
+  formulas in float64, one pass over each row in cache).
 - backward: PyTorch's fused softmax / log-softmax backward kernels compute
   exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
   latter only when no output is -inf, where our rule drops ``g``).
@@ -27,7 +26,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["try_native", "softmax_backward", "log_softmax_backward", "numba_rows", "row_max"]
+__all__ = ["try_native", "softmax_backward", "log_softmax_backward", "numba_rows"]
 
 _NUMBA: list[Any] = []
 
@@ -44,11 +43,6 @@ def numba_rows() -> Any:
     return _NUMBA[0]
 
 
-def row_max(x2: torch.Tensor) -> torch.Tensor:
-    """Row maxima of a 2-d tensor (NaN where the row has one)."""
-    return x2.amax(-1)
-
-
 def _numba_forward(name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(y, bad)`` from the numba kernels for a CPU float32 tensor, (N, K)."""
     nbk = numba_rows() if x.device.type == "cpu" else None
@@ -56,7 +50,7 @@ def _numba_forward(name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
         return None
     x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
     kernel = nbk.softmax_rows if name == "softmax" else nbk.log_softmax_rows
-    y, ok = kernel(x2.numpy(), row_max(x2).numpy())
+    y, ok = kernel(x2.numpy())
     return torch.from_numpy(y), ~torch.from_numpy(ok)
 
 _SMALL_LSE = 2.0**-20
