@@ -71,6 +71,13 @@ class Kernels:
     softmax_forward: Kernel = None
     softmax_backward: Kernel = None
     log_softmax_backward: Kernel = None
+    logsumexp_forward: Kernel = None
+    """``logsumexp_forward(x, xp) -> (..., 1) or None``: the fused logsumexp
+    along the last axis in working precision, None where it does not apply."""
+    cross_entropy: Kernel = None
+    """``cross_entropy(z, safe, keep, w, eps, reduction, xp) -> loss or None``:
+    the fused softmax cross-entropy of validated class indices (class axis
+    last), recorded for autograd; None where it does not apply."""
     sparse_compact: Kernel = None
     sparse_exact_output: Kernel = None
     entmax_vjp: Kernel = None

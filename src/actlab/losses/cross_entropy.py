@@ -37,6 +37,47 @@ def _check_smoothing(label_smoothing: Any, owner: str) -> float:
     return float(label_smoothing)
 
 
+def _class_weight(weight, z, xp, owner):
+    """The (C,) class weights in z's dtype, or None."""
+    if weight is None:
+        return None
+    n_classes = z.shape[-1]
+    w = _like(weight, z, xp, "weight")
+    w = w if w.dtype == z.dtype else xp.astype(w, z.dtype)
+    if tuple(w.shape) != (n_classes,):
+        raise ValueError(f"{owner}(): weight must have shape ({n_classes},), got {tuple(w.shape)}")
+    return w
+
+
+def _class_indices(tgt, z, ignore_index, owner, xp):
+    """``(safe, keep)`` for integer class targets of the logits ``z`` (class axis last)."""
+    if tuple(tgt.shape) != tuple(z.shape[:-1]):
+        raise ValueError(
+            f"{owner}(): class target shape {tuple(tgt.shape)} must be the logits' shape without the class axis, "
+            f"{tuple(z.shape[:-1])}"
+        )
+    safe, keep = class_targets(tgt, z.shape[-1], ignore_index, owner, xp)
+    return xp.astype(safe, xp.int64), keep
+
+
+def _fused(z, target, xp, *, weight, ignore_index, reduction, label_smoothing):
+    """The backend's fused cross-entropy of class-index targets, or None.
+
+    The kernel evaluates the same per-row formula as the general path,
+    ``(1 - e) w_k (t - z_k + log1p(s)) + (e / C) sum_c w_c (t - z_c +
+    log1p(s))`` with ``t = max z``, and its backward is ``a softmax(z) - b
+    onehot(k) - c w`` per row in one pass."""
+    owner = "cross_entropy"
+    check_reduction(reduction, owner)
+    eps = _check_smoothing(label_smoothing, owner)
+    tgt = _like(target, z, xp, "target")
+    if xp.isdtype(tgt.dtype, "real floating") or z.shape[-1] == 0:
+        return None
+    w = _class_weight(weight, z, xp, owner)
+    safe, keep = _class_indices(tgt, z, ignore_index, owner, xp)
+    return xp.kernels.cross_entropy(z, safe, keep, w, eps, reduction, xp)
+
+
 def nll_from_log_probs(logp, target, xp, *, owner, axis, weight=None, ignore_index=-100,
                        reduction="mean", label_smoothing=0.0):
     """The cross-entropy of log-probabilities ``logp`` (class axis last)
@@ -53,12 +94,7 @@ def nll_from_log_probs(logp, target, xp, *, owner, axis, weight=None, ignore_ind
     eps = _check_smoothing(label_smoothing, owner)
     n_classes = logp.shape[-1]
     tgt = _like(target, logp, xp, "target")
-    w = None
-    if weight is not None:
-        w = _like(weight, logp, xp, "weight")
-        w = w if w.dtype == logp.dtype else xp.astype(w, logp.dtype)
-        if tuple(w.shape) != (n_classes,):
-            raise ValueError(f"{owner}(): weight must have shape ({n_classes},), got {tuple(w.shape)}")
+    w = _class_weight(weight, logp, xp, owner)
     if xp.isdtype(tgt.dtype, "real floating"):
         q, _ = move_axis_last(tgt, axis, xp, owner) if tgt.ndim else (tgt, 0)
         if tuple(q.shape) != tuple(logp.shape):
@@ -69,13 +105,7 @@ def nll_from_log_probs(logp, target, xp, *, owner, axis, weight=None, ignore_ind
         wq = q if w is None else q * w
         terms = xp.where(wq == 0.0, 0.0, wq * logp)
         return reduce_loss(-xp.sum(terms, axis=-1), None, None, reduction, xp)
-    if tuple(tgt.shape) != tuple(logp.shape[:-1]):
-        raise ValueError(
-            f"{owner}(): class target shape {tuple(tgt.shape)} must be the logits' shape without the class axis, "
-            f"{tuple(logp.shape[:-1])}"
-        )
-    safe, keep = class_targets(tgt, n_classes, ignore_index, owner, xp)
-    safe = xp.astype(safe, xp.int64)
+    safe, keep = _class_indices(tgt, logp, ignore_index, owner, xp)
     picked = xp.take_along_axis(logp, xp.expand_dims(safe, axis=-1), axis=-1)
     nll = -xp.squeeze(picked, axis=-1)
     w_row = None
@@ -124,6 +154,11 @@ def cross_entropy(logits, target, /, *, axis=-1, weight=None, ignore_index=-100,
     """
     xp, z = _xp.as_float_array(logits, "logits")
     z, _ = move_axis_last(z, axis, xp, "cross_entropy")
+    if xp.kernels.cross_entropy is not None:
+        loss = _fused(z, target, xp, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                      label_smoothing=label_smoothing)
+        if loss is not None:
+            return loss
     logp = log_softmax(z, axis=-1)
     return nll_from_log_probs(
         logp, target, xp, owner="cross_entropy", axis=axis, weight=weight, ignore_index=ignore_index,

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._backend import Backend, Kernels
-from . import namespace, softmax_kernels, sparse_kernels
+from . import ce_kernels, namespace, softmax_kernels, sparse_kernels
 
 __all__ = ["TorchBackend", "BACKEND"]
 
@@ -67,6 +67,8 @@ KERNELS = Kernels(
     softmax_forward=softmax_kernels.try_native,
     softmax_backward=softmax_kernels.softmax_backward,
     log_softmax_backward=softmax_kernels.log_softmax_backward,
+    logsumexp_forward=ce_kernels.logsumexp_forward,
+    cross_entropy=ce_kernels.cross_entropy,
     sparse_compact=sparse_kernels.compact,
     sparse_exact_output=sparse_kernels.exact_output,
     entmax_vjp=sparse_kernels.entmax_vjp,

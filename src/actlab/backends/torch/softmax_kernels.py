@@ -12,6 +12,9 @@ array-API math runs instead) and tested to agree with it.
   non-finite top entry (NaN out of the kernel) go to the general path; for
   log-softmax so do rows whose log-sum is below 2**-20, where ``log(1 + s)``
   (rather than ``log1p(s)``) would lose relative accuracy.
+- float32 forward on CPU tensors with numba installed (the ``fast`` extra):
+  the fused row kernels of :mod:`actlab.backends.numba_softmax` (the same
+  formulas in float64, one pass over each row in cache).
 - backward: PyTorch's fused softmax / log-softmax backward kernels compute
   exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
   latter only when no output is -inf, where our rule drops ``g``).
@@ -23,7 +26,32 @@ from typing import Any
 
 import torch
 
-__all__ = ["try_native", "softmax_backward", "log_softmax_backward"]
+__all__ = ["try_native", "softmax_backward", "log_softmax_backward", "numba_rows"]
+
+_NUMBA: list[Any] = []
+
+
+def numba_rows() -> Any:
+    """:mod:`actlab.backends.numba_softmax`, or None without numba (imported on first use)."""
+    if not _NUMBA:
+        try:
+            from .. import numba_softmax
+        except ImportError:  # numba is an optional extra
+            _NUMBA.append(None)
+        else:
+            _NUMBA.append(numba_softmax)
+    return _NUMBA[0]
+
+
+def _numba_forward(name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(y, bad)`` from the numba kernels for a CPU float32 tensor, (N, K)."""
+    nbk = numba_rows() if x.device.type == "cpu" else None
+    if nbk is None:
+        return None
+    x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
+    kernel = nbk.softmax_rows if name == "softmax" else nbk.log_softmax_rows
+    y, ok = kernel(x2.numpy())
+    return torch.from_numpy(y), ~torch.from_numpy(ok)
 
 _SMALL_LSE = 2.0**-20
 _BLOCK = 1 << 19
@@ -34,18 +62,12 @@ def _eligible(x: torch.Tensor, xp: Any) -> bool:
     return x.dtype == torch.float32 and x.ndim >= 1 and x.shape[-1] > 0 and xp.may_branch(x)
 
 
-def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> torch.Tensor | None:
-    """The fused-kernel result, or None when the general path must run."""
-    if not _eligible(x, xp) or num != 1.0 or den != 1.0:
-        return None
-    from ...simplex.softmax import log_softmax_rows, softmax_rows
-
+def _blocks(name: str, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(y, bad)`` from torch's fused kernel run in float64, a block of rows at a time."""
     kernel = torch.softmax if name == "softmax" else torch.log_softmax
-    k = x.shape[-1]
-    x2 = x.reshape(-1, k)
-    n = x2.shape[0]
+    n, k = x2.shape
     y = torch.empty_like(x2)
-    step = max(1, _BLOCK // k) if x.device.type == "cpu" else max(n, 1)
+    step = max(1, _BLOCK // k) if x2.device.type == "cpu" else max(n, 1)
     flags = []
     for i in range(0, n, step):
         yb = kernel(x2[i : i + step], -1, dtype=torch.float64)
@@ -55,7 +77,19 @@ def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> t
             top = yb.amax(-1)
             flags.append(torch.isnan(top) | (top > -_SMALL_LSE))
         y[i : i + step] = yb
-    bad = torch.cat(flags) if len(flags) > 1 else flags[0]
+    return y, torch.cat(flags) if len(flags) > 1 else flags[0]
+
+
+def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> torch.Tensor | None:
+    """The fused-kernel result, or None when the general path must run."""
+    if not _eligible(x, xp) or num != 1.0 or den != 1.0:
+        return None
+    from ...simplex.softmax import log_softmax_rows, softmax_rows
+
+    k = x.shape[-1]
+    x2 = x.reshape(-1, k)
+    fused = _numba_forward(name, x2)
+    y, bad = fused if fused is not None else _blocks(name, x2)
     if bool(bad.any()):
         rows = softmax_rows if name == "softmax" else log_softmax_rows
         y[bad] = rows(x2[bad], num, den, xp).to(y.dtype)

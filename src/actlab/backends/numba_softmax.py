@@ -1,0 +1,254 @@
+r"""Fused row kernels (numba, the optional ``actlab[fast]`` extra) of the
+softmax family for float32 rows: softmax, log-softmax, logsumexp and the
+softmax cross-entropy's forward and backward, each in one or two passes over
+a row held in cache.
+
+They evaluate exactly the formulas of :mod:`actlab.simplex.shifted_exp`
+(Blanchard, Higham & Higham 2021) in float64 and round once: with the row
+maximum ``t`` (found on the float32 bits as integers, which vectorises) and ``s =
+sum_{j != i*} exp(x_j - t)``, softmax is ``exp(x - t) / (1 + s)``,
+log-softmax ``(x - t) - log1p(s)`` and logsumexp ``t + log1p(s)``. For
+float32 input the float64 difference ``x - t`` is exact, so no double-double
+shift is needed.
+
+The exponential is a vectorisable float64 ``exp`` for arguments ``d <= 0``:
+Cody & Waite's reduction ``d = k ln 2 + r``, ``|r| <= ln 2 / 2``, and the
+degree-11 Taylor polynomial of ``e^r`` (relative error below 1e-14, far
+below a float32 ULP), scaled by ``2^k`` built from its bits. Arguments below
+-708 are clamped there (their exponential, ~1e-308, rounds to 0 in float32
+and cannot move a sum that contains 1). NaN passes through.
+
+The sum is accumulated over the whole row (the top term is exactly 1) and
+``s = sum - 1``; where ``s < 2^-20`` its absolute rounding error would be a
+visible relative error of ``log1p(s)``, and the row is summed again with the
+top term left out. Rows whose maximum is not finite, or whose sum is NaN,
+are reported to the caller, which computes them by the general path (SPEC
+section 2's rules for +inf, all -inf and NaN rows).
+
+Example:
+    >>> import numpy as np
+    >>> from actlab.backends.numba_softmax import lse_rows
+    >>> x = np.array([[0.0, -50.0]], np.float32)
+    >>> t, l1p, ok = lse_rows(x)
+    >>> float(l1p[0])  # log1p(exp(-50))
+    1.9287498479639178e-22
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .numba_sparse import run_rows
+
+__all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "ce_forward_rows", "ce_grad_rows"]
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11 = (1.0 / math.factorial(i) for i in range(2, 12))
+_ONE_BITS = 4607182418800017408  # the bits of 1.0 (1023 << 52)
+_SMALL = 2.0**-20
+_FAST = {"contract", "reassoc"}  # FMA contraction and a reassociated (vectorised) sum; no finite-math flags
+
+
+@nb.njit(inline="always", fastmath={"contract"})
+def _exp(d):
+    """``exp(d)`` for float64 ``d <= 0`` (NaN passes through)."""
+    d = d if not (d < -708.0) else -708.0
+    k = np.floor(d * _LOG2E + 0.5)
+    r = (d - k * _LN2_HI) - k * _LN2_LO
+    p = 1.0 + r * (1.0 + r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * (
+        _C6 + r * (_C7 + r * (_C8 + r * (_C9 + r * (_C10 + r * _C11))))))))))
+    return p * np.int64((np.int64(k) << 52) + _ONE_BITS).view(np.float64)
+
+
+@nb.njit(inline="always")
+def _row_max(bits):
+    """The maximum of a float32 row given as its int32 bits, through the
+    order-preserving integer key (vectorises without finite-math flags). A
+    NaN entry gives NaN or another entry: its row's sum is NaN either way."""
+    m = np.int32(-2147483648)
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        key = b ^ ((b >> 31) & 0x7FFFFFFF)
+        m = key if key > m else m
+    return np.float64(np.int32(m ^ ((m >> 31) & 0x7FFFFFFF)).view(np.float32))
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _row_sum(xi, m, buf, store):
+    """``(s, ok)``: the sum of ``exp(x_j - m)`` without the top term, with the
+    exponentials kept in ``buf`` when ``store``."""
+    k = xi.shape[0]
+    total = 0.0
+    if store:
+        for j in range(k):
+            e = _exp(np.float64(xi[j]) - m)
+            buf[j] = e
+            total += e
+    else:
+        for j in range(k):
+            total += _exp(np.float64(xi[j]) - m)
+    s = total - 1.0
+    if not (s >= _SMALL):
+        if s != s or not (m - m == 0.0):  # NaN sum or non-finite maximum: the caller's general path
+            return s, False
+        s = 0.0
+        top = -1
+        for j in range(k):
+            if top < 0 and np.float64(xi[j]) == m:
+                top = j
+            else:
+                s += _exp(np.float64(xi[j]) - m)
+    return s, True
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _lse(x, bits, m, out, ok):
+    buf = np.empty(0)
+    for i in range(x.shape[0]):
+        mi = _row_max(bits[i])
+        m[i] = mi
+        s, good = _row_sum(x[i], mi, buf, False)
+        out[i] = np.log1p(s) if good else 0.0
+        ok[i] = good
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _softmax(x, bits, y, ok):
+    n, k = x.shape
+    buf = np.empty(k)
+    for i in range(n):
+        s, good = _row_sum(x[i], _row_max(bits[i]), buf, True)
+        ok[i] = good
+        inv = 1.0 / (1.0 + s)
+        yi = y[i]
+        for j in range(k):
+            yi[j] = buf[j] * inv
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _log_softmax(x, bits, y, ok):
+    n, k = x.shape
+    buf = np.empty(0)
+    for i in range(n):
+        mi = _row_max(bits[i])
+        s, good = _row_sum(x[i], mi, buf, False)
+        ok[i] = good
+        lse = np.log1p(s)
+        xi = x[i]
+        yi = y[i]
+        for j in range(k):
+            yi[j] = (np.float64(xi[j]) - mi) - lse
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _ce_forward(x, bits, m, target, nll, smooth, inv, ok, w, want_smooth):
+    """Per row: ``nll = (t - x_k) + log1p(s)``, ``smooth = sum_c w_c (t +
+    log1p(s) - x_c)`` (w = 1 when ``w`` is empty) and ``1 / (1 + s)``."""
+    n, k = x.shape
+    buf = np.empty(0)
+    weighted = w.shape[0] > 0
+    for i in range(n):
+        mi = _row_max(bits[i])
+        m[i] = mi
+        xi = x[i]
+        s, good = _row_sum(xi, mi, buf, False)
+        ok[i] = good
+        lse = np.log1p(s)
+        inv[i] = 1.0 / (1.0 + s)
+        nll[i] = (mi - np.float64(xi[target[i]])) + lse
+        if want_smooth:
+            acc = 0.0
+            if weighted:
+                wsum = 0.0
+                for j in range(k):
+                    acc += w[j] * (np.float64(xi[j]) - mi)
+                    wsum += w[j]
+                smooth[i] = wsum * lse - acc
+            else:
+                for j in range(k):
+                    acc += np.float64(xi[j]) - mi
+                smooth[i] = k * lse - acc
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _ce_grad(x, m, inv, a, b, c, target, out, w):
+    """``out = a p - c w - b onehot(target)`` per row, ``p = exp(x - t) / (1 + s)``."""
+    n, k = x.shape
+    weighted = w.shape[0] > 0
+    for i in range(n):
+        mi = np.float64(m[i])
+        ai = a[i] * inv[i]
+        ci = c[i]
+        xi = x[i]
+        oi = out[i]
+        if weighted:
+            for j in range(k):
+                oi[j] = ai * _exp(np.float64(xi[j]) - mi) - ci * w[j]
+        else:
+            for j in range(k):
+                oi[j] = ai * _exp(np.float64(xi[j]) - mi) - ci
+        t = target[i]
+        oi[t] = (ai * _exp(np.float64(xi[t]) - mi) - (ci * w[t] if weighted else ci)) - b[i]
+
+
+def _check(x: np.ndarray) -> np.ndarray:
+    """The int32 bits of a C-contiguous float32 (N, K) array."""
+    assert x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous
+    return x.view(np.int32)
+
+
+def lse_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, log1p(s), ok)`` per row of the float32 (N, K) array ``x``: the
+    row maxima and ``log1p(s)`` in float64; ``ok`` False where the general
+    path must run."""
+    bits = _check(x)
+    n = x.shape[0]
+    m, out, ok = np.empty(n), np.empty(n), np.empty(n, np.bool_)
+    run_rows(_lse, (x, bits, m, out, ok))
+    return m, out, ok
+
+
+def softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(softmax(x), ok)`` along the rows of float32 ``x``."""
+    bits = _check(x)
+    y = np.empty_like(x)
+    ok = np.empty(x.shape[0], np.bool_)
+    run_rows(_softmax, (x, bits, y, ok))
+    return y, ok
+
+
+def log_softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_softmax(x), ok)`` along the rows of float32 ``x``."""
+    bits = _check(x)
+    y = np.empty_like(x)
+    ok = np.empty(x.shape[0], np.bool_)
+    run_rows(_log_softmax, (x, bits, y, ok))
+    return y, ok
+
+
+def ce_forward_rows(x: np.ndarray, target: np.ndarray, w: np.ndarray, want_smooth: bool):
+    """``(t, nll, smooth, inv, ok)`` per row (float64) of the cross-entropy of
+    float32 logits ``x`` (N, C) against class indices ``target`` (N,), int64
+    and in range; ``w`` the float64 class weights or an empty array; ``t``
+    the row maxima and ``inv = 1 / (1 + s)``."""
+    bits = _check(x)
+    n = x.shape[0]
+    m, nll, smooth, inv = np.empty(n), np.empty(n), np.zeros(n), np.empty(n)
+    ok = np.empty(n, np.bool_)
+    run_rows(_ce_forward, (x, bits, m, target, nll, smooth, inv, ok), w, bool(want_smooth))
+    return m, nll, smooth, inv, ok
+
+
+def ce_grad_rows(x: np.ndarray, m: np.ndarray, inv: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+                 target: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The float32 gradient ``a p - c w - b onehot(target)`` per row (``a``,
+    ``b``, ``c``, ``m`` float64 per row; ``p = exp(x - m) inv``; w = 1 when empty)."""
+    _check(x)
+    out = np.empty_like(x)
+    run_rows(_ce_grad, (x, m, inv, a, b, c, target, out), w)
+    return out
