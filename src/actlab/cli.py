@@ -221,4 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:  # a parameter the function itself rejects
         print(f"actlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path that cannot be written
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"actlab {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -166,7 +165,9 @@ def render_gallery(
     """Render the site into ``out`` and return where its index is.
 
     Args:
-        out: the output folder (created; previous figures are replaced).
+        out: the output folder (created). A previous run's files (listed in
+            its manifest, ``.actlab-gallery-files``) are replaced; nothing
+            else in the folder is touched.
         formats: extra vector formats for the figures: "svg", "pdf".
         processes: worker processes (default: the CPUs available, at most 4;
             1 draws in this process). Workers are forked, so entries
@@ -183,9 +184,10 @@ def render_gallery(
     if bad:
         raise ValueError(f"formats must be among ['svg', 'pdf'], got {bad!r}")
     out = Path(out)
-    for sub in ("fig", "thumb", "math", "f"):
-        shutil.rmtree(out / sub, ignore_errors=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a folder, got a file: {str(out)!r}")
     out.mkdir(parents=True, exist_ok=True)
+    before = _remove_previous(out)
     entries = list(_all_entries()) if entries is None else list(entries)
     jobs, skipped = plan(entries, formats)
     n = _default_processes(len(jobs)) if processes is None else max(1, int(processes))
@@ -213,4 +215,33 @@ def render_gallery(
         if error:
             result.errors[stem] = error
     write_site(result, entries, jobs)
+    _write_manifest(out, before)
     return result
+
+
+MANIFEST = ".actlab-gallery-files"
+"""The files a gallery run wrote, relative to its folder: the next run
+removes these (and only these) before drawing, so figures of functions no
+longer drawn do not linger and no file the gallery did not write is touched."""
+
+
+def _files(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def _remove_previous(out: Path) -> set[str]:
+    """Delete the files the previous run listed; return the files left (not ours)."""
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        root = out.resolve()
+        for rel in manifest.read_text(encoding="utf-8").splitlines():
+            p = out / rel
+            if rel and p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(root):
+                p.unlink()
+        manifest.unlink()
+    return _files(out)
+
+
+def _write_manifest(out: Path, before: set[str]) -> None:
+    ours = sorted(_files(out) - before - {MANIFEST})
+    (out / MANIFEST).write_text("\n".join(ours) + "\n", encoding="utf-8")
