@@ -227,3 +227,38 @@ def test_gradcheck_sampled_softmax_with_accidental_hits():
     sampler = UniformSampler(7, replacement=True)
     f = lambda h, w, b: sampled_softmax_loss(h, w, t, 4, b, sampler, samples=samples, reduction="none")
     assert torch.autograd.gradcheck(f, (h, w, b))
+
+
+def test_sampling_without_replacement_near_all_classes_returns():
+    """Q = [1, 1e-30]: the rejection stream would need ~1e30 draws for the
+    second class; the exact draw returns at once (in a subprocess, so a
+    regression fails instead of hanging)."""
+    import subprocess
+    import sys
+
+    code = ("import torch; from actlab.torch.large_output import UnigramSampler;"
+            "s = UnigramSampler([1.0, 1e-30], power=1.0).sample(2, generator=torch.Generator().manual_seed(0));"
+            "print(sorted(s.ids.tolist()), s.num_tries > 1e20, bool(torch.isfinite(s.log_expected_count).all()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == ["[0,", "1]", "True", "True"]
+
+
+def test_exact_distinct_draw_has_the_rejection_streams_law():
+    """The direct draw (Gumbel-top-k plus geometric waits) against the
+    rejection stream it replaces: frequencies of the ordered candidate
+    tuples and the mean stream length agree."""
+    from collections import Counter
+
+    sampler = UnigramSampler([50, 30, 15, 5], power=1.0)
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    n = 3000
+    stream = [sampler.sample(3, generator=g1) for _ in range(n)]
+    exact = [sampler._distinct_exact(3, g2) for _ in range(n)]
+    fa = Counter(tuple(s.ids.tolist()) for s in stream)
+    fb = Counter(tuple(s.ids.tolist()) for s in exact)
+    for key in set(fa) | set(fb):
+        pa, pb = fa[key] / n, fb[key] / n
+        assert abs(pa - pb) <= 4 * math.sqrt(max(pa, pb, 1 / n) / n), key
+    ta = sum(s.num_tries for s in stream) / n
+    tb = sum(s.num_tries for s in exact) / n
+    assert abs(ta - tb) <= 0.1 * ta

@@ -77,11 +77,14 @@ class Sampler:
             )
         draws = torch.zeros(0, dtype=torch.int64)
         batch = max(2 * num_sampled, 16)
+        limit = 32 * num_sampled + 4096  # past it, the stream is too slow to give S distinct classes
         while True:
             draws = torch.cat([draws, self._draw(batch, generator)])
             uniq, inverse = torch.unique(draws, return_inverse=True)
             if uniq.numel() >= num_sampled:
                 break
+            if draws.numel() >= limit:
+                return self._distinct_exact(num_sampled, generator)
             batch = draws.numel()
         # position of each distinct class's first draw; keep the first num_sampled
         first = torch.full((uniq.numel(),), draws.numel(), dtype=torch.int64)
@@ -90,6 +93,29 @@ class Sampler:
         tries = int(first[-1]) + 1
         ids = draws[first]
         return Samples(ids, self.log_expected_count(ids, tries), tries)
+
+    def _distinct_exact(self, num_sampled: int, generator: torch.Generator | None) -> Samples:
+        """The same draw as the rejection loop (the first ``num_sampled``
+        distinct classes of an i.i.d. stream from Q, and the stream length
+        that took), made directly where the loop would take too long: the
+        classes in order of first appearance follow the Plackett-Luce law,
+        drawn as the top-S of ``log Q + Gumbel`` (Gumbel-top-k; Kool et al.
+        2019), and the wait for each new class is geometric with success
+        probability the mass not yet seen."""
+        lq = self.log_prob(torch.arange(self.num_classes))
+        u = torch.rand(self.num_classes, dtype=torch.float64, generator=generator)
+        ids = torch.topk(lq - torch.log(-torch.log(u)), num_sampled).indices
+        q_all = torch.exp(lq)
+        q = q_all[ids]
+        unchosen = q_all.index_fill(0, ids, 0.0).sum()
+        # mass not yet seen when the k-th new class is awaited, summed without cancellation
+        rest = torch.clamp(unchosen + torch.flip(torch.cumsum(torch.flip(q, (0,)), 0), (0,)), max=1.0)
+        v = torch.rand(num_sampled, dtype=torch.float64, generator=generator)
+        # geometric waits: 1 + floor(log V / log(1 - rest)) (1 where rest = 1)
+        waits = 1.0 + torch.floor(torch.log(v) / torch.log1p(-rest))
+        total = float(waits.sum())
+        tries: float = total if not math.isfinite(total) or total > 2.0**62 else int(total)
+        return Samples(ids, self.log_expected_count(ids, tries), tries)  # type: ignore[arg-type]
 
     def log_expected_count(self, ids: torch.Tensor, num_tries: int) -> torch.Tensor:
         """log of the expected number of times ``ids`` come up in ``num_tries``
