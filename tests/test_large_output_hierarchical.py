@@ -238,3 +238,16 @@ def test_bias_from_counts_gives_the_unigram_distribution():
     torch.testing.assert_close(p, want.expand(2, 7), rtol=1e-14, atol=0)
     with pytest.raises(ValueError, match="counts must have 7 entries"):
         hs.init_bias_from_counts([1.0, 2.0])
+
+
+def test_state_dict_of_another_tree_is_refused():
+    a = HierarchicalSoftmax(4, class_counts=[10, 5, 3, 1])
+    b = HierarchicalSoftmax(4, class_counts=[1, 3, 5, 10])  # same shapes, another tree
+    assert a.weight.shape == b.weight.shape
+    with pytest.raises(ValueError, match="another tree"):
+        b.load_state_dict(a.state_dict())
+    c = HierarchicalSoftmax(4, class_counts=[10, 5, 3, 1])
+    c.load_state_dict(a.state_dict())
+    torch.testing.assert_close(c.weight, a.weight)
+    old = {k: v for k, v in a.state_dict().items() if k != "tree_code"}  # a checkpoint from before
+    c.load_state_dict(old)

@@ -65,6 +65,7 @@ class HierarchicalSoftmax(torch.nn.Module):
     path_signs: torch.Tensor
     code_lengths: torch.Tensor
     _leaf_order: torch.Tensor
+    tree_code: torch.Tensor
 
     def __init__(self, in_features: int, class_counts: Any = None, tree: Any = None, bias: bool = True,
                  reduction: str = "mean", ignore_index: int = -100) -> None:
@@ -92,6 +93,9 @@ class HierarchicalSoftmax(torch.nn.Module):
         self.register_buffer("path_nodes", torch.from_numpy(paths.nodes), persistent=False)
         self.register_buffer("path_signs", torch.from_numpy(paths.signs), persistent=False)
         self.register_buffer("code_lengths", torch.from_numpy(paths.depth), persistent=False)
+        # the tree itself, saved with the weights so that a state dict of another tree cannot load
+        code = np.concatenate([paths.offsets, paths.nodes, paths.signs.astype(np.int64)]).astype(np.int64)
+        self.register_buffer("tree_code", torch.from_numpy(code))
         # per level: parent positions, branch columns, and the positions of its leaves and of its inner
         # nodes as integer indices (no boolean masks: those would be a data-dependent nonzero per call)
         self._levels = [
@@ -105,6 +109,25 @@ class HierarchicalSoftmax(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.empty(n_inner, in_features))
         self.bias = torch.nn.Parameter(torch.empty(n_inner)) if bias else None
         self.reset_parameters()
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, local_metadata: Any, strict: bool,
+                              missing_keys: list[str], unexpected_keys: list[str], error_msgs: list[str]) -> None:
+        key = prefix + "tree_code"
+        if key in state_dict:
+            theirs = state_dict[key]
+            if tuple(theirs.shape) != tuple(self.tree_code.shape) or not torch.equal(
+                    theirs.to(self.tree_code.device, torch.int64), self.tree_code):
+                raise ValueError(
+                    "HierarchicalSoftmax.load_state_dict(): the state dict was saved from a layer with another "
+                    f"tree ({self.num_classes} classes here; class counts or tree differ), so its node vectors "
+                    "would score other paths; build the layer with the same class_counts or tree")
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                          unexpected_keys, error_msgs)
+            return
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        if key in missing_keys:  # saved before the tree was stored: nothing to check against
+            missing_keys.remove(key)
 
     def reset_parameters(self) -> None:
         bound = 1.0 / math.sqrt(self.in_features)
