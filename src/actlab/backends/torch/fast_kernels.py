@@ -31,11 +31,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ...elementwise.normal_tail import gelu_derivative_plain, gelu_plain
+from ...elementwise.self_gated import d_gelu_tanh_plain, gelu_tanh_plain
+
 __all__ = ["BLOCK", "blocked", "scaled"]
 
 Tensor = torch.Tensor
 BLOCK = 1 << 16
 """Entries per block: 256 KiB of float32, a few intermediates fit in L2."""
+SINGLE = 1 << 18
+"""Up to this many entries a kernel runs on the whole tensor at once (its
+temporaries are reused by the allocator; blocks would only add calls)."""
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -48,7 +54,7 @@ def blocked(kernel: Callable[..., Tensor], out_dtype: torch.dtype, work: torch.d
     forward) evaluated in ``work`` precision (None: x's dtype) a block at a
     time, each block rounded once to ``out_dtype``; shaped like ``x``."""
     n = x.numel()
-    if n <= BLOCK:
+    if n <= SINGLE:
         r = kernel(_to(x, work), _to(g, work))
         return r.to(out_dtype).reshape(x.shape)
     xf = x.reshape(-1)
@@ -76,11 +82,20 @@ def _ones(x: Tensor, g: Tensor | None) -> Tensor:
 # -- forward kernels (one native op, possibly in a wider dtype) ---------------
 
 def gelu(x: Tensor, _: Any = None) -> Tensor:
-    return F.gelu(x)
+    """x Phi(x) = x erfc(-x/sqrt 2)/2 (actlab's float64 formula for float32
+    results, :func:`actlab.elementwise.normal_tail.gelu_plain`)."""
+    return gelu_plain(x, xp=_backend())
 
 
 def gelu_tanh(x: Tensor, _: Any = None) -> Tensor:
-    return F.gelu(x, approximate="tanh")
+    """x sigma(2 sqrt(2/pi) (x + 0.044715 x^3)) (actlab's float64 formula for float32 results)."""
+    return gelu_tanh_plain(x, xp=_backend())
+
+
+def _backend() -> Any:
+    from . import BACKEND
+
+    return BACKEND
 
 
 def mish(x: Tensor, _: Any = None) -> Tensor:
@@ -94,16 +109,18 @@ def silu(x: Tensor, _: Any = None) -> Tensor:
 # -- derivative kernels ---------------------------------------------------------
 
 def d_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
-    """sigma(x) sigma(-x), each from torch's sigmoid (|x| <= 88 in float32)."""
-    return scaled(torch.sigmoid(x).mul_(torch.sigmoid(-x)), g)
+    """sigma(x) sigma(-x) = s (1 - s) with s = sigma(-|x|) <= 1/2 (so 1 - s
+    is accurate), by torch's sigmoid and sigmoid_backward (|x| <= 88 in
+    float32, where s is normal)."""
+    s = torch.sigmoid(x.abs().neg_())
+    return _aten.sigmoid_backward(_ones(x, g), s)
 
 
 def d_tanh(x: Tensor, g: Tensor | None) -> Tensor:
-    """sech^2(x) = 1/cosh(x)^2 (|x| <= 44 in float32, where cosh^2 is finite
-    and its reciprocal normal)."""
-    c = torch.cosh(x)
-    d = c.mul_(c).reciprocal_()
-    return scaled(d, g)
+    """sech^2(x) = 4 sigma'(2x) = 4 s (1 - s), s = sigma(-2|x|) (|x| <= 44 in
+    float32; the factors 2 and 4 are exact)."""
+    s = torch.sigmoid(x.abs().mul_(-2.0))
+    return _aten.sigmoid_backward(_ones(x, g), s).mul_(4.0)
 
 
 def d_silu(x: Tensor, g: Tensor | None) -> Tensor:
@@ -117,11 +134,13 @@ def d_mish(x: Tensor, g: Tensor | None) -> Tensor:
 
 
 def d_gelu(x: Tensor, g: Tensor | None) -> Tensor:
-    return _aten.gelu_backward(_ones(x, g), x)
+    """Phi(x) + x phi(x) (actlab's float64 formula for float32 results,
+    :func:`actlab.elementwise.normal_tail.gelu_derivative_plain`)."""
+    return scaled(gelu_derivative_plain(x, xp=_backend()), g)
 
 
 def d_gelu_tanh(x: Tensor, g: Tensor | None) -> Tensor:
-    return _aten.gelu_backward(_ones(x, g), x, approximate="tanh")
+    return scaled(d_gelu_tanh_plain(x, xp=_backend()), g)
 
 
 def d_elu(x: Tensor, g: Tensor | None) -> Tensor:

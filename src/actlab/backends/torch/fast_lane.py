@@ -37,8 +37,15 @@ _WHOLE = (-math.inf, math.inf)
 
 
 def _in_domain(x: Tensor, domain: tuple[float, float]) -> bool:
-    lo, hi = torch.aminmax(x)
-    return bool((lo >= domain[0]) & (hi <= domain[1]))
+    """Whether every entry of x lies in the closed ``domain`` (False with a
+    NaN); one reduction per finite bound."""
+    lo, hi = domain
+    if hi == math.inf:
+        return bool(torch.amin(x) >= lo)
+    if lo == -math.inf:
+        return bool(torch.amax(x) <= hi)
+    mn, mx = torch.aminmax(x)
+    return bool((mn >= lo) & (mx <= hi))
 
 
 def _outside(x: Tensor, domain: tuple[float, float]) -> Tensor:
