@@ -169,8 +169,10 @@ def activation(
             got = lanes.get(t, _UNRESOLVED)
             if got is _UNRESOLVED:
                 backend = _backend.resolved_backend(t)
+                if backend is None and hasattr(x, "dtype"):
+                    backend = _backend.backend_of(x)  # an array type seen for the first time
                 if backend is None:
-                    return None  # resolved on the first call, then looked up here
+                    return None  # numbers, lists: the function's own path
                 got = lanes[t] = backend.elementwise_lanes(spec)
             return got
 
