@@ -10,13 +10,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import _xp
+from . import _backend, _xp
 from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, register
 
 __all__ = ["ElementwiseSpec", "ElementwiseFunction", "activation"]
 
 Math = Callable[..., Any]
+_UNRESOLVED = object()
 
 
 class ElementwiseFunction(Protocol):
@@ -176,10 +177,34 @@ def activation(
             prepare=prepare,
         )
 
+        lanes: dict[type, Any] = {}
+
+        def lanes_for(x: Any) -> Any:
+            t = type(x)
+            got = lanes.get(t, _UNRESOLVED)
+            if got is _UNRESOLVED:
+                backend = _backend.resolved_backend(t)
+                if backend is None and hasattr(x, "dtype"):
+                    backend = _backend.backend_of(x)  # an array type seen for the first time
+                if backend is None:
+                    return None  # numbers, lists: the function's own path
+                got = lanes[t] = backend.elementwise_lanes(spec)
+            return got
+
         def call(x: Any, values: tuple[Any, ...]) -> Any:
+            fast = lanes_for(x)
+            if fast is not None:
+                y = fast[0](x, values)
+                if y is not NotImplemented:
+                    return y
             return spec(x, spec.checked(values))
 
         def grad(x: Any, values: tuple[Any, ...], wrt: str = "x") -> Any:
+            fast = lanes_for(x) if wrt == "x" else None
+            if fast is not None:
+                d = fast[1](x, values)
+                if d is not NotImplemented:
+                    return d
             return spec.grad(x, spec.checked(values), wrt)
 
         positional = [(p.name, REQUIRED_ARG if p.default is REQUIRED else p.default) for p in params]

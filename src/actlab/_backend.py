@@ -149,6 +149,13 @@ class Backend:
     def apply_map(self, spec: Any, x: Array, values: tuple[Any, ...]) -> Array:
         return spec.forward(x, *values, xp=self)
 
+    def elementwise_lanes(self, spec: Any) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+        """The fast lanes ``(value, derivative)`` of an element-wise function
+        on this backend's arrays, or None. Each lane takes ``(x, values)``
+        (the raw parameter values) and returns ``NotImplemented`` for a call
+        that is not its own; the function's own path runs then."""
+        return None
+
     def apply_logsumexp(self, x: Array, math: Callable[[Array, Any], Array]) -> Array:
         return math(x, self)
 
@@ -273,6 +280,11 @@ def preload() -> None:
     for framework, _, module in FRAMEWORKS:
         if framework in sys.modules:
             _load(module)
+
+
+def resolved_backend(t: type) -> Any:
+    """The backend already resolved for arrays of type ``t``, or None."""
+    return _BY_TYPE.get(t)
 
 
 def backend_of(x: Any) -> Any:

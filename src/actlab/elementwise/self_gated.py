@@ -25,12 +25,14 @@ def _clamp(x, c, xp):
     return xp.clip(x, min=-c, max=c)
 
 
-def _gelu_tanh_plain(x, *, xp):
+def gelu_tanh_plain(x, *, xp):
+    """gelu's tanh form as x sigma(2c(x + k x^3)); in float64 for float32 results."""
     v = _clamp(x, 1e4, xp)
     return xp.clip(x, min=-1e4) * sigmoid_plain(2.0 * _TANH_C * (v + _TANH_K * v * v * v), xp=xp)
 
 
-def _d_gelu_tanh_plain(x, *, xp):
+def d_gelu_tanh_plain(x, *, xp):
+    """Its derivative sigma(u)(1 + x u' sigma(-u)); in float64 for float32 results."""
     v = _clamp(x, 1e4, xp)
     z2 = 2.0 * _TANH_C * (v + _TANH_K * v * v * v)
     s, sm = sigmoid_plain(z2, xp=xp), sigmoid_plain(-z2, xp=xp)
@@ -47,9 +49,9 @@ def _gate_limits(kernel):
 
 
 _gelu_exact = float32_policy(native_float32=False, plain=gelu_plain)(gelu64)
-_gelu_tanh = float32_policy(native_float32=False, plain=_gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
+_gelu_tanh = float32_policy(native_float32=False, plain=gelu_tanh_plain)(_gate_limits(lg.gelu_tanh64))
 _d_gelu_exact = float32_policy(native_float32=False, plain=gelu_derivative_plain)(gelu_derivative64)
-_d_gelu_tanh = float32_policy(native_float32=False, plain=_d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
+_d_gelu_tanh = float32_policy(native_float32=False, plain=d_gelu_tanh_plain)(lg.gelu_tanh_derivative64)
 
 
 def _d_gelu(x, approximate, *, xp):

@@ -102,6 +102,10 @@ class TorchBackend(Backend):
     def apply_elementwise(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
         return elementwise_autograd.apply_elementwise(spec, x, values)
 
+    def elementwise_lanes(self, spec: Any) -> Any:
+        """The declared fast executions of ``spec`` (:mod:`.fast_paths`)."""
+        return fast_lane.lanes_of(spec)
+
     def apply_map(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
         if self.records_grad(x, *values):
             return map_autograd.apply_map(spec, x, values)
@@ -177,4 +181,4 @@ BACKEND = TorchBackend(namespace)
 
 # The autograd Functions of every registered function are built now (they use
 # BACKEND), so that torch.compile never sees a class being created.
-from . import elementwise_autograd, loss_autograd, map_autograd  # noqa: E402
+from . import elementwise_autograd, fast_lane, loss_autograd, map_autograd  # noqa: E402

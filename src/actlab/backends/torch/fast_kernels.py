@@ -1,0 +1,177 @@
+"""Kernels of the element-wise fast paths: torch's own ops where they are
+accurate, evaluated in cache-sized blocks where a formula takes several.
+
+Every kernel here works on a *block*: a 1-d tensor of at most
+:data:`BLOCK` entries in the entry's working dtype (float32 for bfloat16
+input, float64 where a float32 result needs it). :func:`blocked` runs a
+kernel over a whole tensor block by block and rounds each block once to the
+output dtype, so the intermediates of a formula stay in cache and no
+full-size temporary is allocated (at 10^7 entries most of the time of an
+unblocked formula goes to the page faults of fresh temporaries).
+
+Derivative kernels take ``(x, g)`` and return ``g f'(x)`` (``f'(x)`` where
+``g`` is None). They are exact rewritings of the formulas in
+:mod:`actlab.elementwise` with torch's native kernels (``sigmoid``,
+``silu_backward``, ...), accurate to a few ULPs in the domain their table
+entry declares (``tests/test_fast_paths.py`` holds them to 4 ULPs against
+mpmath).
+
+Example:
+    >>> import torch
+    >>> from actlab.backends.torch.fast_kernels import blocked, d_sigmoid
+    >>> blocked(d_sigmoid, torch.float32, None, torch.zeros(3), None).tolist()
+    [0.25, 0.25, 0.25]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ...elementwise.normal_tail import gelu_derivative_plain, gelu_plain
+from ...elementwise.self_gated import d_gelu_tanh_plain, gelu_tanh_plain
+
+__all__ = ["BLOCK", "blocked", "scaled"]
+
+Tensor = torch.Tensor
+BLOCK = 1 << 16
+"""Entries per block: 256 KiB of float32, a few intermediates fit in L2."""
+SINGLE = 1 << 18
+"""Up to this many entries a kernel runs on the whole tensor at once (its
+temporaries are reused by the allocator; blocks would only add calls)."""
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_aten = torch.ops.aten
+
+
+def blocked(kernel: Callable[..., Tensor], out_dtype: torch.dtype, work: torch.dtype | None,
+            x: Tensor, g: Tensor | None) -> Tensor:
+    """``kernel(x, g)`` (``kernel(x)`` where ``g`` is None and the kernel is a
+    forward) evaluated in ``work`` precision (None: x's dtype) a block at a
+    time, each block rounded once to ``out_dtype``; shaped like ``x``."""
+    n = x.numel()
+    if n <= SINGLE:
+        r = kernel(_to(x, work), _to(g, work))
+        return r.to(out_dtype).reshape(x.shape)
+    xf = x.reshape(-1)
+    gf = None if g is None else g.reshape(-1)
+    out = torch.empty(n, dtype=out_dtype, device=x.device)
+    for i in range(0, n, BLOCK):
+        j = i + BLOCK
+        out[i:j] = kernel(_to(xf[i:j], work), None if gf is None else _to(gf[i:j], work))
+    return out.view(x.shape)
+
+
+def _to(t: Tensor | None, work: torch.dtype | None) -> Any:
+    return t if t is None or work is None else t.to(work)
+
+
+def scaled(d: Tensor, g: Tensor | None) -> Tensor:
+    """``g * d`` (``d`` where ``g`` is None)."""
+    return d if g is None else d.mul_(g)
+
+
+def _ones(x: Tensor, g: Tensor | None) -> Tensor:
+    return torch.ones_like(x) if g is None else g
+
+
+# -- forward kernels (one native op, possibly in a wider dtype) ---------------
+
+def gelu(x: Tensor, _: Any = None) -> Tensor:
+    """x Phi(x) = x erfc(-x/sqrt 2)/2 (actlab's float64 formula for float32
+    results, :func:`actlab.elementwise.normal_tail.gelu_plain`)."""
+    return gelu_plain(x, xp=_backend())
+
+
+def gelu_tanh(x: Tensor, _: Any = None) -> Tensor:
+    """x sigma(2 sqrt(2/pi) (x + 0.044715 x^3)) (actlab's float64 formula for float32 results)."""
+    return gelu_tanh_plain(x, xp=_backend())
+
+
+def _backend() -> Any:
+    from . import BACKEND
+
+    return BACKEND
+
+
+def mish(x: Tensor, _: Any = None) -> Tensor:
+    return F.mish(x)
+
+
+def silu(x: Tensor, _: Any = None) -> Tensor:
+    return F.silu(x)
+
+
+# -- derivative kernels ---------------------------------------------------------
+
+def d_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
+    """sigma(x) sigma(-x) = s (1 - s) with s = sigma(-|x|) <= 1/2 (so 1 - s
+    is accurate), by torch's sigmoid and sigmoid_backward (|x| <= 88 in
+    float32, where s is normal)."""
+    s = torch.sigmoid(x.abs().neg_())
+    return _aten.sigmoid_backward(_ones(x, g), s)
+
+
+def d_tanh(x: Tensor, g: Tensor | None) -> Tensor:
+    """sech^2(x) = 4 sigma'(2x) = 4 s (1 - s), s = sigma(-2|x|) (|x| <= 44 in
+    float32; the factors 2 and 4 are exact)."""
+    s = torch.sigmoid(x.abs().mul_(-2.0))
+    return _aten.sigmoid_backward(_ones(x, g), s).mul_(4.0)
+
+
+def d_silu(x: Tensor, g: Tensor | None) -> Tensor:
+    """torch's silu_backward (in float64 for float32 results: it cancels near
+    the root -1.2785 and saturates early in float32)."""
+    return _aten.silu_backward(_ones(x, g), x)
+
+
+def d_mish(x: Tensor, g: Tensor | None) -> Tensor:
+    return _aten.mish_backward(_ones(x, g), x)
+
+
+def d_gelu(x: Tensor, g: Tensor | None) -> Tensor:
+    """Phi(x) + x phi(x) (actlab's float64 formula for float32 results,
+    :func:`actlab.elementwise.normal_tail.gelu_derivative_plain`)."""
+    return scaled(gelu_derivative_plain(x, xp=_backend()), g)
+
+
+def d_gelu_tanh(x: Tensor, g: Tensor | None) -> Tensor:
+    return scaled(d_gelu_tanh_plain(x, xp=_backend()), g)
+
+
+def d_elu(x: Tensor, g: Tensor | None) -> Tensor:
+    return _aten.elu_backward(_ones(x, g), 1.0, 1.0, 1.0, False, x)
+
+
+def d_selu(x: Tensor, g: Tensor | None) -> Tensor:
+    return _aten.elu_backward(_ones(x, g), _SELU_ALPHA, _SELU_SCALE, 1.0, False, x)
+
+
+def softplus_threshold(dtype: torch.dtype) -> float:
+    """Where torch's softplus returns x itself: 20 in float32 (as torch's
+    default), 37 in float64 (log1p(e^-37) is below half an ULP of 37)."""
+    return 37.0 if dtype == torch.float64 else 20.0
+
+
+def softplus(x: Tensor, _: Any = None) -> Tensor:
+    return F.softplus(x, 1.0, softplus_threshold(x.dtype))
+
+
+def d_softplus(x: Tensor, g: Tensor | None) -> Tensor:
+    return _aten.softplus_backward(_ones(x, g), x, 1.0, softplus_threshold(x.dtype))
+
+
+def d_log_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
+    _, buffer = _aten.log_sigmoid_forward(x)
+    return _aten.log_sigmoid_backward(_ones(x, g), x, buffer)
+
+
+def d_hardsigmoid(x: Tensor, g: Tensor | None) -> Tensor:
+    """[-3 < x < 3] / 6 with 1/6 rounded to x's dtype (torch's backward uses
+    float32's 1/6 for every dtype); NaN at NaN."""
+    d = ((x > -3.0) & (x < 3.0)).to(x.dtype).mul_(1.0 / 6.0).masked_fill_(torch.isnan(x), float("nan"))
+    return scaled(d, g)

@@ -1,0 +1,182 @@
+"""The declared executions of the element-wise functions on CPU tensors.
+
+One :class:`Execution` per (registered function, dtype) says how a call is
+evaluated when the arguments take the entry's fast lane (default
+parameters, or any numbers for the piecewise-linear family):
+
+- forward ``native``: torch's own op, accurate to 4 ULPs over the whole
+  range (checked against the mpmath references in ``tests/test_fast_paths.py``);
+  ``guarded``: torch's op plus one ``aminmax`` pass, with actlab's formula
+  only for the entries outside the declared domain where torch is
+  accurate; ``fused``: one native op in a wider working precision (float64
+  for float32 results), a cache-sized block at a time, rounded once;
+- backward ``native``: torch's autograd of the native forward (only for
+  piecewise-linear functions, whose second derivative is 0 and whose
+  derivative at the kinks is torch's, as actlab documents it); ``fused``:
+  a declared derivative kernel of :mod:`.fast_kernels` reading (x, g) and
+  writing g f'(x), blocked, guarded like the forward; ``plain``: actlab's
+  derivative formula.
+
+With ``create_graph=True`` the backward is actlab's differentiable formula,
+so second derivatives stay actlab's. Under ``torch.compile`` and
+``torch.func`` transforms only native executions are used (they are plain
+torch ops); other calls take actlab's formula. Functions and dtypes not in
+the table (other devices) take actlab's formula too; float16 takes the
+float32 execution and rounds once.
+
+Example:
+    >>> import torch, actlab
+    >>> from actlab.backends.torch.fast_paths import TABLE
+    >>> TABLE["sigmoid", torch.float32].forward
+    'guarded'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from . import fast_kernels as K
+
+__all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS"]
+
+Tensor = torch.Tensor
+INF = math.inf
+FORWARD_KINDS = ("native", "guarded", "fused", "plain")
+BACKWARD_KINDS = ("native", "fused", "plain")
+F32, F64, BF16 = torch.float32, torch.float64, torch.bfloat16
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How one function is evaluated for one dtype.
+
+    ``op(x, *params)``: the native forward (``native`` and ``guarded``), or a
+    block kernel run in ``work`` precision (``fused``); ``domain``: the
+    closed interval of x where the forward is accurate (entries outside,
+    NaN included, take actlab's formula). ``dkernel(x, g)``: the derivative
+    kernel (``fused`` backward), run in ``dwork`` precision, accurate on
+    ``ddomain`` (``dnan``: it gives NaN at NaN; if not, NaN entries take
+    actlab's formula). ``any_params``: the entry serves every parameter value
+    (numbers), not only the defaults.
+    """
+
+    forward: str
+    backward: str
+    op: Callable[..., Tensor] | None = None
+    work: torch.dtype | None = None
+    domain: tuple[float, float] = (-INF, INF)
+    dkernel: Callable[[Tensor, Tensor | None], Tensor] | None = None
+    dwork: torch.dtype | None = None
+    ddomain: tuple[float, float] = (-INF, INF)
+    dnan: bool = True
+    any_params: bool = False
+
+    def __post_init__(self) -> None:
+        if self.forward not in FORWARD_KINDS or self.backward not in BACKWARD_KINDS:
+            raise ValueError(f"unknown execution kinds {self.forward!r}/{self.backward!r}")
+        if self.backward == "native" and self.forward != "native":
+            raise ValueError("a native backward needs the native forward (torch's autograd records it)")
+        if (self.forward != "plain") != (self.op is not None):
+            raise ValueError("a native, guarded or fused forward needs its op, a plain one none")
+        if (self.backward == "fused") != (self.dkernel is not None):
+            raise ValueError("a fused backward needs its kernel, others none")
+        if self.any_params and self.backward not in ("native", "plain"):
+            raise ValueError("only native executions serve every parameter value")
+
+
+def _linear(op: Callable[..., Tensor]) -> dict[torch.dtype, Execution]:
+    """Piecewise-linear: torch's op and its autograd, any parameters, every dtype."""
+    ex = Execution("native", "native", op, any_params=True)
+    return {F32: ex, F64: ex, BF16: ex}
+
+
+def _native_smooth(op: Callable[..., Tensor], dkernel: Callable[..., Tensor],
+                   dnan: bool = True) -> dict[torch.dtype, Execution]:
+    """torch's op and torch's backward kernel (run as a fused backward, so
+    that double backward is actlab's)."""
+    return {dt: Execution("native", "fused", op, dkernel=dkernel, dnan=dnan) for dt in (F32, F64, BF16)}
+
+
+def _sigmoid_like(op: Callable[..., Tensor], dkernel: Callable[..., Tensor], d32_work: torch.dtype | None,
+                  d32_domain: tuple[float, float], d64_backward: bool) -> dict[torch.dtype, Execution]:
+    """Guarded forwards (torch's float32 sigmoid loses the subnormal tail
+    below -88, float64's below -708); fused derivatives."""
+    t = {
+        F32: Execution("guarded", "fused", op, domain=(-88.0, INF), dkernel=dkernel, dwork=d32_work,
+                       ddomain=d32_domain),
+        BF16: Execution("guarded", "fused", op, domain=(-87.0, INF), dkernel=dkernel, dwork=F32,
+                        ddomain=(-80.0, 80.0)),
+    }
+    t[F64] = (Execution("guarded", "fused", op, domain=(-708.0, INF), dkernel=dkernel, ddomain=(-708.0, 708.0))
+              if d64_backward else Execution("guarded", "plain", op, domain=(-708.0, INF)))
+    return t
+
+
+def _via_float64(kernel: Callable[..., Tensor], dkernel: Callable[..., Tensor],
+                 domain: tuple[float, float]) -> dict[torch.dtype, Execution]:
+    """float32: torch's float64 op, blocked, rounded once (accurate to ~1e-13
+    relative on ``domain``). bfloat16 is never computed in float64: these
+    take actlab's formula, or the float32 op where it is accurate enough."""
+    return {F32: Execution("fused", "fused", kernel, work=F64, domain=domain, dkernel=dkernel, dwork=F64,
+                           ddomain=domain)}
+
+
+def _hardswish(dtype: torch.dtype) -> Execution:
+    # torch's product x * relu6(x + 3) / 6 overflows past ~5e37 (float32);
+    # its backward is -0.5 at -3 and 1 at 3 (actlab: 0 and 1.5): plain.
+    big = 1e150 if dtype == F64 else 1e18
+    return Execution("guarded", "plain", F.hardswish, domain=(-big, big))
+
+
+TABLE: dict[tuple[str, torch.dtype], Execution] = {}
+
+
+def _declare(name: str, per_dtype: dict[torch.dtype, Execution]) -> None:
+    for dt, ex in per_dtype.items():
+        TABLE[name, dt] = ex
+
+
+for _name, _op in (("relu", torch.relu), ("relu6", F.relu6), ("leaky_relu", F.leaky_relu),
+                   ("hardtanh", F.hardtanh), ("threshold", F.threshold), ("softshrink", F.softshrink),
+                   ("hardshrink", F.hardshrink)):
+    _declare(_name, _linear(_op))
+_declare("hardsigmoid", {
+    F32: Execution("native", "native", F.hardsigmoid), BF16: Execution("native", "native", F.hardsigmoid),
+    F64: Execution("native", "fused", F.hardsigmoid, dkernel=K.d_hardsigmoid),
+})
+_declare("hardswish", {dt: _hardswish(dt) for dt in (F32, F64, BF16)})
+# (torch's elu_backward gives g, not NaN, at NaN)
+_declare("elu", _native_smooth(F.elu, K.d_elu, dnan=False))
+_declare("celu", _native_smooth(F.celu, K.d_elu, dnan=False))  # alpha = 1: celu is elu
+_declare("selu", _native_smooth(F.selu, K.d_selu, dnan=False))
+_declare("log_sigmoid", _native_smooth(F.logsigmoid, K.d_log_sigmoid))
+_declare("softplus", _native_smooth(K.softplus, K.d_softplus))
+_declare("tanh", {
+    F32: Execution("native", "fused", torch.tanh, dkernel=K.d_tanh, ddomain=(-44.0, 44.0)),
+    F64: Execution("native", "fused", torch.tanh, dkernel=K.d_tanh, ddomain=(-354.0, 354.0)),
+    BF16: Execution("native", "fused", torch.tanh, dkernel=K.d_tanh, dwork=F32, ddomain=(-44.0, 44.0)),
+})
+_declare("sigmoid", _sigmoid_like(torch.sigmoid, K.d_sigmoid, None, (-88.0, 88.0), d64_backward=True))
+for _name in ("silu", "swish"):
+    _declare(_name, _sigmoid_like(F.silu, K.d_silu, F64, (-800.0, 800.0), d64_backward=False))
+_GELU_DOMAIN = (-INF, INF)  # actlab's float64 formulas (not torch's 1 + erf, which cancels below -5)
+_declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
+_declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
+# torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
+TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
+GELU_TANH = _via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN)
+"""gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
+
+
+def execution_of(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
+    """The declared execution for ``name`` at ``dtype`` with parameter values
+    ``values`` (None: actlab's formula)."""
+    if name == "gelu" and values == ("tanh",):
+        return GELU_TANH.get(dtype)
+    return TABLE.get((name, dtype))
