@@ -182,3 +182,19 @@ BACKEND = TorchBackend(namespace)
 # The autograd Functions of every registered function are built now (they use
 # BACKEND), so that torch.compile never sees a class being created.
 from . import elementwise_autograd, fast_lane, loss_autograd, map_autograd  # noqa: E402
+
+
+def _build_lanes() -> None:
+    """Build every registered function's fast lanes now too (its autograd
+    Function class included): a first call made while torch.compile traces
+    then finds them built instead of creating a class in traced code."""
+    from ..._activation import ElementwiseSpec
+    from ...registry import registry
+
+    for entry in registry():
+        spec = entry.extra.get("spec")
+        if isinstance(spec, ElementwiseSpec):
+            fast_lane.lanes_of(spec)
+
+
+_build_lanes()
