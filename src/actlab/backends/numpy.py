@@ -65,6 +65,12 @@ class NumpyBackend(Backend):
     def float_array(self, x: Any, name: str) -> Any:
         return super().float_array(np.asarray(x) if isinstance(x, np.generic) else x, name)
 
+    def elementwise_lanes(self, spec: Any) -> Any:
+        """SciPy's logistic ufuncs where accurate (:mod:`.numpy_fast`)."""
+        from . import numpy_fast
+
+        return numpy_fast.lanes(spec, self)
+
     def host(self, x: Any) -> np.ndarray:
         return x
 
