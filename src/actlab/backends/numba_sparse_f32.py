@@ -166,15 +166,54 @@ def _density(v, s, beta, qi, binv):
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_RED, error_model="numpy")
-def _power_sums(buf, s, beta, qi):
-    """``(F, G)``: sums of p and w at sigma ``s``, 1/beta = ``qi`` in 2..4."""
-    F = 0.0
-    G = 0.0
+def _moments(buf, s, beta):
+    """Over the entries with ``a = 1 + beta (v - s) > 0``: the sums of
+    ``a^k``, k = 0..4, and the smallest ``a`` (1 if none)."""
+    P0 = 0.0
+    P1 = 0.0
+    P2 = 0.0
+    P3 = 0.0
+    P4 = 0.0
+    low = np.float64(1.0).view(np.uint64)
     for j in range(buf.shape[0]):
-        p, w = _density(buf[j], s, beta, qi, 0.0)
-        F += p
-        G += w
-    return F, G
+        a = 1.0 + beta * (buf[j] - s)
+        pos = a > 0.0
+        a = a if pos else 0.0
+        a2 = a * a
+        P0 += 1.0 if pos else 0.0
+        P1 += a
+        P2 += a2
+        P3 += a2 * a
+        P4 += a2 * a2
+        # positive floats order as their bits (a float minimum would not vectorise)
+        b = np.float64(a if pos else 1.0).view(np.uint64)
+        low = b if b < low else low
+    return P0, P1, P2, P3, P4, np.uint64(low).view(np.float64)
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _polynomial_root(qi, P0, P1, P2, P3, P4, low):
+    """The root ``t`` in ``[0, low]`` of ``sum (a_i - t)^qi = 1`` (qi = 3 or
+    4) from the power sums of the ``a_i``, by Newton from 0 (the sum is convex
+    and decreasing there); -1 if it lies beyond ``low``. Returns ``(t, sum at t)``."""
+    t = 0.0
+    f = 0.0
+    for _ in range(60):
+        if qi == 4:
+            f = P4 - t * (4.0 * P3 - t * (6.0 * P2 - t * (4.0 * P1 - t * P0)))
+            d = 4.0 * (P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0)))
+        else:
+            f = P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0))
+            d = 3.0 * (P2 - t * (2.0 * P1 - t * P0))
+        if not d > 0.0:
+            return -1.0, f
+        step = (f - 1.0) / d
+        t += step
+        if t > low:
+            return -1.0, f
+        if not step > 1e-17 * t:
+            break
+    return t, f
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
@@ -198,9 +237,7 @@ def _sum2(a, b):
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _general_sums(buf, s, beta, qi, pbuf, wbuf):
-    """``(F, G)``: sums of p and w at sigma ``s``."""
-    if 2 <= qi <= 4:
-        return _power_sums(buf, s, beta, qi)
+    """``(F, G)``: sums of p and w at sigma ``s`` through exp and log."""
     _densities(buf, s, beta, pbuf, wbuf)
     return _sum2(pbuf, wbuf)
 
@@ -216,7 +253,17 @@ def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf):
     s = lo
     F = 1.0
     for _ in range(max(n_iter, 1)):
-        F, G = _general_sums(buf, s, beta, qi, pbuf, wbuf)
+        if qi == 3 or qi == 4:
+            # sum p and its slope from the power sums, and the closed form on
+            # the candidates {a > 0}: exact once they are the support
+            P0, P1, P2, P3, P4, low = _moments(buf, s, beta)
+            F, G = (P4, P3) if qi == 4 else (P3, P2)
+            if F >= 1.0:
+                t, Ft = _polynomial_root(qi, P0, P1, P2, P3, P4, low)
+                if t >= 0.0:
+                    return s + t / beta, Ft
+        else:
+            F, G = _general_sums(buf, s, beta, qi, pbuf, wbuf)
         if F >= 1.0:
             lo = s
         else:
@@ -354,11 +401,11 @@ def _kind(beta: float) -> int:
 def takes(x: np.ndarray, beta: float) -> bool:
     """Whether the forward kernel takes ``x``: float32, rows up to
     :data:`SHORT_MAX`, and sparsemax, 1.5-entmax or an integer ``1/beta``
-    from 2 to 4 (elsewhere its exp/log passes over the whole row cost more
+    of 3 or 4 (elsewhere its exp/log passes over the whole row cost more
     than the screening kernel's compaction)."""
     if x.dtype != np.float32 or not 0 < x.shape[-1] <= SHORT_MAX:
         return False
-    return _kind(beta) != GENERAL or 2 <= integer_power(beta) <= 4
+    return _kind(beta) != GENERAL or integer_power(beta) in (3, 4)
 
 
 def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
