@@ -14,7 +14,7 @@ import actlab
 from actlab.simplex import sparse_forward
 
 pytest.importorskip("numba")
-from actlab.backends import numba_entmax_grad, numba_sparse, numba_sparse_f32  # noqa: E402
+from actlab.backends import numba_entmax_grad, numba_sparse, numba_sparse_f32, numba_sparse_f32_grad  # noqa: E402
 from actlab.backends.numba_vecmath import integer_power  # noqa: E402
 
 BETAS = [1.0, 0.5, 0.25, 1 / 3, 0.75, 0.3, 2.0]
@@ -61,7 +61,7 @@ def test_vjp_matches_support_kernel(beta, K):
     y = numba_sparse.forward_rows(x, beta, 60)[0]
     g = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
     want = numba_entmax_grad.vjp_rows(y, g, beta)
-    got = numba_sparse_f32.vjp_rows(y, g, beta)
+    got = numba_sparse_f32_grad.vjp_rows(y, g, beta)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=4e-7, atol=1e-6 * np.nanmax(np.abs(want)))
 
@@ -71,7 +71,9 @@ def test_dispatch():
     assert numba_sparse_f32.takes(x, 1.0) and numba_sparse_f32.takes(x, 0.25)
     assert not numba_sparse_f32.takes(x, 0.75)  # exp/log passes: the screening kernel is faster
     assert not numba_sparse_f32.takes(x.astype(np.float64), 1.0)
-    assert not numba_sparse_f32.takes(np.zeros((2, numba_sparse_f32.SHORT_MAX + 1), np.float32), 1.0)
+    assert not numba_sparse_f32.takes(np.zeros((2, numba_sparse_f32.EXACT_MAX + 1), np.float32), 1.0)
+    assert numba_sparse_f32.takes(np.zeros((2, numba_sparse_f32.EXACT_MAX + 1), np.float32), 0.25)
+    assert not numba_sparse_f32.takes(np.zeros((2, numba_sparse_f32.SHORT_MAX + 1), np.float32), 0.25)
     assert integer_power(0.25) == 4 and integer_power(0.75) == 0
 
 

@@ -20,6 +20,8 @@ candidates and its scalar loops cost more than whole-row SIMD passes:
    integer ``1/beta`` and :mod:`actlab.backends.numba_vecmath` otherwise);
 4. one pass writes the output.
 
+The VJP kernel is in :mod:`actlab.backends.numba_sparse_f32_grad`.
+
 Reductions are compiled with ``reassoc`` (a reassociated, vectorised sum);
 each summed term is one subtraction from the buffer, so no rewrite can change
 how the shift is rounded. Output passes are compiled without it. Rows whose
@@ -37,11 +39,14 @@ import numpy as np
 
 from .numba_vecmath import integer_power, vexp, vlog
 
-__all__ = ["forward_rows", "vjp_rows", "forward_any", "vjp_any", "takes", "SHORT_MAX"]
+__all__ = ["forward_rows", "forward_any", "takes", "SHORT_MAX", "EXACT_MAX", "SPARSEMAX", "ENTMAX15", "GENERAL"]
 
 SPARSEMAX, ENTMAX15, GENERAL = 0, 1, 2
 SHORT_MAX = 4096
 """Longest rows these kernels take (longer ones: the screening kernel)."""
+EXACT_MAX = 2048
+"""Longest rows of sparsemax and 1.5-entmax taken by the forward kernel (at
+4096 the screening kernel's compaction is already 1.2-1.3x faster)."""
 _RED = {"reassoc", "contract"}
 _MAX_STEPS = 200
 _NEG_INF_KEY = np.int32(-2139095041)  # key of the bits of -inf
@@ -338,74 +343,20 @@ def _forward(x2, bits2, y2, m_out, s_out, kind, beta, n_iter):
         s_out[r] = s
 
 
-@nb.njit(nogil=True, cache=True, error_model="numpy")
-def _weights(y, kind, beta, qi, wbuf):
-    """``w = y^(1-beta)`` into ``wbuf`` (0 off the support, NaN where ``y`` is);
-    one loop per case, so that each vectorises."""
-    K = y.shape[0]
-    if kind == SPARSEMAX:
-        for j in range(K):
-            v = np.float64(y[j])
-            wbuf[j] = 1.0 if v > 0.0 else v * 0.0
-    elif kind == ENTMAX15:
-        for j in range(K):
-            wbuf[j] = math.sqrt(np.float64(y[j]))
-    elif qi == 4:  # alpha = 1.25: v^(3/4)
-        for j in range(K):
-            r = math.sqrt(np.float64(y[j]))
-            wbuf[j] = r * math.sqrt(r)
-    elif qi == 0 and beta == 0.75:  # alpha = 1.75: v^(1/4)
-        for j in range(K):
-            wbuf[j] = math.sqrt(math.sqrt(np.float64(y[j])))
-    else:
-        e = 1.0 - beta
-        for j in range(K):
-            v = np.float64(y[j])
-            pos = v > 0.0
-            w = vexp(vlog(v if pos else 1.0) * e)
-            wbuf[j] = w if pos else v * 0.0
-
-
-@nb.njit(nogil=True, cache=True, fastmath=_RED, error_model="numpy")
-def _sum_dot(w, g):
-    """``(sum w, <w, g>)``."""
-    s = 0.0
-    t = 0.0
-    for j in range(w.shape[0]):
-        s += w[j]
-        t += w[j] * np.float64(g[j])
-    return s, t
-
-
-@nb.njit(nogil=True, cache=True, error_model="numpy")
-def _vjp(y2, g2, out2, kind, beta):
-    N, K = y2.shape
-    qi = integer_power(beta)
-    wbuf = np.empty(K, np.float64)
-    for r in range(N):
-        _weights(y2[r], kind, beta, qi, wbuf)
-        g, out = g2[r], out2[r]
-        sw, swg = _sum_dot(wbuf, g)
-        if sw != sw:  # a NaN output: the row's gradient is NaN
-            out[:] = np.nan
-            continue
-        q = swg / sw if sw > 0.0 else 0.0
-        for j in range(K):
-            out[j] = wbuf[j] * (np.float64(g[j]) - q)
-
-
 def _kind(beta: float) -> int:
     return SPARSEMAX if beta == 1.0 else ENTMAX15 if beta == 0.5 else GENERAL
 
 
 def takes(x: np.ndarray, beta: float) -> bool:
-    """Whether the forward kernel takes ``x``: float32, rows up to
-    :data:`SHORT_MAX`, and sparsemax, 1.5-entmax or an integer ``1/beta``
-    of 3 or 4 (elsewhere its exp/log passes over the whole row cost more
-    than the screening kernel's compaction)."""
+    """Whether the forward kernel takes ``x``: float32, and sparsemax or
+    1.5-entmax with rows up to :data:`EXACT_MAX`, or an integer ``1/beta``
+    of 3 or 4 with rows up to :data:`SHORT_MAX` (elsewhere its exp/log passes
+    over the whole row cost more than the screening kernel's compaction)."""
     if x.dtype != np.float32 or not 0 < x.shape[-1] <= SHORT_MAX:
         return False
-    return _kind(beta) != GENERAL or integer_power(beta) in (3, 4)
+    if _kind(beta) != GENERAL:
+        return x.shape[-1] <= EXACT_MAX
+    return integer_power(beta) in (3, 4)
 
 
 def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -422,16 +373,6 @@ def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, n
     return y2.reshape(x.shape), m.reshape(lead), s.reshape(lead)
 
 
-def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
-    """``w * (g - <w, g>/sum w)``, ``w = y^(1-beta)``, for float32 ``y`` and ``g``."""
-    from .numba_sparse import rows, run_rows
-
-    y2, g2 = rows(y), rows(g)
-    out = np.empty_like(y2)
-    run_rows(_vjp, (y2, g2, out), _kind(beta), float(beta))
-    return out.reshape(y.shape)
-
-
 def forward_any(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`forward_rows` where :func:`takes` accepts ``x``, else the
     screening kernel :func:`actlab.backends.numba_sparse.forward_rows`."""
@@ -440,13 +381,3 @@ def forward_any(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np
     from .numba_sparse import forward_rows as screening
 
     return screening(x, beta, n_iter)
-
-
-def vjp_any(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
-    """:func:`vjp_rows` for float32 rows up to :data:`SHORT_MAX`, else
-    :func:`actlab.backends.numba_entmax_grad.vjp_rows`."""
-    if y.dtype == g.dtype == np.float32 and 0 < y.shape[-1] <= SHORT_MAX:
-        return vjp_rows(y, g, beta)
-    from .numba_entmax_grad import vjp_rows as support_only
-
-    return support_only(y, g, beta)
