@@ -34,11 +34,11 @@ def numba_sparse() -> Any:
     first use."""
     if not _NUMBA:
         try:
-            from . import numba_entmax_grad, numba_sparse
+            from . import numba_sparse_f32, numba_sparse_f32_grad
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
-        else:
-            _NUMBA.append(SimpleNamespace(forward_rows=numba_sparse.forward_rows, vjp_rows=numba_entmax_grad.vjp_rows))
+        else:  # the vectorised float32 kernels, and the screening kernels for the rest
+            _NUMBA.append(SimpleNamespace(forward_rows=numba_sparse_f32.forward_any, vjp_rows=numba_sparse_f32_grad.vjp_any))
     return _NUMBA[0]
 
 

@@ -1,0 +1,96 @@
+"""Vectorised VJP (numba, the optional ``actlab[fast]`` extra) of the
+sparse maps for float32 rows up to :data:`~actlab.backends.numba_sparse_f32.SHORT_MAX`:
+``w * (g - <w, g>/sum w)`` with ``w = y^(1-beta)`` on the support, in three
+branch-free passes per row (the weights into a float64 buffer, their sum
+and dot product with ``g`` as one SIMD reduction, the write), float64
+inside. The array-API definition is
+:func:`actlab.simplex.entmax.entmax_vjp_math`; the support-only kernel of
+:mod:`actlab.backends.numba_entmax_grad` serves float64 and longer rows, and
+the tests compare the three."""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .numba_sparse import rows, run_rows
+from .numba_sparse_f32 import _RED, ENTMAX15, SHORT_MAX, SPARSEMAX, _kind
+from .numba_vecmath import integer_power, vexp, vlog
+
+__all__ = ["vjp_rows", "vjp_any"]
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _weights(y, kind, beta, qi, wbuf):
+    """``w = y^(1-beta)`` into ``wbuf`` (0 off the support, NaN where ``y`` is);
+    one loop per case, so that each vectorises."""
+    K = y.shape[0]
+    if kind == SPARSEMAX:
+        for j in range(K):
+            v = np.float64(y[j])
+            wbuf[j] = 1.0 if v > 0.0 else v * 0.0
+    elif kind == ENTMAX15:
+        for j in range(K):
+            wbuf[j] = math.sqrt(np.float64(y[j]))
+    elif qi == 4:  # alpha = 1.25: v^(3/4)
+        for j in range(K):
+            r = math.sqrt(np.float64(y[j]))
+            wbuf[j] = r * math.sqrt(r)
+    elif qi == 0 and beta == 0.75:  # alpha = 1.75: v^(1/4)
+        for j in range(K):
+            wbuf[j] = math.sqrt(math.sqrt(np.float64(y[j])))
+    else:
+        e = 1.0 - beta
+        for j in range(K):
+            v = np.float64(y[j])
+            pos = v > 0.0
+            w = vexp(vlog(v if pos else 1.0) * e)
+            wbuf[j] = w if pos else v * 0.0
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_RED, error_model="numpy")
+def _sum_dot(w, g):
+    """``(sum w, <w, g>)``."""
+    s = 0.0
+    t = 0.0
+    for j in range(w.shape[0]):
+        s += w[j]
+        t += w[j] * np.float64(g[j])
+    return s, t
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _vjp(y2, g2, out2, kind, beta):
+    N, K = y2.shape
+    qi = integer_power(beta)
+    wbuf = np.empty(K, np.float64)
+    for r in range(N):
+        _weights(y2[r], kind, beta, qi, wbuf)
+        g, out = g2[r], out2[r]
+        sw, swg = _sum_dot(wbuf, g)
+        if sw != sw:  # a NaN output: the row's gradient is NaN
+            out[:] = np.nan
+            continue
+        q = swg / sw if sw > 0.0 else 0.0
+        for j in range(K):
+            out[j] = wbuf[j] * (np.float64(g[j]) - q)
+
+
+def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
+    """``w * (g - <w, g>/sum w)``, ``w = y^(1-beta)``, for float32 ``y`` and ``g``."""
+    y2, g2 = rows(y), rows(g)
+    out = np.empty_like(y2)
+    run_rows(_vjp, (y2, g2, out), _kind(beta), float(beta))
+    return out.reshape(y.shape)
+
+
+def vjp_any(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
+    """:func:`vjp_rows` for float32 rows up to :data:`SHORT_MAX`, else
+    :func:`actlab.backends.numba_entmax_grad.vjp_rows`."""
+    if y.dtype == g.dtype == np.float32 and 0 < y.shape[-1] <= SHORT_MAX:
+        return vjp_rows(y, g, beta)
+    from .numba_entmax_grad import vjp_rows as support_only
+
+    return support_only(y, g, beta)
