@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,24 @@ def _put_along_last(a: Any, idx: Any, value: Any) -> Any:
 
 
 KERNELS = Kernels(erfc=jsp.erfc, erfcx=jsp.erfcx, put_along_last=_put_along_last)
+
+
+_STATE = threading.local()
+
+
+def _outer_x64() -> bool:
+    """64-bit mode is on, and not only inside actlab's precision scope."""
+    return bool(jax.config.jax_enable_x64) and not getattr(_STATE, "depth", 0)
+
+
+@contextlib.contextmanager
+def _x64_scope() -> Iterator[None]:
+    _STATE.depth = getattr(_STATE, "depth", 0) + 1
+    try:
+        with jax.enable_x64(True):
+            yield
+    finally:
+        _STATE.depth -= 1
 
 
 def _is_key(generator: Any) -> bool:
@@ -123,7 +142,21 @@ class JaxBackend(Backend):
     def precision_scope(self) -> Any:
         """``jax.enable_x64(True)`` when 64-bit mode is off (float64 exists
         only inside it), else None."""
-        return None if jax.config.jax_enable_x64 else jax.enable_x64(True)
+        return None if jax.config.jax_enable_x64 else _x64_scope()
+
+    # Indices stay int32 unless 64-bit mode is on outside actlab's scope: XLA
+    # lowers some index operations (argmax) after the scope has closed.
+    @property
+    def int64(self) -> Any:
+        return jnp.int64 if _outer_x64() else jnp.int32
+
+    def argmax(self, x: Any, /, *, axis: Any = None, keepdims: bool = False) -> Any:
+        if _outer_x64():
+            return jnp.argmax(x, axis=axis, keepdims=keepdims)
+        if axis is None:
+            x, axis = jnp.ravel(x), 0
+        i = jax.lax.argmax(x, axis % x.ndim, jnp.int32)
+        return jnp.expand_dims(i, axis) if keepdims else i
 
     @contextlib.contextmanager
     def _scoped(self) -> Iterator[None]:
