@@ -23,8 +23,8 @@ Example:
     >>> from actlab._backend import backend_of
     >>> backend_of(jnp.zeros(1)).name
     'jax'
-    >>> float(actlab.gelu(jnp.float32(-10.0)))
-    -7.619853e-23
+    >>> actlab.gelu(jnp.float32(-10.0)).dtype, float(actlab.gelu(jnp.float32(-10.0)))
+    (dtype('float32'), -7.619852977043458e-23)
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ _STATE = threading.local()
 
 def _outer_x64() -> bool:
     """64-bit mode is on, and not only inside actlab's precision scope."""
-    return bool(jax.config.jax_enable_x64) and not getattr(_STATE, "depth", 0)
+    return bool(jax.config.read("jax_enable_x64")) and not getattr(_STATE, "depth", 0)
 
 
 @contextlib.contextmanager
@@ -142,7 +142,7 @@ class JaxBackend(Backend):
     def precision_scope(self) -> Any:
         """``jax.enable_x64(True)`` when 64-bit mode is off (float64 exists
         only inside it), else None."""
-        return None if jax.config.jax_enable_x64 else _x64_scope()
+        return None if jax.config.read("jax_enable_x64") else _x64_scope()
 
     # Indices stay int32 unless 64-bit mode is on outside actlab's scope: XLA
     # lowers some index operations (argmax) after the scope has closed.
