@@ -40,7 +40,7 @@ import numpy as np
 Array = Any
 Kernel = Callable[..., Any] | None
 
-__all__ = ["Kernels", "Backend", "backend_of", "as_float_array", "FRAMEWORKS"]
+__all__ = ["Kernels", "Backend", "backend_of", "as_float_array", "scope_of", "FRAMEWORKS"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,9 @@ class Backend:
     warns_on_overflow = False
     """Whether the namespace warns on IEEE overflow (NumPy does): the math
     then avoids forming infinities it does not need."""
+    flushes_subnormals = False
+    """Whether subnormal results and inputs read as zero (XLA on the CPU):
+    exact products are then kept further from the subnormal range."""
 
     def __init__(self, namespace: Any) -> None:
         self.namespace = namespace
@@ -141,6 +144,20 @@ class Backend:
     def records_grad(self, *arrays: Any) -> bool:
         """True when an autograd tape records operations on ``arrays``."""
         return False
+
+    def rounded(self, x: Array) -> Array:
+        """``x`` as rounded to its dtype and stored: a product that later
+        steps take as rounded (Dekker's split and two-product) is kept from
+        being contracted with a following sum into one fused multiply-add
+        (XLA does that under ``jax.jit``). The identity here."""
+        return x
+
+    def precision_scope(self) -> Any:
+        """A context manager within which the working precision (float64 for
+        float32 results) exists, or None when it always does. JAX without
+        64-bit mode has float64 only inside ``jax.enable_x64``; every public
+        function enters this scope around its whole computation."""
+        return None
 
     # -- autograd registration -----------------------------------------------
     def apply_elementwise(self, spec: Any, x: Array, values: tuple[Any, ...]) -> Array:
@@ -242,6 +259,7 @@ class Backend:
 FRAMEWORKS: tuple[tuple[str, str, str], ...] = (
     # (framework module, its array type's attribute, actlab backend module)
     ("torch", "Tensor", "actlab.backends.torch"),
+    ("jax", "Array", "actlab.backends.jax"),
 )
 """Frameworks with a backend of their own; each is imported only when the
 framework already is (an array of it cannot exist otherwise)."""
@@ -262,7 +280,7 @@ def _resolve(t: type, x: Any) -> Any:
         return _load(_NUMPY_MODULE)
     for framework, attr, module in FRAMEWORKS:
         fw = sys.modules.get(framework)
-        if fw is not None and issubclass(t, getattr(fw, attr)):
+        if fw is not None and isinstance(x, getattr(fw, attr)):  # (JAX's tracers are Arrays by isinstance)
             return _load(module)
     try:
         ns = aac.array_namespace(x)
@@ -297,6 +315,19 @@ def backend_of(x: Any) -> Any:
         if backend is not None:
             _BY_TYPE[t] = backend
     return backend
+
+
+_PLAIN = (bool, int, float, complex, list, tuple, str, np.ndarray, np.generic, type(None))
+
+
+def scope_of(x: Any) -> Any:
+    """The precision scope of ``x``'s backend (see
+    :meth:`Backend.precision_scope`), or None: the front door of every
+    public function enters it around the whole call."""
+    if isinstance(x, _PLAIN):
+        return None
+    backend = backend_of(x)
+    return None if backend is None else backend.precision_scope()
 
 
 def as_float_array(x: Any, name: str = "x") -> tuple[Any, Array]:

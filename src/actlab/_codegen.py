@@ -8,6 +8,10 @@ object: compiling a few of them one by one then hits its recompile limit.
 So each function is generated here, with its parameters spelled out (which
 also gives ``help()`` and ``inspect`` the real signature and makes a call
 with default arguments cheap).
+
+Each generated function enters its input's backend *precision scope*
+(:func:`actlab._backend.scope_of`; None, and nothing entered, except for
+JAX without 64-bit mode) around the whole call.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from ._backend import scope_of
 
 __all__ = ["generated_function", "REQUIRED_ARG"]
 
@@ -40,7 +46,7 @@ def generated_function(
     for n in names:
         if not n.isidentifier() or keyword.iskeyword(n):
             raise ValueError(f"not a parameter name: {n!r}")
-    env: dict[str, Any] = {"_target": target}
+    env: dict[str, Any] = {"_target": target, "_scope_of": scope_of}
 
     def spell(items: Sequence[tuple[str, Any]], tag: str) -> list[str]:
         out = []
@@ -57,7 +63,14 @@ def generated_function(
         params += ["*", *spell(keyword_only, "k")]
     packed = "(" + "".join(f"{n}, " for n, _ in positional) + ")"
     call = ", ".join([*first, packed, *(f"{n}={n}" for n, _ in keyword_only)])
-    src = f"def {name}({', '.join(params)}):\n    return _target({call})\n"
+    src = (
+        f"def {name}({', '.join(params)}):\n"
+        f"    _scope = _scope_of({first[0]})\n"
+        f"    if _scope is None:\n"
+        f"        return _target({call})\n"
+        f"    with _scope:\n"
+        f"        return _target({call})\n"
+    )
     exec(compile(src, f"<actlab.{qualname}>", "exec"), env)  # noqa: S102 - names checked above
     fn = env[name]
     fn.__qualname__ = qualname

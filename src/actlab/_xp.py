@@ -149,14 +149,14 @@ def split(x: Array, *, xp) -> tuple[Array, Array]:
     significand, so products of halves are exact (Dekker's two-product).
     Valid for |x| well below the dtype's largest value / 2**27."""
     c = 134217729.0 if x.dtype == xp.float64 else 4097.0
-    t = c * x
+    t = xp.rounded(c * x)
     hi = t - (t - x)
     return hi, x - hi
 
 
 def square_exact(x: Array, *, xp) -> tuple[Array, Array]:
     """``x*x = p + e`` exactly (Dekker), for |x| below ~1e150 (float64)."""
-    p = x * x
+    p = xp.rounded(x * x)
     hi, lo = split(x, xp=xp)
     e = ((hi * hi - p) + 2.0 * hi * lo) + lo * lo
     return p, e
@@ -171,6 +171,10 @@ def exp_neg_half_square(x: Array, *, xp) -> Array:
 
 
 # -- compensated arithmetic: error-free transformations (Dekker 1971, Knuth) ----
+#
+# A product that a later step takes as rounded (Veltkamp's split, the error
+# of Dekker's product) goes through ``xp.rounded``, which keeps a compiler
+# from fusing it with the following subtraction into one fused multiply-add.
 #
 # The accurate element-wise formulas carry a rounding error beside a value
 # where a later step would amplify it (beta*x fed to exp, x - root near a
@@ -192,6 +196,13 @@ def _ln2_parts(frac_bits: int) -> tuple[float, float]:
 _EXP_SCALING = {
     64: (-700.0, 64, *_ln2_parts(40)),
     32: (-80.0, 32, *_ln2_parts(16)),
+}
+# A backend that flushes subnormal numbers to zero (XLA on the CPU) loses the
+# low halves of Dekker's products of numbers within 2**53 of the subnormal
+# range: there exp is shifted from higher up, and by more.
+_EXP_SCALING_FTZ = {
+    64: (-600.0, 256, *_ln2_parts(40)),
+    32: (-60.0, 64, *_ln2_parts(16)),
 }
 
 
@@ -215,7 +226,7 @@ def fast_two_sum(a: Array, b: Array) -> tuple[Array, Array]:
 def two_prod(a: Array, b: Array, *, xp) -> tuple[Array, Array]:
     """``p + e = a * b`` exactly (Dekker), for arrays of one dtype with
     magnitudes below ~1e150 (float64) / ~1e17 (float32) and no underflow."""
-    p = a * b
+    p = xp.rounded(a * b)
     ah, al = split(a, xp=xp)
     bh, bl = split(b, xp=xp)
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
@@ -244,7 +255,7 @@ def mul_exact(c: float, x: Array, *, xp) -> tuple[Array, Array]:
     if abs(c) > (2.0**900 if bits == 64 else 2.0**100):  # beyond any use; no split
         return c * x, xp.zeros_like(x)
     c1, c2, ch, cl = _constant_parts(c, bits)
-    p = c1 * x
+    p = xp.rounded(c1 * x)
     if math.frexp(c)[0] in (0.5, -0.5) and c2 == 0.0:
         return p, xp.zeros_like(p)
     xh, xl = split(x, xp=xp)
@@ -270,7 +281,8 @@ def exp_scaled(a: Array, a_lo: Array, *, xp) -> tuple[Array, Array, Array]:
     product such as ``x * exp(a)`` keeps full precision until a final
     multiplication by ``scale`` rounds it once.
     """
-    threshold, shift, ln2_hi, ln2_lo = _EXP_SCALING[_bits(a, xp)]
+    table = _EXP_SCALING_FTZ if xp.flushes_subnormals else _EXP_SCALING
+    threshold, shift, ln2_hi, ln2_lo = table[_bits(a, xp)]
     low = a < threshold
     ah = xp.where(low, a + shift * ln2_hi, a)
     al = xp.where(low, a_lo + shift * ln2_lo, a_lo)
