@@ -9,6 +9,7 @@ so double backward works.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -35,6 +36,9 @@ def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 def function_class(name: str, forward: Any, setup_context: Any, backward: Any) -> type[torch.autograd.Function]:
     """A ``torch.autograd.Function`` subclass from its three static methods
     (``generate_vmap_rule`` on, so ``torch.func`` transforms work)."""
+    # torch's Function.apply binds the arguments with inspect.signature(forward)
+    # on every call; a stored __signature__ makes that lookup immediate (~25 us)
+    forward.__signature__ = inspect.signature(forward)
     return type(
         f"{name.title().replace('_', '')}Function",
         (torch.autograd.Function,),

@@ -4,7 +4,6 @@ operations, so double backward works)."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
@@ -38,9 +37,6 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
                     rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
         return (gx, *rest)
 
-    # torch's Function.apply binds the arguments with inspect.signature(forward)
-    # on every call; a stored __signature__ makes that lookup immediate
-    forward.__signature__ = inspect.signature(forward)  # type: ignore[attr-defined]
     cls = function_class(spec.name, forward, setup_context, backward)
     _FUNCTIONS[spec.name] = cls
     return cls
