@@ -59,11 +59,14 @@ def _convert(e: Entry, name: str, param: Param | None, text: str) -> Any:
         value = float(text)
     except ValueError:
         raise CommandError(f"{e.name}: {name} must be a number, got {text!r}") from None
-    if param is None:  # temperature of a vector map
-        from ._simplex import check_temperature
+    try:
+        if param is None:  # temperature of a vector map
+            from ._simplex import check_temperature
 
-        return check_temperature(value, e.name)
-    return param.check(value, e.name)
+            return check_temperature(value, e.name)
+        return param.check(value, e.name)
+    except OverflowError:  # an integer parameter given as 1e400
+        raise CommandError(f"{e.name}: {name} must be a finite number, got {text!r}") from None
 
 
 def parse_params(e: Entry, items: Sequence[str], several: bool) -> dict[str, list[Any]]:
@@ -93,9 +96,13 @@ def show_values(
     from .plot.curves import MAXOUT_PIECES, curve, plot_params
 
     blocks = []
+    if e.kind in ("reduction", "stochastic"):
+        return _vector_values(e, params, at, digits)
     if e.kind == "simplex":
         z = np.asarray(at if at else DEFAULT_VECTOR, dtype=float)
         kwargs = plot_params(e, params)
+        if not at and not _accepts(e, z, kwargs):  # a map of non-negative scores (sum_normalize)
+            z = np.abs(z)
         with np.errstate(all="ignore"):
             p = np.asarray(e.function(z, **kwargs), dtype=float)
         rows = [[str(i + 1), format_number(float(zi)), format_number(float(pi), digits)] for i, (zi, pi) in enumerate(zip(z, p, strict=True))]
@@ -107,6 +114,8 @@ def show_values(
     xs = np.asarray(at if at and e.kind != "simplex" else
                     DEFAULT_POINTS if e.kind == "elementwise" else [v for v in DEFAULT_POINTS if math.isfinite(v)],
                     dtype=float)
+    if e.kind == "simplex" and not _accepts(e, np.stack([xs, 0 * xs], -1), plot_params(e, params)):
+        xs = xs[xs >= 0]  # the scores [t, 0] of a map of non-negative scores
     with np.errstate(all="ignore"):
         c = curve(e, xs, params)
     header = [c.xlabel.split("  ")[0], c.ylabel.replace("$", ""), c.dlabel.replace("$", "")]
@@ -117,6 +126,36 @@ def show_values(
                "simplex": "first output on scores [t, 0]", "loss": "loss of scores [t, 0], class 0 correct"}.get(e.kind, "")
     blocks.append((caption, header, rows))
     return blocks
+
+
+def _accepts(e: Entry, z: np.ndarray, kwargs: dict[str, Any]) -> bool:
+    try:
+        with np.errstate(all="ignore"):
+            e.function(z, **kwargs)
+    except ValueError:
+        return False
+    return True
+
+
+def _vector_values(e: Entry, params: dict[str, Any], at: Sequence[float] | None, digits: int):
+    """``show`` for a reduction (logsumexp: one number per score vector) and a
+    random map (Gumbel-softmax: one draw, with a fixed seed so that the table
+    is reproducible)."""
+    from .plot.curves import plot_params
+
+    z = np.asarray(at if at else DEFAULT_VECTOR, dtype=float)
+    kwargs = plot_params(e, params)
+    if e.kind == "stochastic":
+        kwargs["generator"] = 0
+    with np.errstate(all="ignore"):
+        y = np.asarray(e.function(z, **kwargs), dtype=float)
+    zs = f"[{', '.join(format_number(float(v)) for v in z)}]"
+    if e.kind == "reduction":
+        return [(f"{e.name}(z) on z = {zs}", ["z", f"{e.name}(z)"], [[zs, format_number(float(y), digits)]])]
+    rows = [[str(i + 1), format_number(float(zi)), format_number(float(yi), digits)]
+            for i, (zi, yi) in enumerate(zip(z, y, strict=True))]
+    rows.append(["sum", "", format_number(float(y.sum()), digits)])
+    return [(f"{e.name}(z) on z = {zs}, one draw (seed 0)", ["i", "z_i", f"{e.name}(z)_i"], rows)]
 
 
 def _linear(slope: float, intercept: float) -> str:

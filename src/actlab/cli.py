@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,8 @@ from ._describe import params_text, property_flags, table
 from .registry import Entry, get, registry
 
 __all__ = ["main", "build_parser"]
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf(inity)?|nan)$", re.IGNORECASE)
 
 
 def _entry(name: str) -> Entry:
@@ -196,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_gallery)
 
     s = sub.add_parser("compare", help="vector maps side by side on the same scores")
+    s._negative_number_matcher = _NEGATIVE_NUMBER  # scores such as -inf, -1e3, -.5 are numbers, not options
     s.add_argument("scores", nargs="+", metavar="X", help="the scores (numbers; commas also separate)")
     s.add_argument("--maps", default="softmax,sparsemax,entmax15,sum_normalize",
                    help="comma-separated map names (default: %(default)s)")

@@ -7,9 +7,11 @@ gradient flows through its registered derivative.
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
-from .._xp import as_float_array
+from .._xp import as_float_array, to_working
 from ..registry import Entry, Param, register
 from .rectifiers import relu
 from .self_gated import gelu, silu
@@ -24,13 +26,26 @@ def _axis_slice(ndim: int, axis: int, sl: slice) -> tuple[slice, ...]:
     return tuple(idx)
 
 
-def split_halves(x: Any, axis: int, owner: str) -> tuple[Any, Any, Any]:
+def check_axis(axis: Any, ndim: int, owner: str) -> int:
+    """``axis`` as a Python int in ``[-ndim, ndim)`` (NumPy integers accepted);
+    TypeError for a non-integer, ValueError out of range, both naming it."""
+    try:
+        if isinstance(axis, bool):
+            raise TypeError
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"{owner}(): axis must be an integer, got {axis!r}") from None
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{owner}(): axis {axis} is out of range for x with {ndim} axes")
+    return axis
+
+
+def split_halves(x: Any, axis: Any, owner: str) -> tuple[Any, Any, Any]:
     """``(xp, a, b)``: the two halves of ``x`` along ``axis`` (its size must be even)."""
     xp, x = as_float_array(x)
     if x.ndim == 0:
         raise ValueError(f"{owner}(): x must have at least one axis, got a 0-d array")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{owner}(): axis {axis} is out of range for x with {x.ndim} axes")
+    axis = check_axis(axis, x.ndim, owner)
     n = x.shape[axis]
     if n % 2:
         raise ValueError(f"{owner}(): the size of axis {axis} must be even to split it in halves, got {n}")
@@ -38,15 +53,32 @@ def split_halves(x: Any, axis: int, owner: str) -> tuple[Any, Any, Any]:
     return xp, x[_axis_slice(x.ndim, axis, slice(0, h))], x[_axis_slice(x.ndim, axis, slice(h, n))]
 
 
+def _times(xp: Any, a: Any, g: Any) -> Any:
+    """``a * g`` with IEEE's value, NaN for inf * 0 (the limit is undefined),
+    and no floating-point warning: an overflow is the right answer, the
+    invalid inf * 0 is formed as NaN directly."""
+    undefined = ((g == 0) & ((a == math.inf) | (a == -math.inf))) | (
+        (a == 0) & ((g == math.inf) | (g == -math.inf)))
+    with xp.quiet():
+        return xp.where(undefined, math.nan, xp.where(undefined, 0.0, a) * xp.where(undefined, 0.0, g))
+
+
 def _make(name: str, gate: Any, gate_name: str, latex: str, reference: str):
     def f(x: Any, /, axis: int = -1) -> Any:
         xp, a, b = split_halves(x, axis, name)
-        return a * gate(b)
+        (a, dtype), (b, _) = to_working(xp, a), to_working(xp, b)  # half precision: computed in float32
+        y = _times(xp, a, gate(b))
+        if y.dtype != dtype:
+            with xp.quiet():
+                y = xp.astype(y, dtype)
+        return y
 
     def vjp(x: Any, grad: Any, /, axis: int = -1) -> Any:
         """Gradient with respect to x of <grad, f(x)>: [grad * g(b), grad * a * g'(b)]."""
         xp, a, b = split_halves(x, axis, name)
-        return xp.concat([grad * gate(b), grad * a * gate.derivative(b)], axis=axis)
+        axis = check_axis(axis, a.ndim, name)
+        return xp.concat([_times(xp, grad, gate(b)), _times(xp, grad, _times(xp, a, gate.derivative(b)))],
+                         axis=axis)
 
     f.__name__ = f.__qualname__ = name
     f.__doc__ = (

@@ -5,22 +5,29 @@ consecutive channels. As a layer (``actlab.torch.Maxout``) the channels are
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from .._xp import as_float_array
 from ..registry import Entry, Param, Properties, register
+from .gated_linear import check_axis
 
 __all__ = ["maxout"]
 
 
 def _grouped(x: Any, pieces: Any, axis: int):
     xp, x = as_float_array(x)
-    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
+    try:
+        if isinstance(pieces, bool):
+            raise TypeError
+        pieces = operator.index(pieces)  # NumPy integers accepted
+    except TypeError:
+        raise TypeError(f"maxout(): pieces must be a positive integer, got {pieces!r}") from None
+    if pieces < 1:
         raise ValueError(f"maxout(): pieces must be a positive integer, got {pieces!r}")
     if x.ndim == 0:
         raise ValueError("maxout(): x must have at least one axis, got a 0-d array")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"maxout(): axis {axis} is out of range for x with {x.ndim} axes")
+    axis = check_axis(axis, x.ndim, "maxout")
     axis = axis % x.ndim
     n = x.shape[axis]
     if n % pieces:

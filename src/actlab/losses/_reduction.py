@@ -11,6 +11,7 @@ loss and ``mean`` divides by the number of rows.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["check_reduction", "class_targets", "reduce_loss"]
@@ -26,8 +27,9 @@ def check_reduction(reduction: Any, owner: str) -> str:
 
 def class_targets(target: Any, n_classes: int, ignore_index: int, owner: str, xp: Any):
     """Validate integer class targets; return ``(safe_target, keep)`` where
-    ``keep`` marks the rows that count and ``safe_target`` has ignored rows
-    replaced by class 0 (so indexing never goes out of range).
+    ``keep`` marks the rows that count and ``safe_target`` (int64, whatever
+    the target's integer dtype) has ignored rows replaced by class 0 (so
+    indexing never goes out of range).
 
     Out-of-range targets raise ValueError naming the first bad value (this
     reads the values, so it is skipped where the backend may not branch on
@@ -44,6 +46,8 @@ def class_targets(target: Any, n_classes: int, ignore_index: int, owner: str, xp
             f"(ignore_index={ignore_index})"
         )
     safe = xp.where(keep, target, xp.zeros_like(target))
+    if safe.dtype != xp.int64:  # uint8, int16, ... targets: indices are int64 for every gather
+        safe = xp.astype(safe, xp.int64)
     return safe, keep
 
 
@@ -65,5 +69,9 @@ def reduce_loss(loss: Any, row_weight: Any, keep: Any, reduction: str, xp: Any) 
         n = 1
         for s in loss.shape:
             n *= s
-        return total / n
-    return total / xp.sum(w)
+        return total / n if n else total * math.nan  # an empty mean: NaN, as in PyTorch, without a warning
+    den = xp.sum(w)
+    # No counted row (every target ignored, or zero weights): NaN as in PyTorch, formed without 0/0's
+    # warning, and a zero gradient (PyTorch's), not a NaN one.
+    none = den == 0
+    return xp.where(none, math.nan, total / xp.where(none, 1.0, den))

@@ -9,6 +9,7 @@ and Taylor cross-entropies only differ in the log-probabilities they feed it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import _xp
@@ -198,11 +199,36 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
     if pos_weight is not None:
         pos = y * _like(pos_weight, x, xp, "pos_weight")
     neg = 1.0 - y
-    # A zero coefficient never meets an infinite softplus: its argument is replaced by 0.
-    loss = pos * softplus(-xp.where(pos == 0.0, 0.0, x)) + neg * softplus(xp.where(neg == 0.0, 0.0, x))
+    loss = _bce_terms(x, y, pos, neg, pos_weight, xp)
     if weight is not None:
         loss = loss * _like(weight, x, xp, "weight")
     return reduce_loss(loss, None, None, reduction, xp)
+
+
+def _bce_terms(x, y, pos, neg, pos_weight, xp):
+    """``pos softplus(-x) + neg softplus(x)``; a zero coefficient never meets an
+    infinite softplus (its argument is replaced by 0).
+
+    When the target records a gradient, that gradient is formed exactly:
+    autograd through the two terms would give ``p softplus(-x) - softplus(x)``,
+    a difference of two rounded numbers that cancels (for p = 1 it is exactly
+    ``-x``; bfloat16 lost all digits). Here it is ``(p - 1) softplus(-x) - x``,
+    entered as ``(y - detach(y)) * that`` (value 0, so the loss is unchanged;
+    the mixed second derivative is kept). Infinite and NaN logits keep the
+    plain form (an infinite gradient times a zero would be NaN)."""
+
+    def terms(a, b):
+        return a * softplus(-xp.where(a == 0.0, 0.0, x)) + b * softplus(xp.where(b == 0.0, 0.0, x))
+
+    if not xp.records_grad(y):
+        return terms(pos, neg)
+    finite = (x > -math.inf) & (x < math.inf)
+    yd = xp.detach(y)
+    pw = None if pos_weight is None else _like(pos_weight, x, xp, "pos_weight")
+    pos_d = yd if pw is None else yd * pw
+    main = terms(xp.where(finite, pos_d, pos), xp.where(finite, 1.0 - yd, neg))
+    dy = -x if pw is None else (pw - 1.0) * softplus(-x) - x
+    return main + (y - yd) * xp.where(finite, dy, 0.0)
 
 
 def register_loss(fn, *, latex, dlatex, reference, params=(), notes=""):

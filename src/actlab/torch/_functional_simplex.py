@@ -74,7 +74,19 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     r""":math:`\log\sum_j e^{z_j}` over ``dim`` (:func:`actlab.logsumexp`), as ``torch.logsumexp``
-    (one dim; its gradient is the softmax)."""
+    (its gradient is the softmax). ``dim`` may be a tuple of dims, as in torch: they are reduced as one."""
+    if isinstance(dim, (tuple, list)):
+        if not dim or len({d % max(input.ndim, 1) if isinstance(d, int) else d for d in dim}) != len(dim):
+            raise ValueError(f"logsumexp(): dim must name distinct dims, got {dim!r}")
+        if len(dim) > 1:
+            dims = sorted(d % input.ndim for d in dim)
+            rest = [d for d in range(input.ndim) if d not in dims]
+            flat = input.permute(*rest, *dims).reshape(*[input.shape[d] for d in rest], -1)
+            out = meta_guard("logsumexp", simplex.logsumexp, flat, axis=-1, keepdims=False)
+            for d in dims if keepdim else ():
+                out = out.unsqueeze(d)
+            return out
+        dim = dim[0]
     return meta_guard("logsumexp", simplex.logsumexp, input, axis=dim, keepdims=keepdim)
 
 

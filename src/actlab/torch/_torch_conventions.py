@@ -14,7 +14,68 @@ from typing import Any
 
 import torch
 
-__all__ = ["apply_inplace", "softmax_dim", "legacy_reduction", "resolve_dim", "meta_guard"]
+__all__ = ["apply_inplace", "softmax_dim", "legacy_reduction", "resolve_dim", "meta_guard", "check_number",
+           "check_count", "check_dim", "check_choice", "transforms_active"]
+
+
+def check_number(owner: str, name: str, value: Any, *, finite: bool = True, low: float | None = None,
+                 low_open: bool = False, allow_none: bool = False) -> Any:
+    """A constructor argument that must be a real number (not NaN; finite
+    unless ``finite=False``; ``>= low`` or ``> low``): ValueError/TypeError
+    naming it and its value, so a module fails when it is built, not at its
+    first forward."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not (
+            hasattr(value, "__float__") and getattr(value, "ndim", 0) == 0 and not isinstance(value, str)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
+    v = float(value)
+    if v != v or (finite and not -float("inf") < v < float("inf")) or (
+            low is not None and (v <= low if low_open else v < low)):
+        bound = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        what = ", ".join(w for w in ("finite" if finite else "not NaN", bound) if w)
+        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}")
+    return value
+
+
+def check_count(owner: str, name: str, value: Any, minimum: int = 1) -> int:
+    """An integer argument >= ``minimum`` (NumPy integers accepted)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        import operator
+
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{owner}: {name} must be an integer, got {value!r}") from None
+    if v < minimum:
+        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return v
+
+
+def check_dim(owner: str, value: Any, allow_none: bool = False, name: str = "dim") -> Any:
+    if value is None and allow_none:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        import operator
+
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{owner}: {name} must be an int{' or None' if allow_none else ''}, got {value!r}") from None
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{owner}: {name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def transforms_active() -> bool:
+    """Whether a ``torch.func`` transform (grad, vmap, jvp, ...) is running."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else False
 
 
 def apply_inplace(fn: Callable[..., torch.Tensor], input: torch.Tensor, inplace: bool, *args: Any,

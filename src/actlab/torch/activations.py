@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from . import functional as AF
+from ._torch_conventions import check_number
 from .parametric import Maxout, PReLU, RReLU, Swish, _check_bool
 
 Tensor = torch.Tensor
@@ -165,7 +166,7 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope)
         self.inplace = _check_bool("LeakyReLU", "inplace", inplace)
         self._validate()
 
@@ -230,7 +231,8 @@ class Softplus(_Activation):
 
     def __init__(self, beta: float = 1.0, threshold: float | None = 20.0) -> None:
         super().__init__()
-        self.beta, self.threshold = beta, threshold
+        self.beta = beta
+        self.threshold = check_number("Softplus", "threshold", threshold, finite=False, allow_none=True)
         self._validate()
 
     def forward(self, input: Tensor) -> Tensor:

@@ -22,7 +22,14 @@ from typing import Any
 import torch
 
 from . import functional as AF
-from ._torch_conventions import legacy_reduction, resolve_dim
+from ._torch_conventions import (
+    check_choice,
+    check_count,
+    check_dim,
+    check_number,
+    legacy_reduction,
+    resolve_dim,
+)
 
 Tensor = torch.Tensor
 
@@ -104,7 +111,8 @@ class CrossEntropyLoss(_Loss):
                 or not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.register_buffer("weight", weight)
-        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.ignore_index = check_count("CrossEntropyLoss", "ignore_index", ignore_index, minimum=-(2 ** 63))
+        self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return AF.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -120,7 +128,7 @@ class NLLLoss(_Loss):
                  reduce: bool | None = None, reduction: str = "mean") -> None:
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", weight)
-        self.ignore_index = ignore_index
+        self.ignore_index = check_count("NLLLoss", "ignore_index", ignore_index, minimum=-(2 ** 63))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return AF.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
@@ -151,8 +159,10 @@ class DistillationLoss(torch.nn.Module):
 
     def __init__(self, temperature: float, reduction: str = "mean", dim: int = -1, *, axis: int | None = None) -> None:
         super().__init__()
-        self.temperature, self.reduction = temperature, reduction
-        self.dim = resolve_dim("DistillationLoss", dim, axis, -1)
+        owner = "DistillationLoss"
+        self.temperature = check_number(owner, "temperature", temperature, low=0.0, low_open=True)
+        self.reduction = check_choice(owner, "reduction", reduction, ("mean", "sum", "none"))
+        self.dim = check_dim(owner, resolve_dim(owner, dim, axis, -1))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return AF.distillation_loss(input, target, self.temperature, self.dim, self.reduction)

@@ -14,8 +14,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._simplex import check_temperature
 from . import functional as AF
-from ._torch_conventions import resolve_dim
+from ._torch_conventions import check_choice, check_count, check_dim, check_number, resolve_dim
 
 __all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
 
@@ -32,7 +33,10 @@ class Sparsemax(nn.Module):
 
     def __init__(self, dim: int = -1, temperature: float = 1.0, *, axis: int | None = None) -> None:
         super().__init__()
-        self.dim, self.temperature = resolve_dim(type(self).__name__, dim, axis, -1), temperature
+        owner = type(self).__name__
+        self.dim = check_dim(owner, resolve_dim(owner, dim, axis, -1))
+        check_temperature(temperature, owner)
+        self.temperature = temperature
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         return AF.sparsemax(input, self.dim, temperature=self.temperature)
@@ -80,7 +84,8 @@ class Entmax(nn.Module):
             alpha >= lowest and math.isfinite(alpha)
         ):
             raise ValueError(f"Entmax(): alpha must be {'> 1' if learnable else '>= 1'} and finite, got {alpha!r}")
-        self.dim, self.n_iter, self.learnable = dim, n_iter, learnable
+        self.dim, self.learnable = check_dim("Entmax", dim), learnable
+        self.n_iter = check_count("Entmax", "n_iter", n_iter)
         if learnable:
             self.a = nn.Parameter(torch.full(shape, _softplus_inverse(float(alpha) - 1.0)))
         else:
@@ -98,6 +103,11 @@ class Entmax(nn.Module):
         alpha = self.alpha
         if self.learnable:
             alpha = alpha.to(input.dtype) if input.is_floating_point() else alpha
+            # 1 + softplus(a) rounds to exactly 1 once softplus(a) is below half an ULP of 1 (a < -17 in
+            # float32): the value is held at the next number above 1, the gradient is that of alpha itself,
+            # so training goes on (towards softmax) instead of failing on alpha = 1.
+            above_one = math.nextafter(1.0, 2.0) if alpha.dtype == torch.float64 else 1.0 + torch.finfo(alpha.dtype).eps
+            alpha = alpha + (alpha.clamp_min(above_one) - alpha).detach()
         return AF.entmax(input, alpha, self.dim, self.n_iter)
 
     def extra_repr(self) -> str:
@@ -110,8 +120,10 @@ class _LossModule(nn.Module):
     def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100,
                  reduction: str = "mean") -> None:
         super().__init__()
+        owner = type(self).__name__
         self.register_buffer("weight", weight)
-        self.ignore_index, self.reduction = ignore_index, reduction
+        self.ignore_index = check_count(owner, "ignore_index", ignore_index, minimum=-(2 ** 63))
+        self.reduction = check_choice(owner, "reduction", reduction, ("mean", "sum", "none"))
 
 
 class SparsemaxLoss(_LossModule):
@@ -128,7 +140,8 @@ class EntmaxLoss(_LossModule):
     def __init__(self, alpha: float = 1.5, weight: torch.Tensor | None = None, ignore_index: int = -100,
                  reduction: str = "mean", n_iter: int = 50) -> None:
         super().__init__(weight, ignore_index, reduction)
-        self.alpha, self.n_iter = alpha, n_iter
+        self.alpha = check_number("EntmaxLoss", "alpha", alpha, low=1.0)
+        self.n_iter = check_count("EntmaxLoss", "n_iter", n_iter)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return AF.entmax_loss(input, target, self.alpha, self.weight, self.ignore_index, self.reduction,

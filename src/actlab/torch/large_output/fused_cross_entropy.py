@@ -63,6 +63,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from .._torch_conventions import transforms_active
 from ._common import check_bias, check_hidden_weight, check_nonnegative, check_reduction, check_targets
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "DEFAULT_MEMORY_BUDGET"]
@@ -171,6 +172,12 @@ def linear_cross_entropy(
             *input.shape[:-1], num_classes):
         raise ValueError(f"{owner}(): probability targets are not supported (they are as large as the logits); "
                          "use actlab.torch.functional.cross_entropy on the logits")
+    if transforms_active():
+        # torch.func.grad / vmap / jvp: the chunked autograd Function (gradients accumulated during the
+        # forward pass, data-dependent chunking) cannot run under a functorch transform; the same loss
+        # is formed from the full logits with plain differentiable operations (no memory saving there).
+        return _plain_linear_cross_entropy(input, linear_weight, target, linear_bias, weight, reduction,
+                                           ignore_index, smoothing, zl, softcap)
     keep = check_targets(target, input.shape[:-1], num_classes, ignore_index, owner, "input")
 
     per_row = num_classes * itemsize * (2 if softcap is not None else 1)
@@ -215,6 +222,8 @@ class LinearCrossEntropyLoss(torch.nn.Module):
         check_reduction(reduction, "LinearCrossEntropyLoss")
         check_nonnegative(label_smoothing, "label_smoothing", "LinearCrossEntropyLoss", upper=1.0)
         check_nonnegative(z_loss, "z_loss", "LinearCrossEntropyLoss")
+        if softcap is not None and check_nonnegative(softcap, "softcap", "LinearCrossEntropyLoss") == 0.0:
+            raise ValueError(f"LinearCrossEntropyLoss(): softcap must be positive (or None), got {softcap!r}")
         self.register_buffer("weight", weight)
         self.ignore_index, self.label_smoothing, self.z_loss = ignore_index, label_smoothing, z_loss
         self.softcap, self.reduction, self.memory_budget = softcap, reduction, memory_budget
@@ -230,6 +239,35 @@ class LinearCrossEntropyLoss(torch.nn.Module):
     def extra_repr(self) -> str:
         return (f"ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
                 f"z_loss={self.z_loss}, softcap={self.softcap}, reduction={self.reduction!r}")
+
+
+def _plain_linear_cross_entropy(h, w, t, b, cw, reduction, ignore_index, eps, zl, cap):
+    """The loss of the module docstring from the full logits, in plain torch
+    operations (for ``torch.func`` transforms; the values are not checked)."""
+    z = h @ w.T
+    if b is not None:
+        z = z + b
+    work = _work_dtype(h.dtype)
+    z = z.to(work)
+    if cap is not None:
+        z = cap * torch.tanh(z / cap)
+    num_classes = w.shape[0]
+    keep = t != ignore_index
+    ts = torch.where(keep, t, torch.zeros_like(t))
+    cwf = torch.ones(num_classes, dtype=work, device=z.device) if cw is None else cw.to(work)
+    rw = torch.where(keep, cwf[ts], 0.0)
+    lse = torch.logsumexp(z, -1)
+    z_t = z.gather(-1, ts[..., None]).squeeze(-1)
+    row = (1.0 - eps) * rw * (lse - z_t)
+    if eps:
+        row = row + (eps / num_classes) * keep.to(work) * ((lse[..., None] - z) * cwf).sum(-1)
+    if zl:
+        row = row + zl * rw * lse * lse
+    row = torch.where(keep, row, 0.0)
+    if reduction == "none":
+        return row.to(h.dtype)
+    total = row.sum()
+    return (total / rw.sum() if reduction == "mean" else total).to(h.dtype)
 
 
 def _describe(x: Any) -> str:

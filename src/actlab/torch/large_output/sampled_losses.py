@@ -32,6 +32,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .._torch_conventions import check_choice, check_count, check_number
 from ._common import check_bias, check_hidden_weight, check_reduction, check_targets, reduce_rows
 from .sampling import LogUniformSampler, Sampler, Samples
 
@@ -247,8 +248,12 @@ class _SampledLoss(torch.nn.Module):
                  generator: torch.Generator | None = None, reduction: str = "mean",
                  ignore_index: int = -100) -> None:
         super().__init__()
-        self.num_sampled, self.sampler, self.generator = num_sampled, sampler, generator
-        self.remove_accidental_hits, self.reduction, self.ignore_index = remove_accidental_hits, reduction, ignore_index
+        owner = type(self).__name__
+        self.num_sampled = check_count(owner, "num_sampled", num_sampled)
+        self.sampler, self.generator = sampler, generator
+        self.reduction = check_choice(owner, "reduction", reduction, ("mean", "sum", "none"))
+        self.remove_accidental_hits = remove_accidental_hits
+        self.ignore_index = check_count(owner, "ignore_index", ignore_index, minimum=-(2 ** 63))
 
     def extra_repr(self) -> str:
         return f"num_sampled={self.num_sampled}, sampler={self.sampler!r}, reduction={self.reduction!r}"
@@ -279,6 +284,7 @@ class NCELoss(_SampledLoss):
                  learn_log_z: bool = False, reduction: str = "mean", ignore_index: int = -100) -> None:
         super().__init__(num_sampled, sampler, remove_accidental_hits, generator, reduction, ignore_index)
         self.subtract_log_q = subtract_log_q
+        check_number("NCELoss", "log_z", log_z)
         self.log_z: Any = torch.nn.Parameter(torch.tensor(float(log_z))) if learn_log_z else float(log_z)
 
     def forward(self, hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
