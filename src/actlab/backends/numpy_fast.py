@@ -33,13 +33,24 @@ _SIGMOID_FROM = {np.dtype(np.float64): -708.0, np.dtype(np.float32): -88.0}
 _HALF = np.dtype(np.float16)
 
 
-def _not_ours(x: Any) -> bool:
-    return type(x) is not np.ndarray or x.dtype not in _SIGMOID_FROM and x.dtype != _HALF
+def _float(x: Any) -> Any:
+    """``x`` as the float ndarray the function's own path would compute on
+    (NumPy scalars as 0-d arrays, integers and booleans as float64), or None
+    for what the lane does not take (subclasses such as np.matrix, other
+    dtypes), so every input kind of the same numbers gets the same result."""
+    if isinstance(x, np.generic):
+        x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        return None
+    if x.dtype.kind in "biu":
+        return x.astype(np.float64)
+    return x if x.dtype in _SIGMOID_FROM or x.dtype == _HALF else None
 
 
 def _sigmoid(spec: Any, backend: Any) -> Callable[..., Any]:
     def value(x: Any, values: tuple[Any, ...]) -> Any:
-        if _not_ours(x):
+        x = _float(x)
+        if x is None:
             return NotImplemented
         if x.dtype == _HALF:  # float32 rounded once, as every function does
             return value(x.astype(np.float32), values).astype(np.float16)
@@ -54,7 +65,8 @@ def _sigmoid(spec: Any, backend: Any) -> Callable[..., Any]:
 
 def _log_sigmoid(spec: Any, backend: Any) -> Callable[..., Any]:
     def value(x: Any, values: tuple[Any, ...]) -> Any:
-        if _not_ours(x):
+        x = _float(x)
+        if x is None:
             return NotImplemented
         if x.dtype == _HALF:
             return np.asarray(sc.log_expit(x.astype(np.float32))).astype(np.float16)

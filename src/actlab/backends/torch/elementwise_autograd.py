@@ -33,9 +33,11 @@ def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return g
 
 
-def function_class(name: str, forward: Any, setup_context: Any, backward: Any) -> type[torch.autograd.Function]:
-    """A ``torch.autograd.Function`` subclass from its three static methods
-    (``generate_vmap_rule`` on, so ``torch.func`` transforms work)."""
+def function_class(name: str, forward: Any, setup_context: Any, backward: Any,
+                   jvp: Any = None) -> type[torch.autograd.Function]:
+    """A ``torch.autograd.Function`` subclass from its static methods
+    (``generate_vmap_rule`` on, so ``torch.func`` transforms work; ``jvp``,
+    if given, is the forward-mode rule)."""
     # torch's Function.apply binds the arguments with inspect.signature(forward)
     # on every call; a stored __signature__ makes that lookup immediate (~25 us)
     forward.__signature__ = inspect.signature(forward)
@@ -47,6 +49,7 @@ def function_class(name: str, forward: Any, setup_context: Any, backward: Any) -
             "setup_context": staticmethod(setup_context),
             "backward": staticmethod(backward),
             "generate_vmap_rule": True,
+            **({"jvp": staticmethod(jvp)} if jvp is not None else {}),
             "__module__": __name__,
         },
     )
@@ -75,6 +78,7 @@ def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
         x, *values = inputs
         tensors = [v for v in values if isinstance(v, torch.Tensor)]
         ctx.save_for_backward(x, *tensors)
+        ctx.save_for_forward(x, *tensors)
         ctx.layout = [isinstance(v, torch.Tensor) for v in values]
         ctx.scalars = [None if isinstance(v, torch.Tensor) else v for v in values]
 
@@ -94,7 +98,20 @@ def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
                 gparams.append(None)
         return (gx, *gparams)
 
-    cls = function_class(spec.name, forward, setup_context, backward)
+    def jvp(ctx: Any, x_t: Any, *value_tangents: Any) -> torch.Tensor:
+        """Forward mode from the same derivatives: f'(x) x_t + sum of the
+        parameter partials times their tangents."""
+        x, *tensors = ctx.saved_tensors
+        it = iter(tensors)
+        values = tuple(next(it) if t else s for t, s in zip(ctx.layout, ctx.scalars))
+        out = None if x_t is None else x_t * evaluate(derivative, x, values, xp, promote_der)
+        for partial, v, v_t in zip(partials, values, value_tangents):
+            if isinstance(v, torch.Tensor) and v_t is not None and partial is not None:
+                term = v_t * evaluate(partial, x, values, xp, promote_der)
+                out = term if out is None else out + term
+        return torch.zeros_like(x) if out is None else out
+
+    cls = function_class(spec.name, forward, setup_context, backward, jvp)
     _FUNCTIONS[spec.name] = cls
     return cls
 
@@ -103,7 +120,7 @@ def apply_elementwise(spec: ElementwiseSpec, x: torch.Tensor, values: tuple[Any,
     """Evaluate ``spec`` on a tensor, recording our derivative for autograd."""
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
-    )
+    ) or torch._C._functorch.is_functorch_wrapped_tensor(x)  # (forward mode: jvp's dual tensors)
     if not needs_grad:
         return evaluate(spec.math, x, values, xp, "forward" in spec.promote32)
     return _function_for(spec).apply(x, *values)

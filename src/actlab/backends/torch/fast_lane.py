@@ -109,6 +109,9 @@ def _function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
     })
 
 
+_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
 def lane(spec: ElementwiseSpec) -> tuple[Callable[..., Any], Callable[..., Any]] | None:
     """``(value, derivative)`` lanes of ``spec``, or None if the table has no
     entry for it. ``value(x, values)`` and ``derivative(x, values)`` return
@@ -118,8 +121,8 @@ def lane(spec: ElementwiseSpec) -> tuple[Callable[..., Any], Callable[..., Any]]
     function = _function(spec)
 
     def pick(x: Any, values: tuple[Any, ...]) -> tuple[Execution | None, tuple[Any, ...]]:
-        if type(x) is not torch.Tensor or x.device.type != "cpu":
-            return None, values
+        if type(x) is not torch.Tensor or x.device.type != "cpu" or _wrapped(x):
+            return None, values  # (torch.func transforms: actlab's Function, whose jvp is actlab's)
         return select(spec, x.dtype, values, x)
 
     def value(x: Any, values: tuple[Any, ...]) -> Any:
