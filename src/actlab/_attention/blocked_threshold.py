@@ -93,7 +93,7 @@ def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> Any:
         lo, hi = tau, m - xp.pow(xp.clip(n, min=1.0), -beta)
     done = empty
     for _ in range(MAX_PASSES):
-        k = s1 = s2 = f = fp = xmin = None
+        tot: dict[str, Any] = {}
         for j0, j1 in live:
             x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
             on = x > tau
@@ -104,16 +104,13 @@ def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> Any:
                 parts["fp"] = _power(d, 1.0 / beta - 1.0, xp) / beta
             else:
                 parts["s2"] = d * d
-            sums = {key: xp.sum(val, axis=-1, keepdims=True) for key, val in parts.items()}
+            for key, val in parts.items():
+                part = xp.sum(val, axis=-1, keepdims=True)
+                tot[key] = part if key not in tot else tot[key] + part
             bmin = xp.min(xp.where(on, x, math.inf), axis=-1, keepdims=True)
-            if k is None:
-                k, s1, s2, f, fp = (sums.get(key) for key in ("k", "s1", "s2", "f", "fp"))
-                xmin = bmin
-            else:
-                k, s1, xmin = k + sums["k"], s1 + sums["s1"], xp.minimum(xmin, bmin)
-                s2 = s2 + sums["s2"] if s2 is not None else None
-                f = f + sums["f"] if f is not None else None
-                fp = fp + sums["fp"] if fp is not None else None
+            tot["xmin"] = bmin if "xmin" not in tot else xp.minimum(tot["xmin"], bmin)
+        k, s1, xmin = tot["k"], tot["s1"], tot["xmin"]
+        s2, f, fp = tot.get("s2", 0.0), tot.get("f", 0.0), tot.get("fp", 0.0)
         ks = xp.clip(k, min=1.0)
         if isinstance(beta, float) and beta == 1.0:
             cand = tau + (s1 - 1.0) / ks

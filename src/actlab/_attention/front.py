@@ -108,7 +108,8 @@ def attention_with_weights(query: Any, key: Any, value: Any, attn_mask: Any = No
     xp = _backend.backend_of(query)
     fused = None if xp is None else xp.kernels.attention_sdpa
     if fused is not None and _plain(normalizer, sink, normalizer_options, path, need_weights) and generator is None:
-        return fused(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa), None
+        return fused(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale,
+                     enable_gqa=enable_gqa), None
     plan = make_plan(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, normalizer, sink,
                      normalizer_options, generator)
     xp = plan.xp
