@@ -105,6 +105,8 @@ def attention_with_weights(query: Any, key: Any, value: Any, attn_mask: Any = No
                            block_size: int | None = None, generator: Any = None, need_weights: bool = False,
                            **normalizer_options: Any) -> tuple[Any, Any]:
     """:func:`attention` and, with ``need_weights``, the weights ``(..., L, S)`` (dense path)."""
+    if attn_mask is not None and is_causal:
+        raise ValueError("attention(): give attn_mask or is_causal, not both (as torch's scaled_dot_product_attention)")
     xp = _backend.backend_of(query)
     fused = None if xp is None else xp.kernels.attention_sdpa
     if fused is not None and _plain(normalizer, sink, normalizer_options, path, need_weights) and generator is None:

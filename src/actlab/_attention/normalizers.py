@@ -62,7 +62,10 @@ REFERENCES = {
 SIMPLE = ("sigmoid", "relu", "relu2")
 """Normalisers whose weight of a key needs only its own score (and n)."""
 
-_NOT_WEIGHTS = ("log_softmax", "gumbel_softmax")
+_NOT_WEIGHTS = ("log_softmax", "gumbel_softmax", "softmin", "sum_normalize")
+"""Maps that are not attention normalisers: log-probabilities, random draws,
+softmin (a masked key's -inf would take all the mass) and the plain
+normalisation (defined for non-negative input only)."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def dense_weights(norm: Normalizer, s: Array, allowed: Array, n: Array, params: 
     hold -inf and ``allowed`` is False there; ``n`` (..., L, 1) counts the
     allowed keys of each row; ``params`` holds the normaliser's options
     (per-head arrays already broadcast to (..., 1, 1))."""
-    kind = norm.name if norm.kind != "map" else "map"
+    kind = norm.kind if norm.kind in ("map", "callable") else norm.name
     if kind == "softmax" and params.get("sink") is None:
         from ..simplex import softmax
 
@@ -189,7 +192,9 @@ def dense_weights(norm: Normalizer, s: Array, allowed: Array, n: Array, params: 
         return (sparsemax if kind == "sparsemax" else entmax15)(s, axis=-1)
     if kind == "map":
         assert norm.function is not None
-        return norm.function(s, **{o: params[o] for o in norm.options}, axis=-1)
+        live = n > 0.0
+        w = norm.function(xp.where(live, s, 0.0), **{o: params[o] for o in norm.options}, axis=-1)
+        return xp.where(live, w, 0.0)
     if kind == "callable":
         assert norm.function is not None
         return norm.function(s, allowed)
