@@ -47,7 +47,9 @@ from .plan import Plan
 __all__ = ["forward", "backward", "BLOCK"]
 
 BLOCK = 1024
-"""Queries and keys per tile."""
+"""Keys per tile."""
+BLOCK_Q = 256
+"""Queries per tile (a tile of float64 temporaries is 2 MiB)."""
 
 
 class Run:
@@ -60,11 +62,11 @@ class Run:
         for name, a in zip(plan.learnable, arrays):
             if a is not None:
                 self.params[name] = a
-        self.block = int(block or BLOCK)
+        bk, bq = (int(block), int(block)) if block else (BLOCK, BLOCK_Q)
         L, S = q.shape[1], k.shape[1]
         self.L, self.S = L, S
-        self.keys = [(j, min(S, j + self.block)) for j in range(0, S, self.block)]
-        self.queries = [(i, min(L, i + self.block)) for i in range(0, L, self.block)]
+        self.keys = [(j, min(S, j + bk)) for j in range(0, S, bk)]
+        self.queries = [(i, min(L, i + bq)) for i in range(0, L, bq)]
         self.n = plan.mask.counts(self.xp, q)
         self.f = row_factor(plan, self.n, self.params)
 

@@ -75,13 +75,20 @@ def _power(d: Any, e: Any, xp: Any) -> Any:
     return xp.where(pos, xp.pow(xp.where(pos, d, 1.0), e), 0.0)
 
 
-def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> Any:
+def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> tuple[Any, Any]:
+    """``(tau, tile_max)``: the exact threshold of each row and the rows'
+    maximum in each key block (a block whose maxima are all <= tau holds no
+    support, and tau only grows during the search, so it is never read again)."""
     xp = run.xp
-    live = run.live(i0, i1)
     m = None
-    for j0, j1 in live:
+    tmax = []
+    for j0, j1 in run.keys:
+        if run.plan.mask.empty(i0, i1, j0, j1):
+            tmax.append(xp.zeros_like(qb[:, :, :1]) - math.inf)
+            continue
         x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
         mb = xp.max(x, axis=-1, keepdims=True)
+        tmax.append(mb)
         m = mb if m is None else xp.maximum(m, mb)
     assert m is not None
     empty = m == -math.inf
@@ -94,6 +101,7 @@ def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> Any:
     done = empty
     for _ in range(MAX_PASSES):
         tot: dict[str, Any] = {}
+        live = _live(run, tmax, tau)
         for j0, j1 in live:
             x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
             on = x > tau
@@ -134,21 +142,28 @@ def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> Any:
         done = done | ok
         if bool(xp.all(done)):
             break
-    return xp.where(empty, math.inf, tau)
+    return xp.where(empty, math.inf, tau), xp.concat(tmax, axis=-1)
+
+
+def _live(run: Any, tmax: Any, tau: Any) -> list[tuple[int, int]]:
+    """The key blocks that may hold support for one of the rows."""
+    xp = run.xp
+    cols = tmax if isinstance(tmax, list) else [tmax[:, :, j:j + 1] for j in range(len(run.keys))]
+    return [kb for kb, mb in zip(run.keys, cols) if bool(xp.any(mb > tau))]
 
 
 def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, ...]]:
     """Output rows ``i0:i1`` and their saved statistics."""
     xp = run.xp
     beta = _beta(run)
-    tau = _search(run, qb, i0, i1, beta)
+    tau, tmax = _search(run, qb, i0, i1, beta)
     wdt = qb.dtype
     learn_alpha = run.plan.norm.name == "entmax" and not isinstance(run.params["alpha"], float)
     acc = U = PL = None
     su = sp = ent = xp.zeros_like(tau)
     zero = xp.zeros_like(qb[:, :, :1] * run.v[:1, :1, :])
     acc = U = PL = zero
-    for j0, j1 in run.live(i0, i1):
+    for j0, j1 in _live(run, tmax, tau):
         x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
         d = xp.where(x > tau, x - tau, 0.0)
         p = _power(d, 1.0 / beta, xp)
@@ -163,7 +178,7 @@ def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
             PL = PL + xp.astype(plogp, wdt) @ vb
     spn = xp.where(sp > 0, sp, 1.0)
     out = acc / xp.astype(spn, wdt)
-    return out, (tau, spn, U, su, PL, ent)
+    return out, (tau, spn, U, su, PL, ent, tmax)
 
 
 def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
@@ -178,14 +193,15 @@ def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any
     acc = {name: zero for name in plan.learnable}
     for i0, i1 in run.queries:
         qb, dob = q[:, i0:i1], dout[:, i0:i1]
-        tau, spn, U, su, PL, ent = (a[:, i0:i1] for a in saved)
+        tau, spn, U, su, PL, ent, tmax = (a[:, i0:i1] for a in saved)
+        live = set(_live(run, tmax, tau))
         sus = xp.where(su > 0, su, 1.0)
         qw = xp.astype(xp.sum(dob * U, axis=-1, keepdims=True), xp.float64) / sus
         dq = xp.zeros_like(qb)
         f = run.rows(run.f, i0, i1)
         gf = xp.zeros_like(qb[:, :, :1])
         for jb, (j0, j1) in enumerate(run.keys):
-            if plan.mask.empty(i0, i1, j0, j1):
+            if (j0, j1) not in live:
                 continue
             x, allowed, t = _x(run, qb, i0, i1, j0, j1, beta)
             d = xp.where(x > tau, x - tau, 0.0)
