@@ -11,9 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("entmax")
 
+from attention_reference import reference  # noqa: E402
+
 import actlab  # noqa: E402
 import actlab.torch.functional as AF  # noqa: E402
-from attention_reference import reference  # noqa: E402
 
 F = torch.nn.functional
 B, H, L, S, E = 2, 3, 7, 9, 5

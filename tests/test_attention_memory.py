@@ -40,6 +40,7 @@ def _peak(n, name, causal=False):
     return json.loads(r.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
+@pytest.mark.slow
 def test_blocked_path_memory_is_below_the_scores_alone():
     # L = S = 4096: the score matrix alone is 64 MiB (the dense path's
     # forward + backward holds several of them)
