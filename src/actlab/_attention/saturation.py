@@ -17,7 +17,9 @@ Example:
     >>> from actlab._attention.saturation import saturation_rows
     >>> rows = saturation_rows(dims=(8, 512), keys=32, queries=64)
     >>> r = {(x["normalizer"], x["d_k"], x["scaled"]): x for x in rows}
-    >>> r["softmax", 512, False]["grad_norm"] < 0.2 * r["softmax", 512, True]["grad_norm"]
+    >>> r["softmax", 512, False]["grad_norm"] < 0.5 * r["softmax", 8, False]["grad_norm"]
+    True
+    >>> r["sparsemax", 512, False]["max_weight"] > 0.9 > r["sparsemax", 512, True]["max_weight"]
     True
 """
 
