@@ -16,7 +16,7 @@ from actlab._backend import Backend, Kernels, backend_of
 
 SRC = pathlib.Path(actlab.__file__).parent
 CORE = ["_activation.py", "_simplex.py", "_xp.py", "_special.py", "_codegen.py", "_backend.py", "registry.py",
-        "elementwise", "simplex", "losses"]
+        "elementwise", "simplex", "losses", "_attention"]
 
 
 def core_files():

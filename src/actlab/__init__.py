@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _backend
+from ._attention import attention
 from .elementwise import *  # noqa: F403
 from .elementwise import __all__ as _elementwise_all
 from .losses import *  # noqa: F403
@@ -54,5 +55,5 @@ __all__ = [
     *_elementwise_all, *_simplex_all, *_losses_all,
     "sparsemax", "sparsemax_threshold", "entmax15", "entmax", "entmax_threshold",
     "sparsemax_loss", "entmax_loss",
-    "derivative", "registry", "get", "Entry", "__version__",
+    "attention", "derivative", "registry", "get", "Entry", "__version__",
 ]

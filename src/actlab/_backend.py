@@ -88,6 +88,13 @@ class Kernels:
     sparse_rows: Kernel = None
     """Compiled row kernels of the sparse maps (numba): a callable
     ``sparse_rows(x) -> module or None`` telling whether they take ``x``."""
+    attention_sdpa: Kernel = None
+    """The framework's fused softmax attention with PyTorch's
+    ``scaled_dot_product_attention`` signature (plain softmax only)."""
+    attention_autograd: Kernel = None
+    """``attention_autograd(forward, backward, plan, block, q, k, v, arrays)``:
+    the blocked attention's output with ``backward`` registered as its
+    derivative (one autograd node that saves only O(L) statistics)."""
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

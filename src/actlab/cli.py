@@ -1,4 +1,4 @@
-"""The ``actlab`` command line: list, show, plot, gallery, compare.
+"""The ``actlab`` command line: list, show, plot, gallery, compare, reproduce.
 
 Every command reads the registry, so a function added to the library is
 listed, shown, plotted and drawn in the gallery without touching this file.
@@ -160,6 +160,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import json
+
+    from ._attention.saturation import DIMS, saturation_rows, saturation_table
+
+    dims = tuple(int(d) for d in parse_floats(args.dims, "--dims")) if args.dims else DIMS
+    if any(d < 1 for d in dims) or args.keys < 2 or args.queries < 1:
+        raise CommandError("--dims, --keys (>= 2) and --queries must be positive")
+    rows = saturation_rows(dims=dims, keys=args.keys, queries=args.queries, seed=args.seed)
+    header, body = saturation_table(rows)
+    print(f"Gradient norm ||dO/ds||_F of the attention output w.r.t. the scores (mean over {args.queries} "
+          f"queries, {args.keys} keys, seed {args.seed}); in brackets the mean largest weight.")
+    print(table(header, body))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="actlab", description="Activation functions and probability maps: "
                                 "list them, show their formulas and values, plot them, render the gallery.")
@@ -207,6 +227,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--digits", type=int, default=4, help="significant digits shown (default 4)")
     s.add_argument("--plot", metavar="FILE", help="also draw the table as a bar chart")
     s.set_defaults(run=cmd_compare)
+
+    s = sub.add_parser("reproduce", help="rerun an experiment of the source articles and print its table")
+    s.add_argument("experiment", choices=("attention-saturation",),
+                   help="attention-saturation: the gradient through softmax, sparsemax and entmax15 "
+                   "attention vs d_k, with and without the 1/sqrt(d_k) scale")
+    s.add_argument("--dims", metavar="D1,D2,...", help="the d_k values (default 8,16,...,1024)")
+    s.add_argument("--keys", type=int, default=64, help="keys per query (default 64)")
+    s.add_argument("--queries", type=int, default=256, help="queries averaged over (default 256)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", metavar="FILE", help="also write {\"rows\": [...]} to FILE")
+    s.set_defaults(run=cmd_reproduce)
     return p
 
 

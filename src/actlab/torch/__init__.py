@@ -20,6 +20,7 @@ from ..backends import torch as _torch_backend  # noqa: F401  (builds the autogr
 from . import functional  # noqa: F401
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activations_all
+from .attention_modules import MultiheadAttention
 from .functional import *  # noqa: F403
 from .functional import __all__ as _functional_all
 from .large_output import (
@@ -51,7 +52,7 @@ from .sparse import Entmax, Entmax15, EntmaxLoss, Sparsemax, SparsemaxLoss
 __all__ = [
     *_activations_all, *_functional_all, "functional",
     "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
-    "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss",
+    "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss", "MultiheadAttention",
     "LinearCrossEntropyLoss", "HierarchicalSoftmax",
     "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
     "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",

@@ -74,6 +74,8 @@ KERNELS = Kernels(
     entmax_vjp=sparse_kernels.entmax_vjp,
     put_along_last=lambda a, idx, value: namespace.put_along_axis(a, idx, value, axis=-1),
     sparse_rows=_numba_rows,
+    attention_sdpa=F.scaled_dot_product_attention,
+    attention_autograd=lambda *a: attention_autograd.apply_blocked(*a),
 )
 
 
@@ -181,7 +183,7 @@ BACKEND = TorchBackend(namespace)
 
 # The autograd Functions of every registered function are built now (they use
 # BACKEND), so that torch.compile never sees a class being created.
-from . import elementwise_autograd, fast_lane, loss_autograd, map_autograd  # noqa: E402
+from . import attention_autograd, elementwise_autograd, fast_lane, loss_autograd, map_autograd  # noqa: E402
 
 
 def _build_lanes() -> None:

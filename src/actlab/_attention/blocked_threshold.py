@@ -1,0 +1,231 @@
+r"""Sparsemax and entmax attention over key blocks, with the exact threshold.
+
+With :math:`\beta = \alpha - 1` and :math:`x = \beta s`, the weights are
+:math:`p_j = [x_j - \tau]_+^{1/\beta}`, :math:`\tau` the one number per row
+with :math:`\sum_j p_j = 1` (Martins & Astudillo 2016; Peters et al. 2019).
+The threshold is searched over the key blocks, each pass one sweep that
+accumulates, over the keys with :math:`x_j > \tau`, their count k,
+:math:`\sum (x_j-\tau)`, :math:`\sum (x_j-\tau)^2` and the smallest such
+:math:`x_j`. From :math:`\tau_0 = \max_j x_j - 1` (a lower bound):
+
+- sparsemax: Michelot's step :math:`\tau \leftarrow \tau + (\sum(x-\tau) - 1)/k`,
+  monotone and finite, stopped when the support it came from is its own
+  (then :math:`\tau` is exact, not the result of a fixed number of steps);
+- 1.5-entmax: the closed form on the current support, accepted when
+  consistent with it, otherwise a Newton step (monotone from the left: the
+  sum is convex in :math:`\tau`);
+- other alphas: bracketed Newton-bisection to the rounding level, then the
+  weights are renormalised.
+
+The accumulation pass then gives the output and, for the backward, with
+:math:`u = p^{2-\alpha}`, the row sums :math:`U = \sum_j u_j v_j` and
+:math:`\sum_j u_j`, so the backward is one more sweep:
+:math:`\partial s_j = u_j (g_j - dO \cdot U / \sum u)`; for a learnable alpha
+also :math:`\sum_j p_j \log p_j\, v_j` and :math:`\sum_j p_j \log p_j`. The
+search runs in float64.
+
+Example:
+    >>> import numpy as np
+    >>> from actlab._attention.plan import make_plan
+    >>> from actlab._attention import blocked, dense
+    >>> rng = np.random.default_rng(1)
+    >>> q, k, v = (rng.normal(size=(2, 9, 4)) for _ in range(3))
+    >>> p = make_plan(q, k, v, None, 0.0, False, 2.0, False, "entmax15", None, {})
+    >>> out, _ = blocked.forward(p, p.q, p.k, p.v, p.arrays(), block=4)
+    >>> bool(np.allclose(out, dense.dense(p)[0], rtol=1e-12, atol=1e-12))
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["forward_rows", "backward", "MAX_PASSES"]
+
+MAX_PASSES = 200
+"""A guard only: the searches stop when exact (or at the rounding level)."""
+
+
+def _beta(run: Any) -> Any:
+    name = run.plan.norm.name
+    if name == "sparsemax":
+        return 1.0
+    if name == "entmax15":
+        return 0.5
+    a = run.params["alpha"]
+    return a - 1.0 if isinstance(a, float) else run.xp.astype(a, run.xp.float64) - 1.0
+
+
+def _x(run: Any, qb: Any, i0: int, i1: int, j0: int, j1: int, beta: Any) -> tuple[Any, Any, Any]:
+    """``(x, allowed, t)``: x = beta s in float64 (-inf where masked)."""
+    xp = run.xp
+    t, s, allowed = run.tile(qb, i0, i1, j0, j1)
+    s64 = xp.astype(s, xp.float64) if s.dtype != xp.float64 else s
+    return (s64 if isinstance(beta, float) and beta == 1.0 else s64 * beta), allowed, t
+
+
+def _power(d: Any, e: Any, xp: Any) -> Any:
+    """``d ** e`` for d >= 0 (0 where d = 0), e a float or an array."""
+    if isinstance(e, float) and e == 1.0:
+        return d
+    if isinstance(e, float) and e == 2.0:
+        return d * d
+    pos = d > 0
+    return xp.where(pos, xp.pow(xp.where(pos, d, 1.0), e), 0.0)
+
+
+def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> tuple[Any, Any]:
+    """``(tau, tile_max)``: the exact threshold of each row and the rows'
+    maximum in each key block (a block whose maxima are all <= tau holds no
+    support, and tau only grows during the search, so it is never read again)."""
+    xp = run.xp
+    m = None
+    tmax = []
+    for j0, j1 in run.keys:
+        if run.plan.mask.empty(i0, i1, j0, j1):
+            tmax.append(xp.zeros_like(qb[:, :, :1]) - math.inf)
+            continue
+        x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
+        mb = xp.max(x, axis=-1, keepdims=True)
+        tmax.append(mb)
+        m = mb if m is None else xp.maximum(m, mb)
+    assert m is not None
+    empty = m == -math.inf
+    m = xp.where(empty, 0.0, m)
+    tau = m - 1.0
+    general = not (isinstance(beta, float) and beta in (1.0, 0.5))
+    if general:
+        n = xp.astype(run.rows(run.n, i0, i1), xp.float64)
+        lo, hi = tau, m - xp.pow(xp.clip(n, min=1.0), -beta)
+    done = empty
+    for _ in range(MAX_PASSES):
+        tot: dict[str, Any] = {}
+        live = _live(run, tmax, tau)
+        for j0, j1 in live:
+            x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
+            on = x > tau
+            d = xp.where(on, x - tau, 0.0)
+            parts = {"k": xp.where(on, 1.0, 0.0), "s1": d}
+            if general:
+                parts["f"] = _power(d, 1.0 / beta, xp)
+                parts["fp"] = _power(d, 1.0 / beta - 1.0, xp) / beta
+            else:
+                parts["s2"] = d * d
+            for key, val in parts.items():
+                part = xp.sum(val, axis=-1, keepdims=True)
+                tot[key] = part if key not in tot else tot[key] + part
+            bmin = xp.min(xp.where(on, x, math.inf), axis=-1, keepdims=True)
+            tot["xmin"] = bmin if "xmin" not in tot else xp.minimum(tot["xmin"], bmin)
+        k, s1, xmin = tot["k"], tot["s1"], tot["xmin"]
+        s2, f, fp = tot.get("s2", 0.0), tot.get("f", 0.0), tot.get("fp", 0.0)
+        ks = xp.clip(k, min=1.0)
+        if isinstance(beta, float) and beta == 1.0:
+            cand = tau + (s1 - 1.0) / ks
+            ok = xmin >= cand
+        elif not general:
+            disc = s1 * s1 - ks * (s2 - 1.0)
+            closed = tau + (s1 - xp.sqrt(xp.clip(disc, min=0.0))) / ks
+            ok = (disc >= 0.0) & (xmin >= closed)
+            newton = tau + (s2 - 1.0) / (2.0 * xp.where(s1 > 0, s1, 1.0))
+            cand = xp.where(ok, closed, newton)
+        else:
+            g = f - 1.0
+            lo, hi = xp.where(g > 0, tau, lo), xp.where(g > 0, hi, tau)
+            newton = tau + g / xp.where(fp > 0, fp, 1.0)
+            inside = (newton > lo) & (newton < hi)
+            cand = xp.where(inside, newton, 0.5 * (lo + hi))
+            tiny = 4.0 * 2.0**-52 * xp.clip(xp.abs(tau), min=1.0)
+            ok = (xp.abs(g) <= 4.0 * 2.0**-52 * ks) | (hi - lo <= tiny)
+            cand = xp.where(ok, tau, cand)
+        tau = xp.where(done, tau, cand)
+        done = done | ok
+        if bool(xp.all(done)):
+            break
+    return xp.where(empty, math.inf, tau), xp.concat(tmax, axis=-1)
+
+
+def _live(run: Any, tmax: Any, tau: Any) -> list[tuple[int, int]]:
+    """The key blocks that may hold support for one of the rows."""
+    xp = run.xp
+    cols = tmax if isinstance(tmax, list) else [tmax[:, :, j:j + 1] for j in range(len(run.keys))]
+    return [kb for kb, mb in zip(run.keys, cols) if bool(xp.any(mb > tau))]
+
+
+def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, ...]]:
+    """Output rows ``i0:i1`` and their saved statistics."""
+    xp = run.xp
+    beta = _beta(run)
+    tau, tmax = _search(run, qb, i0, i1, beta)
+    wdt = qb.dtype
+    learn_alpha = run.plan.norm.name == "entmax" and not isinstance(run.params["alpha"], float)
+    acc = U = PL = None
+    su = sp = ent = xp.zeros_like(tau)
+    zero = xp.zeros_like(qb[:, :, :1] * run.v[:1, :1, :])
+    acc = U = PL = zero
+    for j0, j1 in _live(run, tmax, tau):
+        x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
+        d = xp.where(x > tau, x - tau, 0.0)
+        p = _power(d, 1.0 / beta, xp)
+        u = _power(d, (1.0 - beta) / beta, xp)
+        vb = run.v[:, j0:j1]
+        acc = acc + xp.astype(p, wdt) @ vb
+        U = U + xp.astype(u, wdt) @ vb
+        su, sp = su + xp.sum(u, axis=-1, keepdims=True), sp + xp.sum(p, axis=-1, keepdims=True)
+        if learn_alpha:
+            plogp = xp.where(p > 0, p * xp.log(xp.where(p > 0, p, 1.0)), 0.0)
+            ent = ent + xp.sum(plogp, axis=-1, keepdims=True)
+            PL = PL + xp.astype(plogp, wdt) @ vb
+    spn = xp.where(sp > 0, sp, 1.0)
+    out = acc / xp.astype(spn, wdt)
+    return out, (tau, spn, U, su, PL, ent, tmax)
+
+
+def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
+    """``(dq, dk, dv, d_arrays)`` of the threshold normalisers."""
+    xp, plan, q, k, v = run.xp, run.plan, run.q, run.k, run.v
+    beta = _beta(run)
+    learn_alpha = plan.norm.name == "entmax" and "alpha" in plan.learnable and not isinstance(run.params["alpha"], float)
+    dks = [xp.zeros_like(k[:, j0:j1]) for j0, j1 in run.keys]
+    dvs = [xp.zeros_like(v[:, j0:j1]) for j0, j1 in run.keys]
+    dqs = []
+    zero = xp.zeros_like(q[:, :1, :1])
+    acc = {name: zero for name in plan.learnable}
+    for i0, i1 in run.queries:
+        qb, dob = q[:, i0:i1], dout[:, i0:i1]
+        tau, spn, U, su, PL, ent, tmax = (a[:, i0:i1] for a in saved)
+        live = set(_live(run, tmax, tau))
+        sus = xp.where(su > 0, su, 1.0)
+        qw = xp.astype(xp.sum(dob * U, axis=-1, keepdims=True), xp.float64) / sus
+        dq = xp.zeros_like(qb)
+        f = run.rows(run.f, i0, i1)
+        gf = xp.zeros_like(qb[:, :, :1])
+        for jb, (j0, j1) in enumerate(run.keys):
+            if (j0, j1) not in live:
+                continue
+            x, allowed, t = _x(run, qb, i0, i1, j0, j1, beta)
+            d = xp.where(x > tau, x - tau, 0.0)
+            p = _power(d, 1.0 / beta, xp) / spn
+            u = _power(d, (1.0 - beta) / beta, xp)
+            vb = v[:, j0:j1]
+            g = xp.astype(dob @ vb.mT, xp.float64)
+            ds = xp.astype(u * (g - qw), qb.dtype)
+            dvs[jb] = dvs[jb] + xp.astype(p, qb.dtype).mT @ dob
+            if plan.length_scale:
+                gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
+            dt = (ds if isinstance(f, float) and f == 1.0 else ds * f) * plan.scale
+            dq = dq + dt @ k[:, j0:j1]
+            dks[jb] = dks[jb] + dt.mT @ qb
+        dqs.append(dq)
+        if learn_alpha:
+            D = xp.astype(xp.sum(dob * out[:, i0:i1], axis=-1, keepdims=True), xp.float64)
+            dpl = xp.astype(xp.sum(dob * PL, axis=-1, keepdims=True), xp.float64) / spn
+            row = (D - qw) / (beta * beta) - (dpl - qw * ent / spn) / beta
+            acc["alpha"] = acc["alpha"] + xp.astype(xp.sum(row, axis=1, keepdims=True), qb.dtype)
+        if plan.length_scale and "length_scale_factor" in plan.learnable and \
+                not isinstance(run.params["length_scale_factor"], float):
+            log_n = xp.log(xp.clip(run.rows(run.n, i0, i1), min=1.0))
+            acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
+                gf * log_n / plan.temperature, axis=1, keepdims=True)
+    grads = tuple(acc[n] if not isinstance(run.params.get(n), (float, type(None))) else None for n in plan.learnable)
+    return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads
