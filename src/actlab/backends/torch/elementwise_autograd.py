@@ -18,6 +18,9 @@ from ..._activation import ElementwiseSpec, evaluate
 from . import BACKEND as xp
 
 _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
+_TRACEABLE: dict[str, type[torch.autograd.Function]] = {}
+"""The same Functions without the ``jvp`` rule: torch.compile cannot trace a
+Function that defines one (forward mode is not needed under compile)."""
 
 
 def sum_to_shape(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -58,10 +61,12 @@ def function_class(name: str, forward: Any, setup_context: Any, backward: Any,
 def _function_for(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
     """The autograd Function of ``spec`` (made for every registered function at
     import, so ``torch.compile`` never sees a class being created)."""
-    cls = _FUNCTIONS.get(spec.name)
+    table = _TRACEABLE if torch.compiler.is_compiling() else _FUNCTIONS
+    cls = table.get(spec.name)
     if cls is not None:
         return cls
-    return _make_function(spec)
+    _make_function(spec)
+    return table[spec.name]
 
 
 def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
@@ -113,6 +118,7 @@ def _make_function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
 
     cls = function_class(spec.name, forward, setup_context, backward, jvp)
     _FUNCTIONS[spec.name] = cls
+    _TRACEABLE[spec.name] = function_class(spec.name, forward, setup_context, backward)
     return cls
 
 
@@ -120,7 +126,8 @@ def apply_elementwise(spec: ElementwiseSpec, x: torch.Tensor, values: tuple[Any,
     """Evaluate ``spec`` on a tensor, recording our derivative for autograd."""
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
-    ) or torch._C._functorch.is_functorch_wrapped_tensor(x)  # (forward mode: jvp's dual tensors)
+    ) or (not torch.compiler.is_compiling() and torch._C._functorch.is_functorch_wrapped_tensor(x))
+    # (the last: torch.func transforms, whose forward mode needs the Function's jvp)
     if not needs_grad:
         return evaluate(spec.math, x, values, xp, "forward" in spec.promote32)
     return _function_for(spec).apply(x, *values)

@@ -121,7 +121,8 @@ def lane(spec: ElementwiseSpec) -> tuple[Callable[..., Any], Callable[..., Any]]
     function = _function(spec)
 
     def pick(x: Any, values: tuple[Any, ...]) -> tuple[Execution | None, tuple[Any, ...]]:
-        if type(x) is not torch.Tensor or x.device.type != "cpu" or _wrapped(x):
+        if type(x) is not torch.Tensor or x.device.type != "cpu" or (
+                not torch.compiler.is_compiling() and _wrapped(x)):
             return None, values  # (torch.func transforms: actlab's Function, whose jvp is actlab's)
         return select(spec, x.dtype, values, x)
 
