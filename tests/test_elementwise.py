@@ -373,3 +373,12 @@ def test_import_does_not_load_heavy_backends():
     code = "import sys, actlab; print(sorted(m for m in ('torch', 'jax', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_array_parameter_given_a_string_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    for x in (np.ones(3), torch.ones(3)):
+        with pytest.raises(TypeError, match="negative_slope must be a number or an array, got 'abc'"):
+            actlab.leaky_relu(x, "abc")
+        with pytest.raises(TypeError, match="weight must be a number or an array, got None"):
+            actlab.prelu(x, None)

@@ -67,6 +67,8 @@ class Param:
             raise TypeError(
                 f"{owner}(): {self.name} must be a Python number, got {type(value).__name__}"
             )
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(f"{owner}(): {self.name} must be a number or an array, got {value!r}")
         return value
 
 
