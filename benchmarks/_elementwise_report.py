@@ -26,7 +26,7 @@ for the forward; `x.clone()` plus `torch.mul(g, x)` (read 2n, write n) for
 forward+backward; `x.copy()` for NumPy. *actlab / floor* says how many such passes our
 time is worth.
 
-**Bars** (issue 16; ours / theirs at most): 1.25x where torch's op is accurate -- the
+**Bars** (ours / theirs at most): 1.25x where torch's op is accurate -- the
 piecewise-linear family in both passes (relu, relu6, leaky_relu, hardtanh, hardsigmoid,
 hardswish, softshrink, hardshrink, threshold) and the forward of sigmoid, tanh, elu,
 selu and celu -- and 2x elsewhere (every forward+backward of a smooth function, gelu,

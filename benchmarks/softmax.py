@@ -111,7 +111,7 @@ a call longer than its half of the budget). Times are medians; *ratio* = actlab 
 actlab is faster. Inputs `randn * 5` (NumPy: `* 10`), gradients `randn`, targets uniform;
 forward+backward is `torch.autograd.grad(f(x), x, g)` (no `g` for a scalar loss).
 
-**Bars** (issue 16): forward+backward within 1.25x of torch for softmax, log_softmax, logsumexp and
+**Bars**: forward+backward within 1.25x of torch for softmax, log_softmax, logsumexp and
 cross_entropy (the forward rows are shown for information, no bar); NumPy within 1.25x of
 scipy.special; the sparse maps' forward+backward within 2x of `torch.softmax`'s on the same input."""
 

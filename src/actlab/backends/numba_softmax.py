@@ -22,8 +22,8 @@ The sum is accumulated over the whole row (the top term is exactly 1) and
 ``s = sum - 1``; where ``s < 2^-20`` its absolute rounding error would be a
 visible relative error of ``log1p(s)``, and the row is summed again with the
 top term left out. Rows whose maximum is not finite, or whose sum is NaN,
-are reported to the caller, which computes them by the general path (SPEC
-section 2's rules for +inf, all -inf and NaN rows).
+are reported to the caller, which computes them by the general path (the non-finite-row rules
+of :mod:`actlab.simplex.shifted_exp` for +inf, all -inf and NaN rows).
 
 Example:
     >>> import numpy as np

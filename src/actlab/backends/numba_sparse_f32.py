@@ -25,7 +25,7 @@ The VJP kernel is in :mod:`actlab.backends.numba_sparse_f32_grad`.
 Reductions are compiled with ``reassoc`` (a reassociated, vectorised sum);
 each summed term is one subtraction from the buffer, so no rewrite can change
 how the shift is rounded. Output passes are compiled without it. Rows whose
-maximum is not finite or that hold a NaN follow SPEC's rules, as in
+maximum is not finite or that hold a NaN follow the non-finite-entry rules, as in
 :mod:`actlab.backends.numba_sparse`. ``tests/test_sparse_fastpath.py``
 checks both kernels against each other and the array-API search.
 """

@@ -1,4 +1,4 @@
-"""Element-wise activations (SPEC section 1)."""
+"""Element-wise activations ."""
 
 from .exponential import celu, elu, selu, softplus
 from .gated_linear import geglu, glu, reglu, swiglu

@@ -54,7 +54,7 @@ _ELU_PROPS = Properties((-1, math.inf), monotone=True, smooth=False, zero_centre
     param_derivatives={"alpha": _d_elu_alpha},
     params=(Param("alpha", 1.0, "finite and >= 0", non_negative, sweep=(0.5, 1.0, 2.0)),),
     properties=_ELU_PROPS,
-    reference="Clevert et al. 2016; seed 004.",
+    reference="Clevert et al. 2016.",
     xlim=(-5, 3),
     notes="x <= 0 uses expm1 (and the derivative alpha e^x, never expm1 + 1); "
     "at 0 the derivative is alpha.",
@@ -92,7 +92,7 @@ def _selu_positive(v, xp):
     dlatex=r"\lambda\begin{cases}1 & x>0\\ \alpha e^{x} & x\le0\end{cases}",
     derivative=_d_selu,
     properties=Properties((-_SELU_SCALE * _SELU_ALPHA, math.inf), monotone=True, smooth=False, zero_centred=False, bounded=False),
-    reference="Klambauer et al. 2017 (self-normalising networks); seed 004.",
+    reference="Klambauer et al. 2017 (self-normalising networks).",
     xlim=(-5, 3),
 )
 @float32_policy(native_float32=True, saturate=True)
@@ -235,7 +235,7 @@ def _d_softplus_beta(x, beta, *, xp):
     param_derivatives={"beta": _d_softplus_beta},
     params=(Param("beta", 1.0, "> 0", positive, sweep=(0.5, 1.0, 2.0, 5.0)),),
     properties=Properties((0, math.inf), monotone=True, smooth=True, zero_centred=False, bounded=False),
-    reference="Dugas et al. 2001; seed 004.",
+    reference="Dugas et al. 2001.",
     xlim=(-5, 5),
     notes="No threshold: max(x,0) + log1p(e^-|x|) is exact at both ends.",
 )

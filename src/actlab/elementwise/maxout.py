@@ -81,7 +81,7 @@ maxout.entry = register(  # type: ignore[attr-defined]
         latex=r"\max_{i<k}\,(W_i x+b_i)",
         dlatex=r"[i = \arg\max_j (W_j x+b_j)]",
         properties=Properties((-float("inf"), float("inf")), monotone=True, smooth=False, zero_centred=False, bounded=False),
-        reference="Goodfellow et al. 2013, Maxout Networks; seed 004.",
+        reference="Goodfellow et al. 2013, Maxout Networks.",
         derivative=_maxout_vjp,
         notes="Drawn as max(-x - 1, x/4, x - 1) (three pieces). Ties: the first maximum gets the gradient.",
         extra={"pieces": ((-1.0, -1.0), (0.25, 0.0), (1.0, -1.0))},

@@ -1,7 +1,7 @@
 """Piecewise-linear rectifiers: the ReLU family and the shrink/threshold maps.
 
 At a kink the derivative takes the value PyTorch's backward gives there
-(relu'(0) = 0, the convention seed 004 fixes), so gradients match torch.
+(relu'(0) = 0), so gradients match torch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = [
     "relu", "relu6", "leaky_relu", "prelu", "rrelu", "threshold", "softshrink", "hardshrink",
 ]
 
-_KINK = "At a kink the derivative takes PyTorch's value (relu'(0) = 0, as seed 004 fixes it)."
+_KINK = "At a kink the derivative takes PyTorch's value (relu'(0) = 0)."
 
 
 def _d_relu(x, *, xp):
@@ -30,7 +30,7 @@ def _d_relu(x, *, xp):
     dlatex=r"[x>0]",
     derivative=_d_relu,
     properties=Properties((0, math.inf), monotone=True, smooth=False, zero_centred=False, bounded=False),
-    reference="Nair & Hinton 2010; seed 004.",
+    reference="Nair & Hinton 2010.",
     notes=_KINK,
 )
 def relu(x, *, xp):
@@ -96,7 +96,7 @@ _SLOPE: dict[str, Any] = dict(
 @activation(
     **{**_SLOPE, "param_derivatives": {"negative_slope": _d_leaky_slope}},
     params=(Param("negative_slope", 0.01, "finite", finite, array=True, sweep=(0.01, 0.1, 0.3)),),
-    reference="Maas et al. 2013; seed 004.",
+    reference="Maas et al. 2013.",
 )
 def leaky_relu(x, negative_slope, *, xp):
     r"""Leaky ReLU: x for x >= 0, ``negative_slope * x`` below.
@@ -135,7 +135,7 @@ def _prelu_channels(x, weight, *, xp):
     **{**_SLOPE, "param_derivatives": {"weight": _d_leaky_slope}},
     params=(Param("weight", REQUIRED, "any array", None, array=True, sweep=(0.25,)),),
     prepare=_prelu_channels,
-    reference="He et al. 2015 (PReLU); seed 004.",
+    reference="He et al. 2015 (PReLU).",
 )
 def prelu(x, weight, *, xp):
     r"""Parametric ReLU: leaky ReLU whose slope ``weight`` is learned, one
@@ -232,7 +232,7 @@ def hardshrink(x, lambd, *, xp):
 
 
 def rrelu(x, /, lower=1.0 / 8, upper=1.0 / 3, distribution="uniform", training=False, generator=None):
-    r"""Randomised leaky ReLU (Xu et al. 2015; seed 004).
+    r"""Randomised leaky ReLU (Xu et al. 2015).
 
     In training each negative entry gets its own slope drawn from
     ``uniform(lower, upper)`` or, with ``distribution="normal"``, from a normal
@@ -298,7 +298,7 @@ rrelu.entry = register(  # type: ignore[attr-defined]
         latex=_SLOPE["latex"] + r",\ a\sim U(l,u)",
         dlatex=_SLOPE["dlatex"],
         properties=_SLOPE["properties"],
-        reference="Xu et al. 2015, Empirical Evaluation of Rectified Activations; seed 004.",
+        reference="Xu et al. 2015, Empirical Evaluation of Rectified Activations.",
         notes="Evaluation mode (slope (l+u)/2) is what is plotted and tested. " + _KINK,
     )
 )

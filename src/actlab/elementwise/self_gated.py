@@ -65,7 +65,7 @@ def _d_gelu(x, approximate, *, xp):
     derivative=_d_gelu,
     params=(Param("approximate", "none", choices=("none", "tanh")),),
     properties=Properties((-0.17, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
-    reference="Hendrycks & Gimpel 2016 (GELU); seed 004.",
+    reference="Hendrycks & Gimpel 2016 (GELU).",
     xlim=(-4, 3),
 )
 def gelu(x, approximate, *, xp):
@@ -145,7 +145,7 @@ _SWISH_PROPS = Properties((-0.2785, math.inf), monotone=False, smooth=True, zero
     param_derivatives={"beta": _d_swish_beta},
     params=(Param("beta", 1.0, "finite", finite, array=True, sweep=(0.1, 1.0, 10.0)),),
     properties=_SWISH_PROPS,
-    reference="Ramachandran et al. 2017 (Swish); seed 004.",
+    reference="Ramachandran et al. 2017 (Swish).",
     xlim=(-5, 3),
     ylim=(-2, 3),
 )
@@ -225,7 +225,7 @@ _d_mish = float32_policy(native_float32=False, plain=_d_mish_plain)(lg.mish_deri
     dlatex=r"\tanh(\operatorname{sp}(x))+x\,\sigma(x)\operatorname{sech}^2(\operatorname{sp}(x))",
     derivative=_d_mish,
     properties=Properties((-0.30885, math.inf), monotone=False, smooth=True, zero_centred=False, bounded=False),
-    reference="Misra 2019 (Mish); seed 004.",
+    reference="Misra 2019 (Mish).",
     xlim=(-5, 3),
     ylim=(-1, 3),
 )

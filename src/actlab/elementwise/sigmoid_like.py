@@ -63,7 +63,7 @@ def _d_sigmoid(x, *, xp):
     dlatex=r"\sigma(x)\,\sigma(-x)",
     derivative=_d_sigmoid,
     properties=Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True),
-    reference="Logistic function; seed 004. Stable form split on the sign of x.",
+    reference="Logistic function. Stable form split on the sign of x.",
     xlim=(-8, 8),
 )
 @float32_policy(native_float32=False, plain=sigmoid_plain)
@@ -140,7 +140,7 @@ def _d_tanh(x, *, xp):
     dlatex=r"\operatorname{sech}^2(x)=\frac{4e^{-2|x|}}{(1+e^{-2|x|})^2}",
     derivative=_d_tanh,
     properties=Properties((-1, 1), monotone=True, smooth=True, zero_centred=True, bounded=True),
-    reference="Hyperbolic tangent; tanh(x) = 2 sigmoid(2x) - 1 (seed 004).",
+    reference="Hyperbolic tangent; tanh(x) = 2 sigmoid(2x) - 1.",
     xlim=(-4, 4),
 )
 @float32_policy(native_float32=True)

@@ -254,7 +254,7 @@ register_loss(
     binary_cross_entropy_with_logits,
     latex=r"L(x,y)=p\,y\,\mathrm{softplus}(-x)+(1-y)\,\mathrm{softplus}(x)",
     dlatex=r"\partial_x L=(1-y)\sigma(x)-p\,y\,\sigma(-x)",
-    reference="Seed 002 (multi-label sigmoid); torch.nn.functional.binary_cross_entropy_with_logits.",
+    reference="Multi-label sigmoid cross-entropy; torch.nn.functional.binary_cross_entropy_with_logits.",
     params=(Param("reduction", "mean", "choice", choices=("mean", "sum", "none")),),
 )
 

@@ -1,4 +1,4 @@
-"""Knowledge distillation (seed 002) and the cross-entropies of the spherical
+"""Knowledge distillation and the cross-entropies of the spherical
 and Taylor softmax [de Brebisson & Vincent 2016]."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["distillation_loss", "spherical_cross_entropy", "taylor_cross_entropy
 
 def distillation_loss(student_logits, teacher_logits, /, temperature, *, axis=-1, reduction="mean"):
     r"""Knowledge-distillation loss :math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\,\|\,\mathrm{softmax}(s/T))`
-    (Hinton et al. 2015; seed 002), per row summed over classes.
+    (Hinton et al. 2015), per row summed over classes.
 
     Computed from the two exact log-softmaxes: ``sum p_t (log p_t - log p_s)``
     with ``0 log 0 = 0``. The ``T^2`` keeps the gradient's scale
@@ -105,7 +105,7 @@ register_loss(
     distillation_loss,
     latex=r"L=T^2\,\mathrm{KL}\left(\mathrm{softmax}(t/T)\,\|\,\mathrm{softmax}(s/T)\right)",
     dlatex=r"\nabla_s L=T\left(\mathrm{softmax}(s/T)-\mathrm{softmax}(t/T)\right)",
-    reference="Hinton, Vinyals & Dean 2015; seed 002.",
+    reference="Hinton, Vinyals & Dean 2015.",
     params=(Param("temperature", 2.0, "> 0", valid=lambda v: v > 0 and math.isfinite(v), sweep=(1.0, 2.0, 4.0)), _RED),
 )
 register_loss(

@@ -9,10 +9,10 @@ one-hot :math:`q = e_k`) and :math:`p = \operatorname{entmax}_\alpha(z)`,
 
 with the Tsallis entropy :math:`H^T_\alpha(p) = (1 - \sum_j p_j^\alpha)/(\alpha(\alpha-1))`
 (Shannon's for alpha = 1, where the loss is the cross-entropy minus the
-target's entropy). For alpha = 2 this is SPEC's sparsemax loss
+target's entropy). For alpha = 2 this is the sparsemax loss of Martins & Astudillo 2016
 :math:`-\langle q, z\rangle + \tfrac12 \sum_{j\in S}(z_j^2 - \tau^2) + \tfrac12\lVert q\rVert^2`.
 :math:`L \ge 0`, with equality iff :math:`p = q`; with two classes it is the
-modified Huber loss of the margin (seed 001).
+modified Huber loss of the margin.
 
 PyTorch conventions: logits ``(N, C)``, ``(C,)`` or ``(N, C, d1, ...)``
 (classes on axis 1); targets are class indices (shape without the class
@@ -195,7 +195,7 @@ sparsemax_loss.entry = _register(  # type: ignore[attr-defined]
     sparsemax_loss,
     r"-z_k+\tfrac12\sum_{j\in S(z)}\left(z_j^2-\tau(z)^2\right)+\tfrac12",
     r"\operatorname{sparsemax}(z)-e_k",
-    "Martins & Astudillo 2016; seed 001.",
+    "Martins & Astudillo 2016.",
     "Binary margin t: 0 for t >= 1, -t for t <= -1, (t-1)^2/4 between (modified Huber).",
 )
 entmax_loss.entry = _register(  # type: ignore[attr-defined]

@@ -220,47 +220,47 @@ COMPARISONS: tuple[Comparison, ...] = (
                "Both squash to a bounded range; tanh is zero-centred and steeper: tanh(x) = 2 sigmoid(2x) - 1, "
                "so its derivative peaks at 1 where the sigmoid's peaks at 0.25.",
                ("sigmoid", "tanh"), lambda: side_by_side_figure(("sigmoid", "tanh"), (-6.0, 6.0), "sigmoid and tanh"),
-               source="seed 004"),
+               source="LeCun et al. 1998, Efficient BackProp"),
     Comparison("swish-beta", "Swish for beta = 0.1, 1, 10",
                "Small beta makes Swish almost linear (x/2), beta = 1 is SiLU, large beta approaches ReLU. "
-               "Limits x in [-5, 3], y in [-2, 3] as in the article.",
+               "Limits x in [-5, 3], y in [-2, 3].",
                ("swish",), lambda: sweep_figure(_get("swish"), "beta", (0.1, 1.0, 10.0), xlim=(-5.0, 3.0)),
-               source="seed 004"),
+               source="Ramachandran, Zoph & Le 2017"),
     Comparison("softplus-mish", "Softplus beside Mish",
                "Softplus is a smooth ReLU; Mish = x tanh(softplus(x)) dips below zero (minimum about -0.31) "
                "and is not monotone.",
                ("softplus", "mish"), lambda: side_by_side_figure(("softplus", "mish"), (-5.0, 5.0), "softplus and mish"),
-               source="seed 004"),
+               source="Misra 2019"),
     Comparison("maps-1d", "Softmax beside sparsemax in one dimension",
                "On z = [t, 0], softmax's first output is the sigmoid of t; sparsemax's is the hard sigmoid "
                "clip((t+1)/2, 0, 1), exactly 0 or 1 outside [-1, 1]; 1.5-entmax lies between.",
                ("softmax", "sparsemax"), lambda: _maps_1d(("softmax", "entmax15", "sparsemax")),
-               optional=("entmax15",), source="seed 001"),
+               optional=("entmax15",), source="Martins & Astudillo 2016"),
     Comparison("maps-2d", "Softmax beside sparsemax in two dimensions",
                "Top: the first output over scores [t1, t2, 0]; sparsemax is piecewise linear with whole regions "
                "saturated at 0 or 1. Bottom: where those scores land on the simplex, coloured by how many "
                "classes keep a non-zero probability.",
                ("softmax", "sparsemax"), lambda: _maps_2d(("softmax", "entmax15", "sparsemax")),
-               optional=("entmax15",), source="seed 001"),
+               optional=("entmax15",), source="Martins & Astudillo 2016"),
     Comparison("losses", "The sparsemax loss beside Huber, hinge and logistic losses",
                "With two classes and t = z1 - z2 the sparsemax loss is 0 for t >= 1, -t for t <= -1 and "
                "(t-1)^2/4 between: the modified Huber loss divided by 4. Linear for large errors like the hinge, "
                "quadratic near the margin.",
-               ("sparsemax_loss",), _losses, source="seed 001"),
+               ("sparsemax_loss",), _losses, source="Martins & Astudillo 2016"),
     Comparison("normalisation", "Softmax vs sum normalisation on [1, 2] and [10, 20]",
                "Dividing by the sum is scale-invariant: both score vectors give [1/3, 2/3]. Softmax is "
                "shift-invariant instead: ten times larger scores give a much more confident [4.5e-5, 0.99995].",
-               ("softmax", "sum_normalize"), _normalisation, source="seed 003"),
+               ("softmax", "sum_normalize"), _normalisation, source="Bridle 1990"),
     Comparison("temperature", "The temperature effect, T = 0.1 .. 10",
                "softmax(z/T) for z = [2, 1, 0.1]: T -> 0 approaches one-hot, large T the uniform distribution "
                "(distillation uses T > 1 for soft labels).",
-               ("softmax",), _temperature, source="seed 002"),
+               ("softmax",), _temperature, source="Hinton, Vinyals & Dean 2015"),
     Comparison("hardmax-limit", "The hardmax limit",
                "softmax(beta z) for z = [1, 3, 3, 0] as beta grows: the two tied maxima share the mass, "
                "1/2 each, which is hardmax(z).",
-               ("softmax", "hardmax"), _hardmax, source="seed 000"),
+               ("softmax", "hardmax"), _hardmax, source="Goodfellow, Bengio & Courville 2016, 6.2.2.3"),
     Comparison("support", "Support size against temperature",
                "How many of ten scores keep a non-zero probability under map(z/T): sparse maps select fewer "
                "classes as T falls; softmax always keeps all ten.",
-               ("sparsemax",), _support, optional=("entmax15", "softmax"), source="seed 001"),
+               ("sparsemax",), _support, optional=("entmax15", "softmax"), source="Martins & Astudillo 2016"),
 )

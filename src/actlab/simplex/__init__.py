@@ -1,4 +1,4 @@
-"""Vector maps onto the probability simplex (SPEC sections 2 and 3)."""
+"""Vector maps onto the probability simplex ."""
 
 # Import order is registration order: the softmax family first in the registry.
 # isort: off

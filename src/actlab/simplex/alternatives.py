@@ -1,4 +1,4 @@
-"""Alternatives to softmax (SPEC section 2): hardmax, sum normalisation, the
+"""Alternatives to softmax: hardmax, sum normalisation, the
 spherical and Taylor softmax of de Brebisson & Vincent (2016).
 
 The last three are ratio maps ``p_i = q(z_i) / sum_j q(z_j)`` with
@@ -6,7 +6,7 @@ The last three are ratio maps ``p_i = q(z_i) / sum_j q(z_j)`` with
 ``q`` never overflows) and one Jacobian:
 ``J = (diag(q') - p q'^T) / S``, ``S = sum_j q(z_j)``.
 
-Non-finite entries follow SPEC section 2 (the masking convention of
+Non-finite entries follow the masking convention of softmax (that of
 attention): -inf entries are absent (probability 0, zero gradient), even
 where ``q(-inf)`` would be +inf; +inf entries share the mass with zero
 gradient; NaN makes its row NaN.
@@ -158,7 +158,7 @@ def spherical_softmax(x, eps, *, xp):
 
     Even in z (not monotone); ``eps > 0`` keeps the all-zero row defined
     (uniform). Rows are rescaled by a power of two first, so z^2 never
-    overflows. -inf entries are masked (probability 0), per SPEC section 2.
+    overflows. -inf entries are masked (probability 0), as in masked attention.
 
     Args:
         x: array or nested list; ``axis``, ``temperature`` (keyword).
@@ -227,7 +227,7 @@ def _sum_jvp(x, y, v, *, xp):
     jvp=_sum_jvp,
     temperature=False,
     properties=Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True),
-    reference="Seed 003: the 'standard normalisation' softmax is compared with.",
+    reference="Plain normalisation x / sum(x), the scale-invariant alternative softmax is compared with.",
     notes="Scale-invariant (softmax is shift-invariant instead).",
 )
 def sum_normalize(x, *, xp):
@@ -236,7 +236,7 @@ def sum_normalize(x, *, xp):
     while ``torch.compile`` traces).
 
     Scale-invariant: ``sum_normalize([1, 2]) == sum_normalize([10, 20])``,
-    where softmax is not (seed 003). +inf entries share the mass; NaN
+    where softmax is not. +inf entries share the mass; NaN
     makes its row NaN. Rescaled by a power of two, so the sum never
     overflows.
 
@@ -270,11 +270,11 @@ def _hardmax_vjp(x, y, g, *, xp):
     vjp=_hardmax_vjp,
     temperature=False,
     properties=Properties((0, 1), monotone=False, smooth=False, zero_centred=False, bounded=True),
-    reference="Seed 000, appendix A: the limit of softmax(beta z) as beta -> +inf.",
+    reference="The limit of softmax(beta z) as beta -> +inf (Goodfellow, Bengio & Courville 2016, Deep Learning, 6.2.2.3).",
 )
 def hardmax(x, *, xp):
     r"""Hardmax: ``1/m`` on each of the ``m`` maximal entries, 0 elsewhere;
-    the limit of ``softmax(z / T)`` as ``T -> 0+`` (seed 000).
+    the limit of ``softmax(z / T)`` as ``T -> 0+``.
 
     Piecewise constant: zero gradient. A row of all -inf gives zeros; NaN
     makes its row NaN. Use ``hardmax(-x)`` for the minimum.

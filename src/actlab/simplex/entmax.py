@@ -28,7 +28,7 @@ from . import sparse_forward, threshold
 __all__ = ["entmax15", "entmax", "entmax_threshold", "entmax_weights", "entmax_vjp_math"]
 
 _PROPS = Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True)
-_REF = "Peters, Niculae & Martins 2019, Sparse Sequence-to-Sequence Models (ACL); seed 001."
+_REF = "Peters, Niculae & Martins 2019, Sparse Sequence-to-Sequence Models (ACL)."
 
 
 def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:

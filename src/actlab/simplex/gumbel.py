@@ -71,7 +71,7 @@ gumbel_softmax.entry = register(  # type: ignore[attr-defined]
         latex=r"y=\mathrm{softmax}\!\left(\frac{z+g}{\tau}\right),\ g_i=-\log(-\log U_i)",
         dlatex=r"\frac{\partial y}{\partial z}=\frac{1}{\tau}(\mathrm{diag}(y)-yy^\top)",
         properties=Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True),
-        reference="Jang, Gu & Poole 2017; Maddison, Mnih & Teh 2017 (seed 002).",
+        reference="Jang, Gu & Poole 2017; Maddison, Mnih & Teh 2017.",
         notes="Random: pass a generator for reproducible samples.",
     )
 )

@@ -1,5 +1,5 @@
 """logsumexp, the smooth maximum: a reduction along an axis whose gradient is
-softmax (SPEC section 2)."""
+softmax."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ logsumexp.entry = register(  # type: ignore[attr-defined]
         latex=r"\mathrm{LSE}(z)=\log\sum_j e^{z_j}",
         dlatex=r"\frac{\partial\,\mathrm{LSE}}{\partial z_i}=\mathrm{softmax}(z)_i",
         properties=Properties((-math.inf, math.inf), monotone=True, smooth=True, zero_centred=False, bounded=False),
-        reference="Seed 000 (smooth max); Blanchard, Higham & Higham, IMA J. Numer. Anal. 41 (2021).",
+        reference="The smooth maximum; Blanchard, Higham & Higham, IMA J. Numer. Anal. 41 (2021).",
         derivative=softmax,
         notes="A reduction: reduces the axis; its gradient is softmax.",
     )

@@ -29,7 +29,7 @@ softmax of float32 input (computed in float64) and by logsumexp (float64:
 (unshifted: up to 4.2 ULP measured). Other blocks, and temperatures other
 than 1, take the exact shift.
 
-Non-finite entries (SPEC section 2): rows whose top entry is not finite
+Non-finite entries: rows whose top entry is not finite
 (a +inf entry, all entries -inf, or a NaN) are flagged in ``ok`` and
 computed on zeros, the callers replace them; -inf entries of the other rows
 are clipped to a floor far enough below the top that their exponential is 0.
@@ -235,7 +235,7 @@ def shifted_exp(x: Any, num: float, den: float, xp: Any) -> Shifted:
 
 
 def fix_rows(y: Any, sh: Shifted, xp: Any, log: bool = False) -> Any:
-    """Replace the rows whose top entry is not finite (SPEC section 2): +inf
+    """Replace the rows whose top entry is not finite: +inf
     entries share the mass, all -inf gives 0 (log: -inf), NaN gives NaN."""
     if not needed(~sh.ok, sh.raw, xp):
         return y

@@ -1,4 +1,4 @@
-"""softmax, softmin and log_softmax (SPEC section 2), accurate to a few ULPs.
+"""softmax, softmin and log_softmax, accurate to a few ULPs.
 
 All three share :func:`~actlab.simplex.shifted_exp.shifted_exp` and apply the
 temperature inside the math (``exact_temperature``), so ``softmax(x,
@@ -22,7 +22,7 @@ __all__ = [
 
 _SWEEP = (0.1, 0.5, 1.0, 2.0, 10.0)
 _REF = (
-    "Bridle 1990 (softmax); seeds 000, 002-004. Accurate evaluation: Blanchard, Higham & Higham, "
+    "Bridle 1990 (softmax). Accurate evaluation: Blanchard, Higham & Higham, "
     "'Accurately computing the log-sum-exp and softmax functions', IMA J. Numer. Anal. 41 (2021)."
 )
 _PROB = Properties((0, 1), monotone=True, smooth=True, zero_centred=False, bounded=True)
@@ -193,7 +193,7 @@ def softmax(x, num, den, *, xp):
     dlatex=r"\frac{\partial p_i}{\partial z_j}=-\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
     vjp=_softmin_vjp,
     properties=Properties((0, 1), monotone=False, smooth=True, zero_centred=False, bounded=True),
-    reference="softmax(-z/T); the Boltzmann distribution of energies z (seed 000).",
+    reference="softmax(-z/T); the Boltzmann distribution of energies z.",
 )
 def softmin(x, num, den, *, xp):
     r"""Softmin along ``axis``: ``softmax(-x / T)``, the Boltzmann

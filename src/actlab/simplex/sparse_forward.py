@@ -1,5 +1,5 @@
 """The forward pass of the sparse maps (sparsemax, 1.5-entmax, alpha-entmax)
-along the last axis: SPEC's rules for non-finite rows, the dispatch between
+along the last axis: the non-finite-entry rules for non-finite rows, the dispatch between
 the compiled kernels (the backend's declared ``sparse_rows``: numba, the
 optional ``fast`` extra, on CPU arrays) and the array-API search
 (:mod:`actlab.simplex.threshold`), and the output from the threshold."""
@@ -65,11 +65,11 @@ def _bad_rows(m: Any, xp: Any):
 
 
 def forward(x: Any, beta: Any, n_iter: int, xp: Any, *, with_threshold: bool = False) -> Any:
-    """The map along the last axis of ``x`` (working precision), with SPEC's
+    """The map along the last axis of ``x`` (working precision), with the
     rules for non-finite entries: -inf gets 0, +inf entries share the mass,
     a NaN makes its row NaN, an all -inf row gives zeros.
 
-    With ``with_threshold``: ``(y, tau)``, tau in SPEC's units
+    With ``with_threshold``: ``(y, tau)``, tau in the units of Peters et al. 2019
     (``y = [beta x - tau]_+^(1/beta)``), with the row maximum for rows whose
     maximum is not finite (+inf, -inf or NaN)."""
     if x.shape[-1] == 0:

@@ -1,4 +1,4 @@
-r"""The threshold search behind sparsemax and alpha-entmax (SPEC section 3).
+r"""The threshold search behind sparsemax and alpha-entmax .
 
 Along the last axis, with :math:`\beta = \alpha - 1 > 0` and
 :math:`m = \max_j z_j`, every map here is
@@ -6,7 +6,8 @@ Along the last axis, with :math:`\beta = \alpha - 1 > 0` and
 .. math:: p_i = \bigl[1 + \beta\,(z_i - m - \sigma)\bigr]_+^{1/\beta},
 
 with :math:`\sigma \in [0, (1-K^{-\beta})/\beta]` the one number per row that
-makes :math:`\sum_i p_i = 1` (SPEC's threshold is :math:`\tau = \beta(m+\sigma)-1`).
+makes :math:`\sum_i p_i = 1` (the threshold :math:`\tau` of Martins & Astudillo 2016
+and Peters et al. 2019 is :math:`\tau = \beta(m+\sigma)-1`).
 The support is :math:`S = \{i : z_i - m > c\}` for the *cut*
 :math:`c = \sigma - 1/\beta`. Sparsemax (:math:`\beta = 1`) and 1.5-entmax
 (:math:`\beta = 1/2`) are exact once :math:`S` is known, and are searched in
@@ -32,8 +33,8 @@ No full sort (the dominant cost of the ``entmax`` package). In eager mode:
    bracketed Newton-bisection to a few ulps and renormalise.
 
 Traced code (``torch.compile``) and functorch transforms (``vmap``,
-``jacrev``) need static shapes and no reads of values: they get SPEC's
-sort-based algorithm for the two exact maps and ``n_iter`` Newton-bisection
+``jacrev``) need static shapes and no reads of values: they get the
+sort-based algorithm of Martins & Astudillo 2016 for the two exact maps and ``n_iter`` Newton-bisection
 steps for the others. Everything is array-API code; a backend may declare an
 in-place block compaction kernel (torch does). :mod:`actlab.simplex.sparse_forward`
 is the front door (non-finite rows, output, the optional compiled kernels).
@@ -113,7 +114,7 @@ def exact_cut(X: Any, support: Any, beta: float, xp: Any) -> Any:
 
 
 def sort_cut(X: Any, beta: float, xp: Any) -> Any:
-    """SPEC's sort-based algorithm (Martins & Astudillo 2016, Algorithm 1; its
+    """The sort-based algorithm (Martins & Astudillo 2016, Algorithm 1; its
     1.5-entmax analogue, Peters et al. 2019): the cut from fully sorted rows.
     Static shapes; rows of ``X`` have maximum 0, ``-inf`` allowed."""
     K = X.shape[-1]

@@ -14,7 +14,7 @@ upstream gradient, weights and smoothing, written in one pass. Under
 operations instead (softmax through its registered Function).
 
 Rows whose maximum is not finite or whose sum is NaN make the caller take
-the general path, which holds SPEC section 2's rules for them.
+the general path, which holds the non-finite-entry rules of :mod:`actlab.simplex.shifted_exp` for them.
 """
 
 from __future__ import annotations
