@@ -53,26 +53,6 @@ class ElementwiseSpec:
     prepare: Callable[..., tuple[Any, ...]] | None = None
 
     # -- arguments ---------------------------------------------------------
-    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-        """Positional and keyword parameters to a validated tuple in declaration order."""
-        if len(args) > len(self.params):
-            raise TypeError(
-                f"{self.name}() takes at most {len(self.params)} parameters after x, "
-                f"got {len(args)}"
-            )
-        values = [p.default for p in self.params]
-        for i, a in enumerate(args):
-            values[i] = a
-        names = [p.name for p in self.params]
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{self.name}() got an unexpected keyword argument {k!r}")
-            i = names.index(k)
-            if i < len(args):
-                raise TypeError(f"{self.name}() got multiple values for argument {k!r}")
-            values[i] = v
-        return tuple(p.check(v, self.name) for p, v in zip(self.params, values))
-
     def _arrays(self, x: Any, values: tuple[Any, ...]):
         xp, x = _xp.as_float_array(x)
         values = tuple(

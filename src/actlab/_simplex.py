@@ -30,7 +30,7 @@ inverse temperature of the Boltzmann form.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -129,19 +129,6 @@ class MapSpec:
     def divides(self, temperature: Any) -> bool:
         """True when the front-end itself divides by the temperature."""
         return self.temperature and not self.exact_temperature and temperature != 1.0
-
-    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
-        if len(args) > len(self.params):
-            raise TypeError(f"{self.name}() takes at most {len(self.params)} positional parameters after x")
-        values = [p.default for p in self.params]
-        names = [p.name for p in self.params]
-        for i, a in enumerate(args):
-            values[i] = a
-        for k, v in kwargs.items():
-            if k not in names:
-                raise TypeError(f"{self.name}() got an unexpected keyword argument {k!r}")
-            values[names.index(k)] = v
-        return tuple(p.check(v, self.name) for p, v in zip(self.params, values))
 
     def checked(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """Validate parameters (defaults are known good and pass untouched)."""

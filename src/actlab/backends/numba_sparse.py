@@ -167,6 +167,21 @@ def _sums(buf, n, beta, qi, s):
 
 
 @nb.njit(cache=True, nogil=True)
+def newton_step(F, G, s, lo, hi, beta):
+    """The next sigma of the bracketed Newton search: a Newton step on
+    ``F^beta - 1`` (beta < 1) or ``F - 1`` (beta >= 1) with slope ``G``,
+    bisection of ``[lo, hi]`` where that step leaves the bracket or the
+    slope vanishes."""
+    if G > 0.0:
+        new = s + ((F - F ** (1.0 - beta)) / beta if beta < 1.0 else F - 1.0) / G
+    else:
+        new = 0.5 * (lo + hi)
+    if not (lo <= new <= hi):
+        new = 0.5 * (lo + hi)
+    return new
+
+
+@nb.njit(cache=True, nogil=True)
 def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
     """Bracketed Newton on ``F^beta - 1`` (convex and nearly linear for
     beta < 1; on ``F - 1`` for beta >= 1) from the lower bound ``lo``,
@@ -183,12 +198,7 @@ def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
             n = _keep_above(buf, n, lo - binv)
         else:
             hi = s
-        if G > 0.0:
-            new = s + ((F - F ** (1.0 - beta)) / beta if beta < 1.0 else F - 1.0) / G
-        else:
-            new = 0.5 * (lo + hi)
-        if not (lo <= new <= hi):
-            new = 0.5 * (lo + hi)
+        new = newton_step(F, G, s, lo, hi, beta)
         done = abs(new - s) <= tol * (1.0 + abs(s))
         F -= G * (new - s)
         s = new

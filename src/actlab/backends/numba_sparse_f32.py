@@ -37,6 +37,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .numba_sparse import newton_step
 from .numba_vecmath import integer_power, vexp, vlog
 
 __all__ = ["forward_rows", "forward_any", "takes", "SHORT_MAX", "EXACT_MAX", "SPARSEMAX", "ENTMAX15", "GENERAL"]
@@ -273,12 +274,7 @@ def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf):
             lo = s
         else:
             hi = s
-        if G > 0.0:
-            new = s + ((F - F ** (1.0 - beta)) / beta if beta < 1.0 else F - 1.0) / G
-        else:
-            new = 0.5 * (lo + hi)
-        if not (lo <= new <= hi):
-            new = 0.5 * (lo + hi)
+        new = newton_step(F, G, s, lo, hi, beta)
         done = abs(new - s) <= 4e-16 * (1.0 + abs(s))
         F -= G * (new - s)
         s = new
