@@ -23,6 +23,8 @@ from .simplex import *  # noqa: F403
 from .simplex import __all__ as _simplex_all
 from .simplex.entmax import entmax, entmax15, entmax_threshold
 from .simplex.sparsemax import sparsemax, sparsemax_threshold
+from .simplex.sparse_catalogue import *  # noqa: F403
+from .simplex.sparse_catalogue import __all__ as _sparse_catalogue_all
 
 __version__ = "0.1.0"
 
@@ -54,6 +56,6 @@ def derivative(name: str, wrt: str = "x") -> Callable[..., Any]:
 __all__ = [
     *_elementwise_all, *_simplex_all, *_losses_all,
     "sparsemax", "sparsemax_threshold", "entmax15", "entmax", "entmax_threshold",
-    "sparsemax_loss", "entmax_loss",
+    "sparsemax_loss", "entmax_loss", *_sparse_catalogue_all,
     "attention", "derivative", "registry", "get", "Entry", "__version__",
 ]

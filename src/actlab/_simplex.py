@@ -106,6 +106,7 @@ class MapSpec:
     save_input: bool = False
     param_vjp: Math | None = None
     exact_temperature: bool = False
+    masks: bool = False
 
     def scale_values(self, temperature: Any, beta: Any) -> tuple[float, float]:
         """``(num, den)`` for maps that apply the temperature in their math."""
@@ -158,8 +159,13 @@ class MapSpec:
             _moveaxis(v, axis, ndim - 1, xp) if getattr(v, "ndim", None) == ndim else v for v in values
         )
 
-    def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
+    def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None,
+                 where: Any = None) -> Any:
         values = self.all_values(values, temperature, beta)
+        if where is not None:
+            from .simplex.masking import masked_input
+
+            x, values = masked_input(self, x, where, temperature, values)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
         values = self.align(values, ax, xw.ndim, xp)
         y = xp.apply_map(self, xw, values)
@@ -236,11 +242,13 @@ def simplex_map(
     exact_temperature: bool = False,
     temperature_sweep: tuple[float, ...] = (),
     param_vjp: Math | None = None,
+    masks: bool = False,
 ) -> Callable[[Math], MapFunction]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
     The public function is ``f(x, /, *params, axis=-1, temperature=1.0)``
-    (no ``temperature`` when ``temperature=False``); it gains ``f.vjp(x, g,
+    (no ``temperature`` when ``temperature=False``; ``where=`` when ``masks``:
+    see :mod:`actlab.simplex.masking`); it gains ``f.vjp(x, g,
     ...)``, ``f.jvp(x, v, ...)``, ``f.jacobian(x, ...)`` and ``f.entry``.
     """
 
@@ -248,11 +256,12 @@ def simplex_map(
         fname = name or forward.__name__
         spec = MapSpec(
             fname, forward, vjp, jvp, tuple(params), temperature,
-            exact_temperature=exact_temperature, param_vjp=param_vjp,
+            exact_temperature=exact_temperature, param_vjp=param_vjp, masks=masks,
         )
 
-        def call(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None) -> Any:
-            return spec(x, spec.checked(values), axis, temperature, beta)
+        def call(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None,
+                 where: Any = None) -> Any:
+            return spec(x, spec.checked(values), axis, temperature, beta, where)
 
         def product(which: str) -> Callable[..., Any]:
             def run(x: Any, v: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0,
@@ -270,10 +279,11 @@ def simplex_map(
             kw.append(("temperature", 1.0))
         if exact_temperature:
             kw.append(("beta", None))
+        public_kw = [*kw, ("where", None)] if masks else kw
         mod = forward.__module__
         hints = param_annotations(params)
-        hints.update(axis="int", temperature="float", beta="float | None")
-        public = generated_function(fname, fname, mod, positional, kw, call, forward.__doc__, annotations=hints)
+        hints.update(axis="int", temperature="float", beta="float | None", where="Any")
+        public = generated_function(fname, fname, mod, positional, public_kw, call, forward.__doc__, annotations=hints)
         public_vjp, public_jvp = (
             generated_function(
                 f"{fname}_{w}", f"{fname}.{w}", mod, positional, kw, product(w), doc, first=("x", "g" if w == "vjp" else "v")

@@ -42,6 +42,7 @@ from typing import Any
 
 from ..elementwise import log_sigmoid, sigmoid
 from ..registry import get, registry
+from ..simplex.softpick import softpick, softpick_terms
 
 __all__ = ["Normalizer", "get_normalizer", "names", "dense_weights", "softpick_terms", "SIMPLE"]
 
@@ -132,20 +133,6 @@ def get_normalizer(name: Any) -> Normalizer:
     raise ValueError(f"attention(): unknown normalizer {name!r}; known: {', '.join(names())}, or a callable")
 
 
-def softpick_terms(s: Array, m: Array, xp: Any) -> tuple[Array, Array]:
-    r"""``(d, e)`` with :math:`d = (e^{s} - 1) e^{-m}` without cancellation and
-    :math:`e = e^{s - m}` (its derivative in s), for ``m >= max(s, 0)``.
-
-    ``expm1`` near 0; for s > 1, :math:`e^{s-m}(1 - e^{-s})`, which neither
-    overflows nor cancels."""
-    big = s > 1.0
-    sb = xp.where(big, s, 1.0)
-    ss = xp.where(big, 0.0, s)
-    e = xp.exp(s - m)
-    d = xp.where(big, xp.exp(sb - m) * -xp.expm1(-sb), xp.exp(-m) * xp.expm1(ss))
-    return d, e
-
-
 def _stick(s: Array, allowed: Array, xp: Any) -> Array:
     """Stick-breaking weights in log space along the last axis (keys)."""
     k = s.shape[-1]
@@ -207,12 +194,8 @@ def dense_weights(norm: Normalizer, s: Array, allowed: Array, n: Array, params: 
     if kind in ("relu", "relu2"):
         r = xp.where(allowed, xp.clip(safe, min=0.0), 0.0)
         return (r if kind == "relu" else r * r) / nn
-    if kind == "softpick":
-        m = xp.detach(xp.clip(xp.max(s, axis=-1, keepdims=True), min=0.0))
-        d, _ = softpick_terms(safe, m, xp)
-        d = xp.where(allowed, d, 0.0)
-        den = xp.sum(xp.abs(d), axis=-1, keepdims=True) + params["eps"] * xp.exp(-m)
-        return xp.clip(d, min=0.0) / den
+    if kind == "softpick":  # the map is the one definition
+        return softpick(xp.where(allowed, s, -math.inf), params["eps"], axis=-1)
     if kind == "stick_breaking":
         return _stick(s, allowed, xp)
     raise AssertionError(kind)

@@ -124,7 +124,7 @@ def _beta(alpha: Any, x: Any, xp: Any) -> Any:
 
 
 def _valid_alpha(a: float) -> bool:
-    return a >= 1.0 and math.isfinite(a)
+    return a > 0.0 and math.isfinite(a)
 
 
 @simplex_map(
@@ -136,8 +136,9 @@ def _valid_alpha(a: float) -> bool:
     reference=_REF,
     properties=_PROPS,
     params=(
-        Param("alpha", 1.5, "[1, inf)", _valid_alpha, array=True, sweep=(1.0, 1.25, 1.5, 2.0, 4.0),
-              doc="1: softmax; 1.5: 1.5-entmax; 2: sparsemax; other values by Newton-bisection on tau"),
+        Param("alpha", 1.5, "> 0", _valid_alpha, array=True, sweep=(0.5, 1.0, 1.25, 1.5, 2.0, 4.0),
+              doc="1: softmax; 1.5: 1.5-entmax; 2: sparsemax; other values by Newton-bisection on tau; "
+              "below 1 dense (actlab.simplex.entmax_dense)"),
         Param("n_iter", 50, "a positive integer", lambda n: math.isfinite(n) and n >= 1 and n == int(n),
               doc="most Newton-bisection steps (alpha not in {1, 1.5, 2})"),
     ),
@@ -152,7 +153,8 @@ def entmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
 
     Args:
         x: scores.
-        alpha: >= 1; a float, or an array broadcastable to ``x`` with size 1
+        alpha: > 0 (below 1 the map is dense, as the ``entmax`` package's
+            bisection allows); a float, or an array broadcastable to ``x`` with size 1
             along ``axis`` (each entry > 1): a torch tensor that requires grad
             gets a gradient (Peters et al. 2019).
         n_iter: the most Newton-bisection steps (each halves the bracket at
@@ -170,6 +172,10 @@ def entmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
         from .softmax import softmax
 
         return softmax.spec.forward(x, 1.0, 1.0, xp=xp)  # (num, den): temperature 1
+    if isinstance(alpha, float) and alpha < 1.0:
+        from .entmax_dense import dense_entmax
+
+        return dense_entmax(x, alpha - 1.0, int(n_iter), xp)
     return sparse_forward.forward(x, _beta(alpha, x, xp), int(n_iter), xp)
 
 

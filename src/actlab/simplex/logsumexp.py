@@ -43,8 +43,9 @@ def logsumexp_math(x, xp):
         return by_rows(lambda b: logsumexp_rows(b, xp), x, xp, width=1)
 
 
-def logsumexp(x, /, *, axis=-1, keepdims=False):
-    r"""Log-sum-exp along ``axis``: :math:`\log\sum_j e^{z_j}`, the smooth maximum.
+def logsumexp(x, /, *, axis=-1, keepdims=False, b=None, return_sign=False, where=None):
+    r"""Log-sum-exp along ``axis``: :math:`\log\sum_j e^{z_j}`, the smooth maximum;
+    with ``b``, :math:`\log\lvert\sum_j b_j e^{z_j}\rvert` (SciPy's and jax.nn's).
 
     Computed as ``t + log1p(s)``, ``t = max z`` and ``s = sum_{j != argmax}
     e^{z_j - t}`` with the shift formed exactly, so a dominant entry keeps
@@ -56,8 +57,18 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
 
     Args:
         x: array or nested list.
-        axis: the axis to reduce.
-        keepdims: keep the reduced axis with length 1.
+        axis: the axis to reduce; a tuple of axes, or None for all of them.
+        keepdims: keep the reduced axes with length 1.
+        b: optional scale factors broadcastable with ``x`` (``b = 0``
+            drops an entry; negative entries need ``return_sign`` for a
+            negative sum, else NaN).
+        return_sign: return ``(log|sum|, sign)``, the sign 1, -1, or 0 for
+            a sum of exactly 0 (whose log is -inf).
+        where: optional boolean mask broadcastable to ``x``: only the True
+            entries are summed (a row with none gives -inf, zero gradient).
+
+    Returns:
+        The reduced array, or ``(value, sign)`` with ``return_sign``.
 
     All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; 0-d
     input is a ValueError.
@@ -68,7 +79,17 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
         1.9287498479639178e-22
         >>> float(actlab.logsumexp([1000.0, 1000.0]))
         1000.6931471805599
+        >>> value, sign = actlab.logsumexp([1.0, 1.0, 1.0], b=[1.0, -1.0, -1.0], return_sign=True)
+        >>> float(value), float(sign)
+        (1.0, -1.0)
+
+    With ``b``, ``return_sign``, ``where`` or a non-integer ``axis`` the work
+    is done by :func:`actlab.simplex.logsumexp_weighted.logsumexp_general`.
     """
+    if b is not None or return_sign or where is not None or not isinstance(axis, int) or isinstance(axis, bool):
+        from .logsumexp_weighted import logsumexp_general
+
+        return logsumexp_general(x, axis, keepdims, b, return_sign, where)
     xp, x = _xp.as_float_array(x)
     x, ax = move_axis_last(x, axis, xp, "logsumexp")
     xw, out_dtype = _xp.to_working(xp, x)

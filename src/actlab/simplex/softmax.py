@@ -148,6 +148,7 @@ def _softmin_vjp(x, y, g, num, den, *, xp):
     dlatex=r"\frac{\partial p_i}{\partial z_j}=\frac{1}{T}\,p_i(\delta_{ij}-p_j)",
     vjp=_softmax_vjp,
     properties=_PROB,
+    masks=True,
     reference=_REF,
     notes="T < 0 is softmin; beta = 1/T (beta = ln b for base b); beta = 0 is uniform.",
 )
@@ -167,6 +168,9 @@ def softmax(x, num, den, *, xp):
         beta: the inverse temperature instead of T (``beta = 0`` gives the
             uniform distribution). For base b, ``b^{z_i}/sum_j b^{z_j}``, pass
             ``beta=math.log(b)``.
+        where: optional boolean mask broadcastable to ``x`` (keyword): masked
+            entries get 0 and zero gradient, a row with none unmasked gives
+            zeros (jax.nn's ``where``).
 
     Non-finite input: -inf entries get 0; +inf entries share the mass
     equally; a row of all -inf gives zeros; NaN makes its row NaN. K = 1
@@ -216,6 +220,7 @@ def softmin(x, num, den, *, xp):
     dlatex=r"\frac{\partial \ell_i}{\partial z_j}=\frac{1}{T}(\delta_{ij}-p_j)",
     vjp=_log_softmax_vjp,
     jvp=_log_softmax_jvp,
+    masks=True,
     properties=Properties((-math.inf, 0), monotone=True, smooth=True, zero_centred=False, bounded=False),
     reference=_REF,
 )
@@ -229,6 +234,8 @@ def log_softmax(x, num, den, *, xp):
     Args:
         x: array or nested list; ``axis``, ``temperature``, ``beta`` as in
             :func:`softmax`.
+        where: optional boolean mask (keyword): masked entries give -inf
+            with zero gradient (jax.nn's ``where``).
 
     -inf entries give -inf with zero gradient; a row of all -inf gives
     -inf everywhere; +inf entries share the mass (``-log m``, others -inf).

@@ -1,0 +1,151 @@
+r"""Sparsegen-lin and sparsehourglass (Laha, Chemmengath, Agrawal, Khapra,
+Sankaranarayanan & Ramaswamy 2018, "On Controllable Sparse Alternatives to
+Softmax", NeurIPS): sparsemax with a control on its sparsity.
+
+- sparsegen-lin: :math:`\arg\min_{p\in\Delta}\lVert p - z\rVert^2 - \lambda\lVert p\rVert^2`
+  for :math:`\lambda < 1`, which is :math:`\operatorname{sparsemax}(z/(1-\lambda))`:
+  :math:`\lambda \to 1` tends to the arg max (one-hot), :math:`\lambda \to -\infty` to the
+  uniform distribution, :math:`\lambda = 0` is sparsemax. Its Jacobian is sparsemax's
+  divided by :math:`1-\lambda`.
+- sparsehourglass, for :math:`q > 0`:
+  :math:`\operatorname{sparsemax}(\alpha(z) z)` with
+  :math:`\alpha(z) = (1 + Kq)/(\lvert\sum_j z_j\rvert + Kq)` (K the number of entries), a
+  translation- and scale-sensitive map whose output for :math:`q \to \infty` is
+  sparsemax's and which tends to the scale-invariant sum normalisation as
+  :math:`q \to 0` (for non-negative z). With :math:`u = J_{\mathrm{sp}} g`:
+  :math:`g^\top J = \alpha u + \langle u, z\rangle \nabla\alpha`,
+  :math:`\nabla_j\alpha = -\alpha\operatorname{sign}(\sum z)/(\lvert\sum z\rvert + Kq)`.
+
+Masked (-inf) entries get 0 and, in sparsehourglass, are left out of the
+sum and of K.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .._simplex import simplex_map
+from ..registry import Param, Properties, positive
+from . import sparse_forward
+from .entmax import entmax_vjp_math
+
+__all__ = ["sparsegen_lin", "sparsehourglass"]
+
+_REF = ("Laha, Chemmengath, Agrawal, Khapra, Sankaranarayanan & Ramaswamy 2018, On Controllable Sparse "
+        "Alternatives to Softmax (NeurIPS), arXiv:1810.11975.")
+_PROPS = Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True)
+
+
+def _lin_vjp(x: Any, y: Any, g: Any, lam: Any, *, xp: Any) -> Any:
+    return entmax_vjp_math(y, g, 1.0, xp) / (1.0 - lam)
+
+
+@simplex_map(
+    family="sparse",
+    latex=r"\operatorname{sparsegen\text{-}lin}(z)=\operatorname{sparsemax}\!\left(\frac{z}{1-\lambda}\right)",
+    dlatex=r"\frac{1}{1-\lambda}\left(\operatorname{diag}(s)-\frac{ss^\top}{|S|}\right)",
+    vjp=_lin_vjp,
+    params=(Param("lam", 0.0, "< 1", lambda v: v < 1.0, sweep=(-1.0, 0.0, 0.5, 0.9),
+                  doc="sparsity control: 0 is sparsemax, towards 1 one-hot, towards -inf uniform"),),
+    reference=_REF,
+    properties=_PROPS,
+    notes="sparsemax(z / (1 - lam)); lam < 1.",
+    masks=True,
+)
+def sparsegen_lin(x: Any, lam: Any, *, xp: Any) -> Any:
+    r"""Sparsegen-lin: :math:`\arg\min_{p\in\Delta}\lVert p-z\rVert^2-\lambda\lVert p\rVert^2
+    = \operatorname{sparsemax}(z/(1-\lambda))`.
+
+    Args:
+        x: scores. lam: < 1 (0 gives sparsemax; larger is sparser).
+        axis, temperature, where: the map's axis, ``x / temperature``, a mask.
+
+    Returns:
+        A point of the simplex along ``axis``, exact (sparsemax's search).
+
+    Example:
+        >>> import actlab
+        >>> actlab.sparsegen_lin([-2.0, 0.0, 0.5], 0.5).tolist()
+        [0.0, 0.0, 1.0]
+        >>> actlab.sparsegen_lin([-2.0, 0.0, 0.5], -1.0).tolist()
+        [0.0, 0.375, 0.625]
+
+    Reference: Laha et al. 2018 (sparsegen-lin).
+    """
+    return sparse_forward.forward(x / (1.0 - lam), 1.0, 0, xp)
+
+
+def _scale(x: Any, q: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """``(alpha, dalpha, live, finite_row)`` of sparsehourglass along the last axis."""
+    live = x > -math.inf
+    finite_row = xp.all(live == xp.isfinite(x), axis=-1, keepdims=True) & xp.any(live, axis=-1, keepdims=True)
+    xs = xp.where(live & finite_row, x, 0.0)
+    k = xp.sum(xp.astype(live, x.dtype), axis=-1, keepdims=True)
+    total = xp.sum(xs, axis=-1, keepdims=True)
+    den = xp.abs(total) + k * q
+    den = xp.where(den > 0, den, 1.0)
+    alpha = (1.0 + k * q) / den
+    dalpha = -alpha * xp.sign(total) / den
+    return alpha, dalpha, live, finite_row
+
+
+def _hg_input(x: Any, q: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    alpha, dalpha, live, finite_row = _scale(x, q, xp)
+    return xp.where(finite_row, alpha * x, x), alpha, xp.where(live & finite_row, dalpha, 0.0), finite_row
+
+
+def _hg_vjp(x: Any, y: Any, g: Any, q: Any, *, xp: Any) -> Any:
+    _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
+    u = entmax_vjp_math(y, g, 1.0, xp)
+    xu = xp.sum(xp.where(y > 0, u * x, 0.0), axis=-1, keepdims=True)
+    return xp.where(finite_row, alpha * u + xu * dalpha, u)
+
+
+def _hg_jvp(x: Any, y: Any, v: Any, q: Any, *, xp: Any) -> Any:
+    _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
+    dv = xp.sum(dalpha * xp.where(dalpha != 0, v, 0.0), axis=-1, keepdims=True)
+    xs = xp.where(y > 0, x, 0.0)
+    out = entmax_vjp_math(y, alpha * v + xs * dv, 1.0, xp)
+    return xp.where(finite_row, out, entmax_vjp_math(y, v, 1.0, xp))
+
+
+@simplex_map(
+    family="sparse",
+    latex=r"\operatorname{sparsehg}(z)=\operatorname{sparsemax}\!\left(\frac{1+Kq}{|\sum_j z_j|+Kq}\,z\right)",
+    dlatex=r"g^\top J=\alpha u+\langle u,z\rangle\nabla\alpha,\ u=J_{\mathrm{sparsemax}}g",
+    vjp=_hg_vjp,
+    jvp=_hg_jvp,
+    params=(Param("q", 1.0, "> 0", positive, sweep=(0.1, 1.0, 10.0),
+                  doc="large q: sparsemax; small q: close to sum normalisation"),),
+    temperature=False,
+    reference=_REF,
+    properties=_PROPS,
+    notes="Not shift-invariant. -inf entries are masked (out of the sum and of K).",
+    masks=True,
+)
+def sparsehourglass(x: Any, q: Any, *, xp: Any) -> Any:
+    r"""Sparsehourglass: :math:`\operatorname{sparsemax}(\alpha(z)\,z)`,
+    :math:`\alpha(z) = (1+Kq)/(\lvert\sum_j z_j\rvert + Kq)`.
+
+    Args:
+        x: scores. q: > 0.
+        axis, where: the map's axis, a mask (masked entries are left out of
+            the sum and of K).
+
+    Returns:
+        A point of the simplex along ``axis`` (exact: sparsemax's search on
+        the rescaled scores).
+
+    Example:
+        >>> import actlab
+        >>> actlab.sparsehourglass([1.0, 2.0, 5.0], 1.0).tolist()
+        [0.0, 0.0, 1.0]
+        >>> [round(v, 4) for v in actlab.sparsehourglass([1.0, 2.0, 5.0], 0.01).tolist()]
+        [0.1196, 0.2478, 0.6326]
+
+    Reference: Laha et al. 2018 (sparsehourglass), with the scale as in the
+    authors' code.
+    """
+    z, _, _, _ = _hg_input(x, q, xp)
+    return sparse_forward.forward(z, 1.0, 0, xp)
