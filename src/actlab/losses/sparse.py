@@ -138,7 +138,7 @@ def _loss(logits, target, alpha, n_iter, weight, ignore_index, reduction, owner)
 
 
 def sparsemax_loss(logits: Any, target: Any, *, weight: Any = None, ignore_index: int = -100,
-                   reduction: str = "mean") -> Any:
+                   reduction: str = "mean", multilabel: bool = False) -> Any:
     r"""Sparsemax loss: :math:`-\langle q,z\rangle + \tfrac12\sum_{j\in S}(z_j^2-\tau^2)
     + \tfrac12\lVert q\rVert^2`; gradient ``sparsemax(z) - q``.
 
@@ -146,14 +146,24 @@ def sparsemax_loss(logits: Any, target: Any, *, weight: Any = None, ignore_index
         logits: ``(N, C)``, ``(C,)`` or ``(N, C, d1, ...)``.
         target: class indices (integers) or distributions (floats, logits' shape).
         weight, ignore_index, reduction: as in ``torch.nn.functional.cross_entropy``.
+        multilabel: ``target`` is multi-hot (0/1 or non-negative label
+            weights, the logits' shape), normalised to the label proportions
+            ``y / sum(y)`` (Martins & Astudillo 2016, section 4; see
+            :mod:`actlab.losses.multi_hot`).
 
     Example:
         >>> import actlab
         >>> float(actlab.sparsemax_loss([[0.5, 0.0]], [0]))  # binary: (t - 1)^2 / 4
         0.0625
+        >>> float(actlab.sparsemax_loss([[1.0, 1.0, -1.0]], [[1, 1, 0]], multilabel=True))
+        0.0
 
     Reference: Martins & Astudillo 2016, eq. (17) and Proposition 3.
     """
+    if multilabel:
+        from .multi_hot import proportions
+
+        target = proportions(logits, target, "sparsemax_loss")
     return _loss(logits, target, 2.0, 50, weight, ignore_index, reduction, "sparsemax_loss")
 
 
