@@ -48,6 +48,8 @@ from .softmax_modules import (
     Softmin,
 )
 from .sparse import Entmax, Entmax15, EntmaxLoss, Sparsemax, SparsemaxLoss
+from .catalogue_modules import *  # noqa: F403
+from .catalogue_modules import __all__ as _catalogue_modules_all
 
 __all__ = [
     *_activations_all, *_functional_all, "functional",
@@ -56,5 +58,5 @@ __all__ = [
     "LinearCrossEntropyLoss", "HierarchicalSoftmax",
     "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
     "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",
-    "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler",
+    "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler", *_catalogue_modules_all,
 ]

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import _xp, losses
-from ..losses.cross_entropy import nll_from_log_probs
+from .. import losses
 from ..losses.sparse import entmax_loss as _entmax_loss
 from ..losses.sparse import sparsemax_loss as _sparsemax_loss
 from ._torch_conventions import legacy_reduction, meta_guard
@@ -70,7 +69,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     r"""Negative log-likelihood of log-probabilities ``input`` (class dimension
     1, 0 for 1-d), as ``F.nll_loss``: :math:`\ell = -w_k\,\mathrm{input}_k`,
     ``mean`` divided by the summed weights of the counted targets. The same
-    target handling as :func:`cross_entropy` (actlab's ``nll_from_log_probs``).
+    target handling as :func:`cross_entropy` (:func:`actlab.nll_loss`).
 
     Example:
         >>> import torch, actlab.torch.functional as AF
@@ -81,10 +80,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     reduction = legacy_reduction(size_average, reduce, reduction)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
         raise ValueError(f"nll_loss(): target must hold class indices, got dtype {target.dtype}")
-    xp, logp = _xp.as_float_array(input, "input")
-    logp = torch.movedim(logp, _class_dim(logp), -1) if logp.dim() else logp
-    return nll_from_log_probs(logp, target, xp, owner="nll_loss", axis=-1, weight=weight,
-                              ignore_index=ignore_index, reduction=reduction)
+    return losses.nll_loss(input, target, axis=_class_dim(input), weight=weight, ignore_index=ignore_index,
+                           reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -108,11 +105,12 @@ def distillation_loss(input: Tensor, target: Tensor, temperature: float, dim: in
 
 
 def sparsemax_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                   reduction: str = "mean") -> Tensor:
+                   reduction: str = "mean", *, multilabel: bool = False) -> Tensor:
     r"""The sparsemax loss of logits ``input`` (class axis last) against class
-    indices or a target distribution (:func:`actlab.sparsemax_loss`; Martins & Astudillo 2016)."""
+    indices or a target distribution (:func:`actlab.sparsemax_loss`; Martins & Astudillo 2016);
+    ``multilabel``: a multi-hot target, normalised to label proportions."""
     return meta_guard("sparsemax_loss", _sparsemax_loss, input, target, weight=weight, ignore_index=ignore_index,
-                      reduction=reduction)
+                      reduction=reduction, multilabel=multilabel)
 
 
 def entmax_loss(input: Tensor, target: Tensor, alpha: float = 1.5, weight: Tensor | None = None,

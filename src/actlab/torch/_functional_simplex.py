@@ -22,7 +22,7 @@ from .. import simplex
 from ..simplex.entmax import entmax as _entmax
 from ..simplex.entmax import entmax15 as _entmax15
 from ..simplex.sparsemax import sparsemax as _sparsemax
-from ._torch_conventions import meta_guard, softmax_dim
+from ._torch_conventions import check_count, meta_guard, softmax_dim
 
 Tensor = torch.Tensor
 
@@ -124,14 +124,26 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
     return meta_guard("gumbel_softmax", simplex.gumbel_softmax, logits, tau, hard, axis=dim, generator=generator)
 
 
-def sparsemax(input: Tensor, dim: int = -1, *, temperature: float = 1.0) -> Tensor:
+def _check_k(owner: str, k: int | None) -> None:
+    """The ``entmax`` package's partial-sort size: a positive integer or None.
+    actlab never sorts a whole row (block screening, then an exact search), so
+    ``k`` is a hint the package needs and actlab does not: the result is the
+    same for every ``k``."""
+    if k is not None:
+        check_count(owner, "k", k)
+
+
+def sparsemax(input: Tensor, dim: int = -1, k: int | None = None, *, temperature: float = 1.0) -> Tensor:
     r"""The Euclidean projection of ``input`` onto the simplex along ``dim``
-    (:func:`actlab.sparsemax`; Martins & Astudillo 2016)."""
+    (:func:`actlab.sparsemax`; Martins & Astudillo 2016). ``k``: the ``entmax``
+    package's partial-sort size, accepted (same result for any k)."""
+    _check_k("sparsemax", k)
     return meta_guard("sparsemax", _sparsemax, input, axis=dim, temperature=temperature)
 
 
-def entmax15(input: Tensor, dim: int = -1, *, temperature: float = 1.0) -> Tensor:
-    r"""1.5-entmax along ``dim`` (:func:`actlab.entmax15`; Peters et al. 2019)."""
+def entmax15(input: Tensor, dim: int = -1, k: int | None = None, *, temperature: float = 1.0) -> Tensor:
+    r"""1.5-entmax along ``dim`` (:func:`actlab.entmax15`; Peters et al. 2019); ``k`` as in :func:`sparsemax`."""
+    _check_k("entmax15", k)
     return meta_guard("entmax15", _entmax15, input, axis=dim, temperature=temperature)
 
 

@@ -31,6 +31,8 @@ import torch
 
 from .. import elementwise as E
 from ._functional_attention import scaled_dot_product_attention
+from ._functional_catalogue import *  # noqa: F403
+from ._functional_catalogue import __all__ as _catalogue_all
 from ._functional_losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,
@@ -65,7 +67,7 @@ __all__ = [
     "softmax", "log_softmax", "softmin", "logsumexp", "hardmax", "spherical_softmax", "taylor_softmax",
     "gumbel_softmax", "sparsemax", "entmax15", "entmax",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "distillation_loss", "sparsemax_loss",
-    "entmax_loss", "linear_cross_entropy", "scaled_dot_product_attention",
+    "entmax_loss", "linear_cross_entropy", "scaled_dot_product_attention", *_catalogue_all,
 ]
 
 
