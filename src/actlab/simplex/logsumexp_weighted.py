@@ -24,8 +24,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _backend, _xp
 from .masking import as_mask
+from .shifted_exp import quiet
+from .threshold import shift
 
 __all__ = ["logsumexp_general", "reduced_last"]
 
@@ -61,7 +65,8 @@ def _plain(x: Any, b: Any, live: Any, xp: Any) -> tuple[Any, Any]:
     m = xp.detach(xp.max(xp.where(live, x, -math.inf), axis=-1, keepdims=True))
     m = xp.where(xp.isfinite(m), m, 0.0)  # an all-dead row, or an infinite max: no shift
     xs = xp.where(live, x, m)
-    s = xp.sum(xp.where(live, b * xp.exp(xs - m), 0.0), axis=-1, keepdims=True)
+    with quiet(xp):  # a difference beyond the float range is -inf (its exp 0), as it should be
+        s = xp.sum(xp.where(live, b * xp.exp(shift(xs, m, xp)), 0.0), axis=-1, keepdims=True)
     sign = xp.sign(xp.detach(s))
     mag = xp.where(sign == 0, 1.0, s * sign)
     out = xp.where(sign == 0, -math.inf, m + xp.log(mag))
@@ -80,10 +85,13 @@ def logsumexp_general(x: Any, axis: Any, keepdims: bool, b: Any, return_sign: bo
         b = b if _backend.backend_of(b) is xp else xp.asarray_like(b, x)
         if not xp.isdtype(b.dtype, "real floating"):
             b = xp.astype(b, x.dtype)
-        shape = tuple(xp.broadcast_arrays(x, b)[0].shape)
-        dt = xp.result_type(x, b) if hasattr(xp, "result_type") else x.dtype
-        x = xp.broadcast_to(x if x.dtype == dt else xp.astype(x, dt), shape)
-        b = xp.broadcast_to(b if b.dtype == dt else xp.astype(b, dt), shape)
+        try:
+            shape = np.broadcast_shapes(tuple(x.shape), tuple(b.shape))
+        except ValueError as exc:
+            raise ValueError(f"logsumexp(): b of shape {tuple(b.shape)} does not broadcast with x's "
+                             f"shape {tuple(x.shape)}") from exc
+        x = xp.broadcast_to(x, shape)
+        b = xp.broadcast_to(b if b.dtype == x.dtype else xp.astype(b, x.dtype), shape)
     live = None if where is None else as_mask(where, x, xp, "logsumexp")
     if x.ndim == 0:
         x = xp.reshape(x, (1,))
