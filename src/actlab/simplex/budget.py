@@ -27,6 +27,7 @@ from typing import Any
 from .._simplex import simplex_map
 from ..registry import Param, Properties, positive
 from .shifted_exp import quiet
+from .threshold import shift
 
 __all__ = ["budget_sparsemax"]
 
@@ -92,7 +93,8 @@ def budget_sparsemax(x: Any, budget: Any, n_iter: Any, *, xp: Any) -> Any:
     fin = xp.where(xp.isfinite(x), x, -math.inf)
     top = xp.max(fin, axis=-1, keepdims=True)
     top = xp.where(top > -math.inf, top, 0.0)
-    X = xp.where(x == math.inf, top + budget + 1.0, xp.where(nan_row, 0.0, x)) - top  # +inf: above every cap
+    X = shift(xp.where(x == math.inf, top, xp.where(nan_row, 0.0, x)), top, xp)
+    X = xp.where(x == math.inf, budget + 1.0, X)  # +inf: above every cap
     n_live = xp.sum(xp.astype(live, x.dtype), axis=-1, keepdims=True)
     with quiet(xp):
         Xl = xp.where(live, X, math.inf)

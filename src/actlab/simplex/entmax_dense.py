@@ -24,6 +24,7 @@ from typing import Any
 
 from .row_rules import finite_rows, restore_rows
 from .shifted_exp import quiet
+from .threshold import shift
 
 __all__ = ["dense_entmax"]
 
@@ -37,7 +38,7 @@ def dense_entmax(x: Any, beta: float, n_iter: int, xp: Any) -> Any:
     """entmax with ``beta = alpha - 1`` in (-1, 0) along the last axis."""
     clean, rows = finite_rows(x, xp)
     m = xp.max(clean, axis=-1, keepdims=True)
-    bx = beta * (clean - m)  # >= 0; +inf at masked entries
+    bx = beta * shift(clean, m, xp)  # >= 0; +inf at masked entries
     k = xp.sum(xp.astype(clean > -math.inf, x.dtype), axis=-1, keepdims=True)
     lo = xp.zeros_like(m)
     hi = xp.exp(-beta * xp.log(xp.where(k > 0, k, 1.0))) - 1.0

@@ -28,6 +28,7 @@ from .._simplex import simplex_map
 from ..registry import Param, Properties
 from .row_rules import finite_rows, restore_rows
 from .shifted_exp import quiet
+from .threshold import shift
 
 __all__ = ["normmax"]
 
@@ -108,7 +109,7 @@ def normmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
     """
     clean, rows = finite_rows(x, xp)
     m = xp.max(clean, axis=-1, keepdims=True)
-    X = clean - m
+    X = shift(clean, m, xp)
     beta = alpha - 1.0
     with quiet(xp):
         t = _solve(X, alpha / beta, int(n_iter), xp)
