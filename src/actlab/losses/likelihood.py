@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _backend, _xp
 from .._simplex import move_axis_last
 from ..registry import Param
@@ -108,9 +110,10 @@ def kl_div(input, target, /, *, reduction="mean", log_target=False):
     if not isinstance(log_target, bool):
         raise TypeError(f"kl_div(): log_target must be a bool, got {log_target!r}")
     xp, x = _xp.as_float_array(input, "input")
-    _, t = _xp.as_float_array(target if _xp.is_array(target) else xp.asarray_like(target, x), "target")
+    t = target if _backend.backend_of(target) is xp else xp.asarray_like(target, x)
     t = t if t.dtype == x.dtype else xp.astype(t, x.dtype)
-    x, t = xp.broadcast_arrays(x, t)
+    shape = np.broadcast_shapes(tuple(x.shape), tuple(t.shape))
+    x, t = xp.broadcast_to(x, shape), xp.broadcast_to(t, shape)
     if log_target:
         live = t > -math.inf
         ts = xp.where(live, t, 0.0)
