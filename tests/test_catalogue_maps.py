@@ -254,5 +254,5 @@ def test_jax_through_the_backend_layer():
         fn = getattr(actlab, name)
         yj = fn(jnp.asarray(x), *args)
         np.testing.assert_allclose(np.asarray(yj), fn(x, *args), rtol=1e-12, atol=1e-15)
-        gj = jax.grad(lambda v: jnp.sum(fn(v, *args) * g))(jnp.asarray(x))
+        gj = jax.grad(lambda v, fn=fn, args=args: jnp.sum(fn(v, *args) * g))(jnp.asarray(x))
         np.testing.assert_allclose(np.asarray(gj), fn.vjp(x, g, *args), rtol=1e-10, atol=1e-13)

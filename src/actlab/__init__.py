@@ -22,9 +22,9 @@ from .registry import Entry, get, registry
 from .simplex import *  # noqa: F403
 from .simplex import __all__ as _simplex_all
 from .simplex.entmax import entmax, entmax15, entmax_threshold
-from .simplex.sparsemax import sparsemax, sparsemax_threshold
 from .simplex.sparse_catalogue import *  # noqa: F403
 from .simplex.sparse_catalogue import __all__ as _sparse_catalogue_all
+from .simplex.sparsemax import sparsemax, sparsemax_threshold
 
 __version__ = "0.1.0"
 

@@ -26,7 +26,6 @@ documentation (the conventions).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
