@@ -9,7 +9,8 @@ outputs need not sum to 1; the paper trains it with the entmax loss so that
 they come close). Its Jacobian is diagonal,
 :math:`\partial_i = [(\alpha-1) z_i - \tau]_+^{(2-\alpha)/(\alpha-1)}`
 (1 on the support for alpha = 2, where the map is :math:`\operatorname{relu}(z - \tau)`).
--inf entries give 0 and zero gradient; +inf gives +inf; an output beyond the
+-inf entries give 0 and zero gradient; +inf gives +inf; NaN gives NaN (in its
+entry only: the map is element-wise); an output beyond the
 float range is +inf, without an overflow warning.
 """
 
@@ -60,6 +61,7 @@ def _vjp(x: Any, y: Any, g: Any, alpha: Any, tau: Any, *, xp: Any) -> Any:
     properties=Properties((0, math.inf), monotone=True, smooth=False, zero_centred=False, bounded=False),
     notes="Element-wise (diagonal Jacobian) and not normalised; entmax with a fixed threshold.",
     masks=True,
+    extra={"sums_to_one": False, "elementwise": True},  # read by the generic tests
 )
 def alpha_relu(x: Any, alpha: Any, tau: Any, *, xp: Any) -> Any:
     r"""alpha-ReLU: :math:`[(\alpha-1) z_i - \tau]_+^{1/(\alpha-1)}`, entry by entry.
@@ -81,6 +83,8 @@ def alpha_relu(x: Any, alpha: Any, tau: Any, *, xp: Any) -> Any:
     """
     u, pos = _base(x, alpha, tau, xp)
     if alpha == 2.0:
-        return xp.where(pos, u, 0.0)
-    with quiet(xp):
-        return xp.where(pos, xp.pow(u, 1.0 / (alpha - 1.0)), 0.0)
+        y = xp.where(pos, u, 0.0)
+    else:
+        with quiet(xp):
+            y = xp.where(pos, xp.pow(u, 1.0 / (alpha - 1.0)), 0.0)
+    return xp.where(xp.isnan(x), x, y)

@@ -9,7 +9,7 @@ Blondel, Martins & Niculae 2020 (Fenchel-Young losses, the budget polytope);
 Martins & Kreutzer 2017 (constrained sparsemax).
 
 The threshold: bisection on the piecewise-linear :math:`f(\tau)=\sum_i \operatorname{clip}(z_i-\tau,0,1)`
-finds the sets of capped (:math:`p=1`) and free (:math:`0<p<1`) entries, then
+in :math:`[z_{(j)} - 1, z_{(j)}]`, :math:`j = \lceil B\rceil` (one sort), finds the sets of capped (:math:`p=1`) and free (:math:`0<p<1`) entries, then
 :math:`\tau = (\sum_{\text{free}} z_i + |\text{capped}| - B)/|\text{free}|` exactly
 (two refinement passes). The Jacobian is :math:`\operatorname{diag}(s) - s s^\top/|S|`,
 ``s`` the indicator of the free entries (0 when there are none).
@@ -27,7 +27,6 @@ from typing import Any
 from .._simplex import simplex_map
 from ..registry import Param, Properties, positive
 from .shifted_exp import quiet
-from .threshold import shift
 
 __all__ = ["budget_sparsemax"]
 
@@ -64,12 +63,13 @@ def _refine(X: Any, tau: Any, b: float, xp: Any) -> Any:
     properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
     notes="Sums to B, entries in [0, 1]; budget 1 is sparsemax.",
     masks=True,
+    extra={"sums_to_one": False},  # read by the generic tests
 )
 def budget_sparsemax(x: Any, budget: Any, n_iter: Any, *, xp: Any) -> Any:
     r"""Budget (k-subset) sparsemax: ``clip(z - tau, 0, 1)`` summing to ``budget``.
 
     Args:
-        x: scores. budget: B > 0, at most the number of entries along ``axis``.
+        x: scores. budget: B > 0 (a row with at most B finite entries gives 1 on each).
         n_iter: bisection steps. axis, temperature, where: as for sparsemax.
 
     Returns:
@@ -86,22 +86,24 @@ def budget_sparsemax(x: Any, budget: Any, n_iter: Any, *, xp: Any) -> Any:
     its test cases).
     """
     k = x.shape[-1]
-    if budget > k:
-        raise ValueError(f"budget_sparsemax(): budget must be at most the number of entries {k}, got {budget!r}")
+    if k == 0:
+        return x + 0.0
     nan_row = xp.any(xp.isnan(x), axis=-1, keepdims=True)
     live = x > -math.inf
     fin = xp.where(xp.isfinite(x), x, -math.inf)
     top = xp.max(fin, axis=-1, keepdims=True)
     top = xp.where(top > -math.inf, top, 0.0)
-    X = shift(xp.where(x == math.inf, top, xp.where(nan_row, 0.0, x)), top, xp)
-    X = xp.where(x == math.inf, budget + 1.0, X)  # +inf: above every cap
+    # no shift (nothing here overflows, and a shift by the maximum would round the others away);
+    # +inf entries are put above every cap
+    X = xp.where(x == math.inf, top + (budget + 1.0), xp.where(nan_row, 0.0, x))
     n_live = xp.sum(xp.astype(live, x.dtype), axis=-1, keepdims=True)
     with quiet(xp):
-        Xl = xp.where(live, X, math.inf)
-        lo = xp.min(Xl, axis=-1, keepdims=True) - 1.0
-        lo = xp.where(lo < math.inf, lo, 0.0)
-        hi = xp.max(xp.where(live, X, -math.inf), axis=-1, keepdims=True)
-        hi = xp.where(hi > -math.inf, hi, 0.0)
+        # tau lies in [x_(j) - 1, x_(j)], x_(j) the j-th largest entry, j = ceil(B): below it the top j
+        # entries are capped (sum >= B), at it at most j - 1 entries count (sum < B). A bracket of width 1.
+        j = min(int(math.ceil(budget)), k)
+        top_j = xp.sort(X, axis=-1, descending=True)[..., j - 1:j]
+        hi = xp.where(top_j > -math.inf, top_j, 0.0)
+        lo = hi - 1.0
         for _ in range(int(n_iter)):
             mid = 0.5 * (lo + hi)
             f = xp.sum(xp.clip(X - mid, min=0.0, max=1.0), axis=-1, keepdims=True)

@@ -37,8 +37,15 @@ _REF = ("Laha, Chemmengath, Agrawal, Khapra, Sankaranarayanan & Ramaswamy 2018, 
 _PROPS = Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True)
 
 
+def _sparsemax_vjp(y: Any, g: Any, xp: Any) -> Any:
+    """sparsemax's VJP at output ``y`` (``g`` broadcast to y's shape; K = 0 gives the empty array)."""
+    if y.shape[-1] == 0:
+        return y * 0.0
+    return entmax_vjp_math(y, xp.broadcast_to(g, tuple(y.shape)), 1.0, xp)
+
+
 def _lin_vjp(x: Any, y: Any, g: Any, lam: Any, *, xp: Any) -> Any:
-    return entmax_vjp_math(y, g, 1.0, xp) / (1.0 - lam)
+    return _sparsemax_vjp(y, g, xp) / (1.0 - lam)
 
 
 @simplex_map(
@@ -97,8 +104,8 @@ def _hg_input(x: Any, q: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
 
 def _hg_vjp(x: Any, y: Any, g: Any, q: Any, *, xp: Any) -> Any:
     _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
-    u = entmax_vjp_math(y, g, 1.0, xp)
-    xu = xp.sum(xp.where(y > 0, u * x, 0.0), axis=-1, keepdims=True)
+    u = _sparsemax_vjp(y, g, xp)
+    xu = xp.sum(xp.where(y > 0, x, 0.0) * u, axis=-1, keepdims=True)
     return xp.where(finite_row, alpha * u + xu * dalpha, u)
 
 
@@ -106,8 +113,8 @@ def _hg_jvp(x: Any, y: Any, v: Any, q: Any, *, xp: Any) -> Any:
     _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
     dv = xp.sum(dalpha * xp.where(dalpha != 0, v, 0.0), axis=-1, keepdims=True)
     xs = xp.where(y > 0, x, 0.0)
-    out = entmax_vjp_math(y, alpha * v + xs * dv, 1.0, xp)
-    return xp.where(finite_row, out, entmax_vjp_math(y, v, 1.0, xp))
+    out = _sparsemax_vjp(y, alpha * v + xs * dv, xp)
+    return xp.where(finite_row, out, _sparsemax_vjp(y, v, xp))
 
 
 @simplex_map(

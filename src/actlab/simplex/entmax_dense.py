@@ -36,9 +36,12 @@ def _terms(base: Any, e: float, xp: Any) -> Any:
 
 def dense_entmax(x: Any, beta: float, n_iter: int, xp: Any) -> Any:
     """entmax with ``beta = alpha - 1`` in (-1, 0) along the last axis."""
+    if x.shape[-1] == 0:
+        return x + 0.0
     clean, rows = finite_rows(x, xp)
     m = xp.max(clean, axis=-1, keepdims=True)
-    bx = beta * shift(clean, m, xp)  # >= 0; +inf at masked entries
+    with quiet(xp):  # the unused floor of shift() may overflow for m far below 0
+        bx = beta * shift(clean, m, xp)  # >= 0; +inf at masked entries
     k = xp.sum(xp.astype(clean > -math.inf, x.dtype), axis=-1, keepdims=True)
     lo = xp.zeros_like(m)
     hi = xp.exp(-beta * xp.log(xp.where(k > 0, k, 1.0))) - 1.0

@@ -66,6 +66,8 @@ def _parts(x: Any, eps: Any, xp: Any):
 
 
 def _vjp(x: Any, y: Any, g: Any, eps: Any, *, xp: Any) -> Any:
+    if x.shape[-1] == 0:
+        return x + 0.0
     d, e, z, rows = _parts(x, eps, xp)
     gp = xp.sum(g * y, axis=-1, keepdims=True)
     out = (e / z) * (xp.where(d > 0, g, 0.0) - xp.sign(d) * gp)
@@ -73,6 +75,8 @@ def _vjp(x: Any, y: Any, g: Any, eps: Any, *, xp: Any) -> Any:
 
 
 def _jvp(x: Any, y: Any, v: Any, eps: Any, *, xp: Any) -> Any:
+    if x.shape[-1] == 0:
+        return x + 0.0
     d, e, z, rows = _parts(x, eps, xp)
     sv = xp.sum(xp.sign(d) * e * v, axis=-1, keepdims=True)
     out = (xp.where(d > 0, e * v, 0.0) - y * sv) / z
@@ -92,6 +96,7 @@ def _jvp(x: Any, y: Any, v: Any, eps: Any, *, xp: Any) -> Any:
     notes="Not shift-invariant; entries <= 0 give exactly 0; the sum is at most 1. -inf entries are "
     "masked (left out of the denominator).",
     masks=True,
+    extra={"sums_to_one": False},  # read by the generic tests
 )
 def softpick(x: Any, eps: Any, *, xp: Any) -> Any:
     r"""Softpick: :math:`\operatorname{relu}(e^{z_i}-1) / (\sum_j |e^{z_j}-1| + \varepsilon)`.
@@ -112,5 +117,7 @@ def softpick(x: Any, eps: Any, *, xp: Any) -> Any:
 
     Reference: Zuhri, Fuadi & Aji 2025, arXiv:2504.20966.
     """
+    if x.shape[-1] == 0:
+        return x + 0.0
     d, _, z, rows = _parts(x, eps, xp)
     return restore_rows(xp.clip(d, min=0.0) / z, rows, xp)

@@ -16,7 +16,7 @@ _FUNCTIONS: dict[str, type[torch.autograd.Function]] = {}
 
 
 def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
-    forward_math, vjp_math, param_vjp = spec.forward, spec.vjp, spec.param_vjp
+    forward_math, vjp_math, param_vjp, jvp_math = spec.forward, spec.vjp, spec.param_vjp, spec.jvp
 
     def forward(x: torch.Tensor, *values: Any) -> torch.Tensor:
         return forward_math(x, *values, xp=xp)
@@ -24,6 +24,8 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         x, *values = inputs
         ctx.save_for_backward(x, output)
+        if jvp_math is not None:
+            ctx.save_for_forward(x, output)
         ctx.values = tuple(values)
 
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
@@ -37,7 +39,12 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
                     rest[i] = gv.to(v.dtype).sum_to_size(v.shape)
         return (gx, *rest)
 
-    cls = function_class(spec.name, forward, setup_context, backward)
+    def jvp(ctx: Any, x_t: Any, *value_tangents: Any) -> torch.Tensor:
+        """Forward mode from the map's own JVP (maps with a non-symmetric Jacobian declare one)."""
+        x, y = ctx.saved_tensors
+        return torch.zeros_like(y) if x_t is None else jvp_math(x, y, x_t, *ctx.values, xp=xp)
+
+    cls = function_class(spec.name, forward, setup_context, backward, jvp if jvp_math is not None else None)
     _FUNCTIONS[spec.name] = cls
     return cls
 
