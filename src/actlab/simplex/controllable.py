@@ -15,6 +15,7 @@ Softmax", NeurIPS): sparsemax with a control on its sparsity.
   :math:`q \to 0` (for non-negative z). With :math:`u = J_{\mathrm{sp}} g`:
   :math:`g^\top J = \alpha u + \langle u, z\rangle \nabla\alpha`,
   :math:`\nabla_j\alpha = -\alpha\operatorname{sign}(\sum z)/(\lvert\sum z\rvert + Kq)`.
+  Evaluated in units of the row's largest magnitude, so the sum never overflows.
 
 Masked (-inf) entries get 0 and, in sparsehourglass, are left out of the
 sum and of K.
@@ -29,6 +30,7 @@ from .._simplex import simplex_map
 from ..registry import Param, Properties, positive
 from . import sparse_forward
 from .entmax import entmax_vjp_math
+from .shifted_exp import quiet
 
 __all__ = ["sparsegen_lin", "sparsehourglass"]
 
@@ -83,37 +85,39 @@ def sparsegen_lin(x: Any, lam: Any, *, xp: Any) -> Any:
     return sparse_forward.forward(x / (1.0 - lam), 1.0, 0, xp)
 
 
-def _scale(x: Any, q: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
-    """``(alpha, dalpha, live, finite_row)`` of sparsehourglass along the last axis."""
+def _scale(x: Any, q: Any, xp: Any):
+    """``(z, f, c, u, live, finite_row)`` of sparsehourglass along the last axis, in units of the
+    row's largest magnitude ``s`` (so the sum cannot overflow): ``u = x / s``,
+    ``D = |sum u| + Kq/s``, ``z = alpha(x) x = (1 + Kq) u / D``, the derivative factor
+    ``f = alpha = (1 + Kq)/(s D)`` and ``c = sign(sum u) / D`` (``grad alpha = -f c / s``)."""
     live = x > -math.inf
     finite_row = xp.all(live == xp.isfinite(x), axis=-1, keepdims=True) & xp.any(live, axis=-1, keepdims=True)
     xs = xp.where(live & finite_row, x, 0.0)
+    scale = xp.max(xp.abs(xs), axis=-1, keepdims=True)
+    scale = xp.where(scale > 0, scale, 1.0)
+    u = xs / scale
     k = xp.sum(xp.astype(live, x.dtype), axis=-1, keepdims=True)
-    total = xp.sum(xs, axis=-1, keepdims=True)
-    den = xp.abs(total) + k * q
+    total = xp.sum(u, axis=-1, keepdims=True)
+    with quiet(xp):  # k q / s is +inf only when the true value is beyond the range (then alpha x -> 0)
+        den = xp.abs(total) + k * q / scale
     den = xp.where(den > 0, den, 1.0)
-    alpha = (1.0 + k * q) / den
-    dalpha = -alpha * xp.sign(total) / den
-    return alpha, dalpha, live, finite_row
-
-
-def _hg_input(x: Any, q: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
-    alpha, dalpha, live, finite_row = _scale(x, q, xp)
-    return xp.where(finite_row, alpha * x, x), alpha, xp.where(live & finite_row, dalpha, 0.0), finite_row
+    z = xp.where(finite_row, ((1.0 + k * q) / den) * u, x)
+    with quiet(xp):
+        f = (1.0 + k * q) / (scale * den)
+    return z, f, xp.sign(total) / den, u, live, finite_row
 
 
 def _hg_vjp(x: Any, y: Any, g: Any, q: Any, *, xp: Any) -> Any:
-    _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
-    u = _sparsemax_vjp(y, g, xp)
-    xu = xp.sum(xp.where(y > 0, x, 0.0) * u, axis=-1, keepdims=True)
-    return xp.where(finite_row, alpha * u + xu * dalpha, u)
+    _, f, c, u, live, finite_row = _scale(x, q, xp)
+    ug = _sparsemax_vjp(y, g, xp)
+    uu = xp.sum(xp.where(y > 0, u, 0.0) * ug, axis=-1, keepdims=True)
+    return xp.where(finite_row, f * (ug - xp.where(live, uu * c, 0.0)), ug)
 
 
 def _hg_jvp(x: Any, y: Any, v: Any, q: Any, *, xp: Any) -> Any:
-    _, alpha, dalpha, finite_row = _hg_input(x, q, xp)
-    dv = xp.sum(dalpha * xp.where(dalpha != 0, v, 0.0), axis=-1, keepdims=True)
-    xs = xp.where(y > 0, x, 0.0)
-    out = _sparsemax_vjp(y, alpha * v + xs * dv, xp)
+    _, f, c, u, live, finite_row = _scale(x, q, xp)
+    sv = xp.sum(xp.where(live, v, 0.0), axis=-1, keepdims=True)
+    out = _sparsemax_vjp(y, f * (v - u * c * sv), xp)
     return xp.where(finite_row, out, _sparsemax_vjp(y, v, xp))
 
 
@@ -154,5 +158,5 @@ def sparsehourglass(x: Any, q: Any, *, xp: Any) -> Any:
     Reference: Laha et al. 2018 (sparsehourglass), with the scale as in the
     authors' code.
     """
-    z, _, _, _ = _hg_input(x, q, xp)
+    z, *_ = _scale(x, q, xp)
     return sparse_forward.forward(z, 1.0, 0, xp)
