@@ -91,7 +91,7 @@ def _scale(x: Any, q: Any, xp: Any):
     ``D = |sum u| + Kq/s``, ``z = alpha(x) x = (1 + Kq) u / D``, the derivative factor
     ``f = alpha = (1 + Kq)/(s D)`` and ``c = sign(sum u) / D`` (``grad alpha = -f c / s``)."""
     live = x > -math.inf
-    finite_row = xp.all(live == xp.isfinite(x), axis=-1, keepdims=True) & xp.any(live, axis=-1, keepdims=True)
+    finite_row = xp.all(xp.isfinite(x) | (x == -math.inf), axis=-1, keepdims=True) & xp.any(live, axis=-1, keepdims=True)
     xs = xp.where(live & finite_row, x, 0.0)
     scale = xp.max(xp.abs(xs), axis=-1, keepdims=True)
     scale = xp.where(scale > 0, scale, 1.0)
@@ -101,13 +101,16 @@ def _scale(x: Any, q: Any, xp: Any):
     with quiet(xp):  # k q / s is +inf only when the true value is beyond the range (then alpha x -> 0)
         den = xp.abs(total) + k * q / scale
     den = xp.where(den > 0, den, 1.0)
-    z = xp.where(finite_row, ((1.0 + k * q) / den) * u, x)
+    with quiet(xp):  # alpha x beyond the float range is +-inf, which sparsemax takes as its limit
+        z = xp.where(finite_row, xp.where(live, ((1.0 + k * q) * u) / den, -math.inf), x)
     with quiet(xp):
         f = (1.0 + k * q) / (scale * den)
     return z, f, xp.sign(total) / den, u, live, finite_row
 
 
 def _hg_vjp(x: Any, y: Any, g: Any, q: Any, *, xp: Any) -> Any:
+    if x.shape[-1] == 0:
+        return x + 0.0
     _, f, c, u, live, finite_row = _scale(x, q, xp)
     ug = _sparsemax_vjp(y, g, xp)
     uu = xp.sum(xp.where(y > 0, u, 0.0) * ug, axis=-1, keepdims=True)
@@ -115,6 +118,8 @@ def _hg_vjp(x: Any, y: Any, g: Any, q: Any, *, xp: Any) -> Any:
 
 
 def _hg_jvp(x: Any, y: Any, v: Any, q: Any, *, xp: Any) -> Any:
+    if x.shape[-1] == 0:
+        return x + 0.0
     _, f, c, u, live, finite_row = _scale(x, q, xp)
     sv = xp.sum(xp.where(live, v, 0.0), axis=-1, keepdims=True)
     out = _sparsemax_vjp(y, f * (v - u * c * sv), xp)
@@ -158,5 +163,7 @@ def sparsehourglass(x: Any, q: Any, *, xp: Any) -> Any:
     Reference: Laha et al. 2018 (sparsehourglass), with the scale as in the
     authors' code.
     """
+    if x.shape[-1] == 0:
+        return x + 0.0
     z, *_ = _scale(x, q, xp)
     return sparse_forward.forward(z, 1.0, 0, xp)
