@@ -20,7 +20,8 @@ import actlab
 
 inf, nan = math.inf, math.nan
 IDS = [e.name for e in LOSSES]
-CLASS_LOSSES = [e for e in LOSSES if e.name not in ("binary_cross_entropy_with_logits", "distillation_loss")]
+CLASS_LOSSES = [e for e in LOSSES if e.name not in ("binary_cross_entropy_with_logits", "distillation_loss", "kl_div",
+                                                    "multilabel_soft_margin_loss")]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -88,6 +89,8 @@ def test_masked_logits_and_nan_rows(e):
     assert torch.isfinite(lc).all(), lc
     lc.sum().backward()
     assert torch.all(zc.grad[torch.isinf(z[:2])] == 0) and not torch.isnan(zc.grad).any()
+    if e.name == "nll_loss":  # reads only the target's log-probability (as torch's): a NaN elsewhere stays out
+        return
     zz = z.clone().requires_grad_()
     loss = call_loss(e, zz, t, reduction="none")
     assert torch.isnan(loss[2]) and torch.isfinite(loss[:2]).all()

@@ -75,6 +75,7 @@ def normmax_loss(logits: Any, target: Any, alpha: float = 2.0, *, n_iter: int = 
         t, keep = class_targets(t, C, ignore_index, owner, xp)
         zk = xp.squeeze(xp.take_along_axis(zs, xp.expand_dims(t, axis=-1), axis=-1), axis=-1)
         rows = xp.sum(xp.where(p > 0, p * zs, 0.0), axis=-1) - zk + 1.0 - _norm(p, alpha, xp)
+    rows = xp.where(xp.any(xp.isnan(z), axis=-1), math.nan, rows)  # a NaN logit makes its row NaN
     if weight is not None:
         w = xp.astype(xp.asarray_like(weight, z), z.dtype)
         if tuple(w.shape) != (C,):
