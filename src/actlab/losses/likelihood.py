@@ -183,8 +183,8 @@ register_loss(
 )
 register_loss(
     multilabel_soft_margin_loss,
-    latex=r"L(x,y)=\tfrac1C\sum_c y_c\,\mathrm{softplus}(-x_c)+(1-y_c)\,\mathrm{softplus}(x_c)",
-    dlatex=r"\partial L/\partial x_c=\tfrac1C(\sigma(x_c)-y_c)",
+    latex=r"L(x,y)=\frac{1}{C}\sum_c y_c\,\mathrm{softplus}(-x_c)+(1-y_c)\,\mathrm{softplus}(x_c)",
+    dlatex=r"\partial L/\partial x_c=\frac{1}{C}(\sigma(x_c)-y_c)",
     reference="PyTorch's multilabel_soft_margin_loss (one-versus-all sigmoid cross-entropy).",
     params=(_RED,),
 )

@@ -75,7 +75,7 @@ def _vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
     family="sparse",
     latex=r"\operatorname{normmax}_\alpha(z)=\arg\max_{p\in\Delta}\langle p,z\rangle-\lVert p\rVert_\alpha",
     dlatex=r"\frac{(\sum_j p_j^\alpha)^{(\alpha-1)/\alpha}}{\alpha-1}\left(\operatorname{diag}(w)-wp^\top-pw^\top"
-    r"+(\textstyle\sum_j w_j)pp^\top\right),\ w=p^{2-\alpha}",
+    r"+(\sum_j w_j)pp^\top\right),\ w=p^{2-\alpha}",
     vjp=_vjp,
     params=(
         Param("alpha", 2.0, "> 1", lambda a: a > 1.0 and math.isfinite(a), sweep=(1.5, 2.0, 4.0),

@@ -42,6 +42,7 @@ def _make_function(spec: MapSpec) -> type[torch.autograd.Function]:
     def jvp(ctx: Any, x_t: Any, *value_tangents: Any) -> torch.Tensor:
         """Forward mode from the map's own JVP (maps with a non-symmetric Jacobian declare one)."""
         x, y = ctx.saved_tensors
+        assert jvp_math is not None  # registered only for maps that declare a jvp
         return torch.zeros_like(y) if x_t is None else jvp_math(x, y, x_t, *ctx.values, xp=xp)
 
     cls = function_class(spec.name, forward, setup_context, backward, jvp if jvp_math is not None else None)
