@@ -305,7 +305,7 @@ def _tanhshrink_large(x, xp):
     return xp.where(x < 0, -r, r)
 
 
-def _tanhshrink_plain(x, *, xp):
+def tanhshrink_plain(x, *, xp):
     # float64 for float32 results: x - tanh(x) is good to 3e-10 (relative)
     # for |x| >= 1e-3; below, two terms of the series (next one: 2e-13).
     native = xp.kernels.tanhshrink
@@ -329,7 +329,7 @@ def _d_tanhshrink(x, *, xp):
     reference="PyTorch Tanhshrink.",
     xlim=(-4, 4),
 )
-@float32_policy(native_float32=False, plain=_tanhshrink_plain)
+@float32_policy(native_float32=False, plain=tanhshrink_plain)
 def tanhshrink(x, *, xp):
     r""":math:`x - \tanh x`. Near zero the difference cancels, so |x| < 0.9
     uses its Taylor series (coefficients from Bernoulli numbers, computed
