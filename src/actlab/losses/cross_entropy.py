@@ -146,6 +146,10 @@ def cross_entropy(logits, target, /, *, axis=-1, weight=None, ignore_index=-100,
         reduction: "mean" (weighted mean over counted rows), "sum", "none".
         label_smoothing: e in [0, 1]: the target becomes ``(1-e) q + e/C``.
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> round(float(actlab.cross_entropy([[2.0, 0.0, -1.0]], [0])), 6)
@@ -181,6 +185,10 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
         weight: broadcastable per-element weight.
         pos_weight: weight of the positive term, broadcast along the last axis.
         reduction: "mean" (over all elements), "sum", "none".
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab
