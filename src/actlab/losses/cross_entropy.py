@@ -187,8 +187,8 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
         reduction: "mean" (over all elements), "sum", "none".
 
     Returns:
-        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
-        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per element (the
+        shape of ``logits``) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab
