@@ -48,3 +48,14 @@ def test_docstring_roles_and_doctests_become_markdown():
     out = ext.markdown_docstring(text)
     assert "`actlab.sparsemax`" in out and ":func:" not in out
     assert "    ```pycon\n    >>> 1 + 1\n    2\n    ```" in out
+
+
+def test_user_facing_text_names_the_literature_not_internal_documents():
+    import inspect
+    import re
+
+    internal = re.compile(r"\bseeds? ?\d{3}\b|\bSPEC\b|\bissue \d+\b", re.I)
+    for e in actlab.registry():
+        for what, text in (("reference", e.reference), ("notes", e.notes),
+                           ("docstring", inspect.getdoc(getattr(actlab, e.name)))):
+            assert not internal.search(text or ""), f"{e.name} {what}: {text}"

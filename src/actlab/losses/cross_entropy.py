@@ -255,7 +255,7 @@ register_loss(
     cross_entropy,
     latex=r"L(z,k)=-z_k+\log\sum_j e^{z_j}",
     dlatex=r"\nabla_z L=\mathrm{softmax}(z)-\mathrm{onehot}(k)",
-    reference="Seeds 001, 002; torch.nn.functional.cross_entropy conventions.",
+    reference="Bridle 1990 (softmax cross-entropy); label smoothing: Szegedy et al. 2016, arXiv:1512.00567; torch.nn.functional.cross_entropy conventions.",
     params=_CE_PARAMS,
 )
 register_loss(
