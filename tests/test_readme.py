@@ -56,3 +56,12 @@ def test_python_blocks_run_and_print_what_the_text_says(path, tmp_path, monkeypa
 def test_a_block_followed_by_text_is_compared():
     text = "```python\nprint(1)\n```\n\nprints\n\n```text\n1\n```\n\n```python\nx = 2\n```\n"
     assert blocks(text) == [("print(1)\n", "1\n"), ("x = 2\n", None)]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(path):
+    text = _BLOCK.sub("", path.read_text(encoding="utf-8"))
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [h.split("#")[0] for h in links if not h.startswith(("http:", "https:", "mailto:", "#"))]
+    missing = [h for h in local if h and not (path.parent / h).exists()]
+    assert not missing, f"{path.name} links to missing files: {missing}"
