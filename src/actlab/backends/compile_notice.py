@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
-__all__ = ["CompileNotice", "SPARSE_NOTICE"]
+__all__ = ["CompileNotice", "SPARSE_NOTICE", "SOFTMAX_NOTICE"]
 
 
 class CompileNotice:
@@ -69,3 +69,6 @@ class CompileNotice:
 
 SPARSE_NOTICE = CompileNotice("actlab: compiling the sparse kernels with numba (first call, cached afterwards)...")
 """The notice of the sparse maps' numba kernels (sparsemax, entmax and their VJPs)."""
+
+SOFTMAX_NOTICE = CompileNotice("actlab: compiling the softmax kernels with numba (first call, cached afterwards)...")
+"""The notice of the fused float32 softmax / cross-entropy kernels of CPU tensors."""

@@ -180,10 +180,11 @@ def curve(entry: Entry, x: np.ndarray | None = None, params: dict[str, Any] | No
         y = np.asarray(entry.function(z, **params), dtype=float)
         dy = None if entry.derivative is None else np.asarray(entry.derivative(z, **params), dtype=float)[:, 0]
         return Curve(x, y, dy, "t  (scores z = [t, 0])", f"{entry.name}(z)", f"d {entry.name}(z) / dt")
-    if kind == "stochastic":
-        y = stochastic_mean(entry, x, params)
-        h = 1e-3 * np.maximum(1.0, np.abs(x))  # the same draws at x +- h: a smooth difference
-        dy = (stochastic_mean(entry, x + h, params) - stochastic_mean(entry, x - h, params)) / (2 * h)
+    if kind == "stochastic":  # on at most 101 points, interpolated: the draws are the cost
+        tc = np.linspace(x.min(), x.max(), min(x.size, 101)) if x.size > 1 else x
+        yc = stochastic_mean(entry, tc, params)
+        y = np.interp(x, tc, yc)
+        dy = np.interp(x, tc, np.gradient(yc, tc)) if tc.size > 1 else None
         return Curve(x, y, dy, "t  (scores z = [t, 0])", f"mean {entry.name}(z)$_1$ ({STOCHASTIC_DRAWS} draws)",
                      "its slope (central difference)")
     raise ValueError(f"no figure for entries of kind {kind!r} ({entry.name})")
@@ -196,10 +197,14 @@ def maxout_pieces(x: np.ndarray, pieces=MAXOUT_PIECES) -> np.ndarray:
 
 def stochastic_mean(entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None) -> np.ndarray:
     """The mean of ``map([t, 0])_1`` over :data:`STOCHASTIC_DRAWS` draws of a
-    seeded generator (the same draws for every call, so curves are smooth in t)."""
-    z = np.broadcast_to(np.stack([t, np.zeros_like(t)], axis=-1), (STOCHASTIC_DRAWS, t.size, 2))
-    y = entry.function(np.ascontiguousarray(z), generator=np.random.default_rng(0), **(params or {}))
-    return np.asarray(y, dtype=float)[..., 0].mean(axis=0)
+    seeded generator, the same draws at every t (common random numbers: the
+    curve is smooth in t and so is its slope)."""
+    out = np.empty(np.shape(t))
+    for i, s in enumerate(np.ravel(t)):
+        z = np.broadcast_to(np.array([s, 0.0]), (STOCHASTIC_DRAWS, 2))
+        y = entry.function(np.array(z), generator=np.random.default_rng(0), **(params or {}))
+        out.flat[i] = float(np.asarray(y, dtype=float)[:, 0].mean())
+    return out
 
 
 def simplex_values(
