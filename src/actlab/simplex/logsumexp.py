@@ -62,6 +62,10 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
     All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; 0-d
     input is a ValueError.
 
+    Returns:
+        ``log(sum(exp(x)))`` along ``axis``: the shape of ``x`` without that axis (kept with size 1
+        when ``keepdims``), its array type and floating dtype.
+
     Example:
         >>> import actlab
         >>> float(actlab.logsumexp([0.0, -50.0]))
