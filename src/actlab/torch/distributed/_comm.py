@@ -9,6 +9,7 @@ row.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NamedTuple
 
 import torch
@@ -40,11 +41,8 @@ def all_reduce(t: torch.Tensor, op: str, group: Any) -> torch.Tensor:
 
 
 def _is_dtensor(x: Any) -> bool:
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:  # pragma: no cover - torch without DTensor
-        return False
-    return isinstance(x, DTensor)
+    module = sys.modules.get("torch.distributed.tensor")  # not imported: x cannot be one (importing costs seconds)
+    return module is not None and isinstance(x, module.DTensor)
 
 
 def shard_of(logits: Any, group: Any, vocab_offset: int | None, owner: str) -> Shard:

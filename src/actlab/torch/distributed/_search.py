@@ -46,7 +46,8 @@ from ._comm import all_reduce
 __all__ = ["Solution", "solve", "values", "LAST_STEPS"]
 
 LAST_STEPS = [0]
-"""Search steps (SUM collectives after the first MAX) of the last :func:`solve`."""
+"""Search steps of the last :func:`solve`: its SUM collectives, less the final
+normalisation of the maps other than sparsemax and 1.5-entmax."""
 
 
 class Solution(NamedTuple):
@@ -186,7 +187,6 @@ def _general(X: torch.Tensor, s0: torch.Tensor, beta: float, n_iter: int, num_cl
         cols.append(torch.where(pos, p * X, 0.0).sum(-1, keepdim=True))
         cols.append(torch.where(pos, p * p / torch.where(pos, w, 1.0), 0.0).sum(-1, keepdim=True))  # p^alpha
     st = all_reduce(torch.cat(cols, dim=-1), "sum", group)
-    LAST_STEPS[0] += 1
     F, g = st[..., 0:1], st[..., 1:2]
     Fs = torch.where(F > 0, F, 1.0)
     sum_w = g * Fs ** (beta - 1.0)
