@@ -9,7 +9,7 @@ and :math:`X = z - m`, the map is :math:`p_i = [1 + \beta(X_i - \sigma)]_+^{1/\b
 
 1. one MAX of ``(m_r, a_r, nan_r[, z_target])`` per row: the global maximum,
    and a lower bound of the threshold, since the threshold ``a_r`` of a
-   shard (found locally, :func:`actlab.sparsemax_threshold`) is at most that
+   shard (found locally, as :func:`actlab.entmax_threshold` does) is at most that
    of the whole row (it only grows as entries are added);
 2. sparsemax and 1.5-entmax, in cut units from that bound: each step sums
    ``k = |S|``, ``A = sum e``, ``B = sum e^2`` (and ``sum e^3`` for the
@@ -38,9 +38,7 @@ from typing import Any, NamedTuple
 import torch
 
 from ... import _backend
-from ...simplex import threshold
-from ...simplex.entmax import entmax_threshold
-from ...simplex.sparsemax import sparsemax_threshold
+from ...simplex import sparse_forward, threshold
 from ._comm import all_reduce
 
 __all__ = ["Solution", "solve", "values", "LAST_STEPS"]
@@ -66,10 +64,7 @@ def _local_bound(x: torch.Tensor, beta: float, n_iter: int) -> torch.Tensor:
     a lower bound of the whole row's."""
     if x.shape[-1] == 0:
         return x.new_full((*x.shape[:-1], 1), -math.inf)
-    if beta == 1.0:
-        tau, _ = sparsemax_threshold(x)
-    else:
-        tau, _ = entmax_threshold(x, alpha=beta + 1.0, n_iter=n_iter)
+    _, tau = sparse_forward.forward(x, beta, n_iter, _backend.backend_of(x), with_threshold=True)
     a = tau / beta
     return torch.where(torch.isfinite(a), a, -math.inf)
 
