@@ -178,10 +178,17 @@ def _losses(rank, world, counter, dtype, report):
 
 
 def _uneven_and_dtensor(rank, world, counter, dtype, with_dtensor):
+    for sizes in ([3 + 4 * r for r in range(world)], [5] * (world - 1) + [0]):  # uneven, and an empty shard
+        _uneven(rank, sizes, dtype)
+    if with_dtensor:
+        _dtensor(rank, world, dtype)
+    counter.take()
+
+
+def _uneven(rank, sizes, dtype):
     import actlab.torch as at
     from actlab.torch.distributed import vocab_parallel_cross_entropy, vocab_parallel_entmax
 
-    sizes = [3 + 4 * r for r in range(world)]  # uneven shards via vocab_offset
     V, off = sum(sizes), sum(sizes[:rank])
     x, t = _logits(6, V, dtype, 21)
     cols = slice(off, off + sizes[rank])
@@ -192,22 +199,24 @@ def _uneven_and_dtensor(rank, world, counter, dtype, with_dtensor):
         loc = x[:, cols].clone().requires_grad_()
         y = vocab_parallel_entmax(loc, alpha=alpha, vocab_offset=off)
         (y[:, 0].sum() if rank == 0 else y.sum() * 0).backward()
-        _close(y, ref[:, cols].detach(), dtype, f"uneven alpha={alpha}")
-        _close(loc.grad, full.grad[:, cols], dtype, f"uneven grad alpha={alpha}")
+        _close(y, ref[:, cols].detach(), dtype, f"uneven {sizes} alpha={alpha}")
+        _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} grad alpha={alpha}")
     full = x.clone().requires_grad_()
     ref = torch.nn.functional.cross_entropy(full, t, label_smoothing=0.1)
     ref.backward()
     loc = x[:, cols].clone().requires_grad_()
     got = vocab_parallel_cross_entropy(loc, t, label_smoothing=0.1, vocab_offset=off)
     got.backward()
-    _close(got, ref.detach(), dtype, "uneven ce")
-    _close(loc.grad, full.grad[:, cols], dtype, "uneven ce grad")
-    if not with_dtensor:
-        return
+    _close(got, ref.detach(), dtype, f"uneven {sizes} ce")
+    _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} ce grad")
+
+
+def _dtensor(rank, world, dtype):
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import DTensor, Shard
 
-    from actlab.torch.distributed import vocab_parallel_sparsemax_loss
+    import actlab.torch as at
+    from actlab.torch.distributed import vocab_parallel_sparsemax, vocab_parallel_sparsemax_loss
 
     _Counter.strict = False  # the mesh set-up may communicate
     mesh = init_device_mesh("cpu", (world,))
@@ -225,13 +234,10 @@ def _uneven_and_dtensor(rank, world, counter, dtype, with_dtensor):
     got.backward()
     _close(got, ref.detach(), dtype, "dtensor sparsemax loss")
     _close(loc.grad, full.grad[:, cols], dtype, "dtensor sparsemax loss grad")
-    from actlab.torch.distributed import vocab_parallel_sparsemax
-
     yd = vocab_parallel_sparsemax(DTensor.from_local(x[:, cols], mesh, [Shard(1)], run_check=False,
                                                      shape=x.shape, stride=x.stride()))
     assert isinstance(yd, DTensor) and tuple(yd.shape) == tuple(x.shape)
     _close(yd.to_local(), at.sparsemax(x, dim=-1)[:, cols], dtype, "dtensor sparsemax")
-    counter.take()
 
 
 def _worker(rank: int, world: int, store_path: str, out: str) -> None:
@@ -310,3 +316,39 @@ def test_errors_name_the_argument() -> None:
             dist.destroy_process_group()
     with pytest.raises(RuntimeError, match="init_process_group"):
         vocab_parallel_entmax(torch.randn(2, 4))
+
+
+def _one_rank_group(tmp: str) -> None:
+    dist.init_process_group("gloo", store=dist.FileStore(os.path.join(tmp, "s"), 1), rank=0, world_size=1)
+
+
+def test_gradcheck_on_one_rank() -> None:
+    """Finite differences (float64) of the maps and losses, a group of one."""
+    from actlab.torch.distributed import (
+        vocab_parallel_cross_entropy,
+        vocab_parallel_entmax,
+        vocab_parallel_entmax_loss,
+        vocab_parallel_sparsemax_loss,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(3, 6, generator=g, dtype=torch.float64) * 2).requires_grad_()
+    t = torch.tensor([1, -100, 4])
+    with tempfile.TemporaryDirectory() as tmp:
+        _one_rank_group(tmp)
+        try:
+            for f in (lambda z: vocab_parallel_entmax(z, alpha=1.5), lambda z: vocab_parallel_entmax(z, alpha=1.3),
+                      lambda z: vocab_parallel_sparsemax_loss(z, t),
+                      lambda z: vocab_parallel_entmax_loss(z, t, alpha=1.7, reduction="none"),
+                      lambda z: vocab_parallel_cross_entropy(z, t, label_smoothing=0.3, z_loss=0.1)):
+                assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+        finally:
+            dist.destroy_process_group()
+
+
+def test_docs_page_blocks_run() -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "distributed.md"
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)):
+        exec(compile(block, f"docs/distributed.md python block {i}", "exec"), {})  # noqa: S102

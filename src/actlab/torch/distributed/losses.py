@@ -35,6 +35,17 @@ from .maps import check_alpha, work_dtype
 __all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_sparsemax_loss", "vocab_parallel_entmax_loss"]
 
 
+def _pick(z: torch.Tensor, rel: torch.Tensor, here: torch.Tensor, fill: float) -> torch.Tensor:
+    """The target's entry of each row where this shard holds it, ``fill`` elsewhere."""
+    if z.shape[-1] == 0:  # an empty shard (more ranks than classes)
+        return z.new_full(rel.shape, fill)
+    return torch.where(here, z.gather(-1, rel), fill)
+
+
+def _minus_onehot(grad: torch.Tensor, rel: torch.Tensor, hot: torch.Tensor) -> torch.Tensor:
+    return grad if grad.shape[-1] == 0 else grad.scatter_add(-1, rel, -hot)
+
+
 def _reduce(rows: torch.Tensor, keep: torch.Tensor, reduction: str, shape: Any) -> torch.Tensor:
     if reduction == "none":
         return rows.reshape(shape)
@@ -49,7 +60,7 @@ def _prepare(logits_shard, target, group, vocab_offset, ignore_index, reduction,
     shard = shard_of(logits_shard, group, vocab_offset, owner)
     keep, rel, here = local_target(target, shard, ignore_index, owner)
     x = shard.local
-    z = x.to(work_dtype(x.dtype)).reshape(-1, x.shape[-1])
+    z = x.to(work_dtype(x.dtype)).reshape(math.prod(x.shape[:-1]), x.shape[-1])
     return shard, z, keep.reshape(-1), rel.reshape(-1, 1), here.reshape(-1, 1), tuple(keep.shape)
 
 
@@ -61,7 +72,7 @@ class _CrossEntropyRows(torch.autograd.Function):
         m = torch.where(torch.isfinite(m), m, 0.0)
         X = z - m
         e = torch.exp(X)
-        Xk = torch.where(here, X.gather(-1, rel), 0.0)
+        Xk = _pick(X, rel, here, 0.0)
         cols = [e.sum(-1, keepdim=True), Xk, X.sum(-1, keepdim=True) if smoothing else torch.zeros_like(Xk)]
         flat = torch.cat([torch.cat(cols, -1).reshape(-1), z.new_tensor([float(z.shape[-1])])])
         st = all_reduce(flat, "sum", group)
@@ -88,7 +99,7 @@ class _CrossEntropyRows(torch.autograd.Function):
         if smoothing:
             grad = grad - (g * (smoothing / V)).unsqueeze(-1)
         hot = torch.where(here, (g * (1.0 - smoothing)).unsqueeze(-1), 0.0)
-        return grad.scatter_add(-1, rel, -hot), None, None, None, None, None, None, None
+        return _minus_onehot(grad, rel, hot), None, None, None, None, None, None, None
 
 
 def vocab_parallel_cross_entropy(logits_shard: Any, target: Any, *, group: Any = None, label_smoothing: float = 0.0,
@@ -140,7 +151,7 @@ def vocab_parallel_cross_entropy(logits_shard: Any, target: Any, *, group: Any =
 class _FenchelYoungRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z, keep, rel, here, group, beta, n_iter, num_classes):
-        zk = torch.where(here, z.gather(-1, rel), -math.inf)
+        zk = _pick(z, rel, here, -math.inf)
         sol = _search.solve(z, beta, n_iter, group, num_classes, zk)
         ctx.save_for_backward(_search.values(sol, beta), keep, rel, here)
         assert sol.loss is not None
@@ -150,7 +161,7 @@ class _FenchelYoungRows(torch.autograd.Function):
     def backward(ctx: Any, g: torch.Tensor):
         p, keep, rel, here = ctx.saved_tensors
         g = torch.where(keep, g, 0.0).unsqueeze(-1)
-        grad = (p * g).scatter_add(-1, rel, -torch.where(here, g, 0.0))
+        grad = _minus_onehot(p * g, rel, torch.where(here, g, 0.0))
         return grad, None, None, None, None, None, None, None
 
 

@@ -68,7 +68,7 @@ def _map(logits_shard: Any, beta: float, n_iter: int, group: Any, vocab_offset: 
     shard = shard_of(logits_shard, group, vocab_offset, owner)
     x = shard.local
     work = work_dtype(x.dtype)
-    z = x.to(work).reshape(-1, x.shape[-1]) if x.dim() != 2 or work != x.dtype else x
+    z = x.to(work).reshape(math.prod(x.shape[:-1]), x.shape[-1]) if x.dim() != 2 or work != x.dtype else x
     y = _VocabParallelMap.apply(z, beta, n_iter, shard.group, shard.num_classes)
     return wrap_like(y.reshape(x.shape).to(x.dtype), shard)
 
