@@ -154,6 +154,14 @@ def _losses(rank, world, counter, dtype, report):
         ("entmax 2 loss sum", lambda z: at.entmax_loss(z, t, alpha=2.0, reduction="sum"),
          lambda z: vocab_parallel_entmax_loss(z, t, alpha=2.0, reduction="sum")),
     ]
+    eps, V = 0.1, world * V_local
+    keepf = (t != -100).to(dtype)
+    q = torch.nn.functional.one_hot(t.clamp(min=0), V).to(dtype) * (1 - eps) + eps / V  # smoothed target
+    for alpha in (2.0, 1.5, 1.25):
+        cases.append((f"entmax {alpha} loss smoothing none",
+                      lambda z, a=alpha: at.entmax_loss(z, q, alpha=a, reduction="none") * keepf,
+                      lambda z, a=alpha: vocab_parallel_entmax_loss(z, t, alpha=a, label_smoothing=eps,
+                                                                    reduction="none")))
     w = torch.linspace(0.5, 1.5, N, dtype=dtype)
     for name, single, parallel in cases:
         full = x.clone().requires_grad_()
@@ -209,6 +217,18 @@ def _uneven(rank, sizes, dtype):
     got.backward()
     _close(got, ref.detach(), dtype, f"uneven {sizes} ce")
     _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} ce grad")
+    from actlab.torch.distributed import vocab_parallel_entmax_loss
+
+    q = torch.nn.functional.one_hot(t, V).to(dtype) * 0.8 + 0.2 / V
+    for alpha in (2.0, 1.25):
+        full = x.clone().requires_grad_()
+        ref = at.entmax_loss(full, q, alpha=alpha)
+        ref.backward()
+        loc = x[:, cols].clone().requires_grad_()
+        got = vocab_parallel_entmax_loss(loc, t, alpha=alpha, label_smoothing=0.2, vocab_offset=off)
+        got.backward()
+        _close(got, ref.detach(), dtype, f"uneven {sizes} smoothed alpha={alpha}")
+        _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} smoothed grad alpha={alpha}")
 
 
 def _dtensor(rank, world, dtype):
@@ -292,7 +312,7 @@ def test_vocab_parallel_matches_single_process(world: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with open(_run(world, tmp)) as f:
             rows = [line.split("\t") for line in f]
-    assert len(rows) == 2 * (4 + 7) + 4
+    assert len(rows) == 2 * (4 + 10) + 4
 
 
 def test_errors_name_the_argument() -> None:

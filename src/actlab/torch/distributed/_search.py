@@ -57,6 +57,20 @@ class Solution(NamedTuple):
     nan_row: torch.Tensor
     ninf_row: torch.Tensor
     X: torch.Tensor  # the shard shifted by m (non-finite rows rewritten)
+    xk: torch.Tensor | None  # (N,) the target's entry of X, from every shard
+    rider: torch.Tensor | None  # (N, j) the sums over all shards of the caller's extra columns
+
+
+def _sum(cols: list, group: Any, rider: dict) -> torch.Tensor:
+    """One SUM all-reduce of the per-row columns ``cols``; the first call also
+    carries the caller's extra columns ``rider["local"]`` (their sums go to
+    ``rider["sum"]``), so that they cost no collective of their own."""
+    extra = rider.pop("local", None)
+    if extra is None:
+        return all_reduce(torch.cat(cols, dim=-1), "sum", group)
+    st = all_reduce(torch.cat([*cols, extra], dim=-1), "sum", group)
+    rider["sum"] = st[..., len(cols):]
+    return st[..., : len(cols)]
 
 
 def _local_bound(x: torch.Tensor, beta: float, n_iter: int) -> torch.Tensor:
@@ -90,26 +104,29 @@ def _first(x: torch.Tensor, beta: float, n_iter: int, group: Any, zk: torch.Tens
 
 
 def solve(x: torch.Tensor, beta: float, n_iter: int, group: Any, num_classes: int | None,
-          zk: torch.Tensor | None = None) -> Solution:
+          zk: torch.Tensor | None = None, rider: Any = None) -> Solution:
     """The threshold of the rows of the shard ``x`` (classes last, no grad)
     over ``group``; with ``zk`` (the target's logit where this shard holds
-    it, ``-inf`` elsewhere) also the Fenchel-Young loss of each row."""
+    it, ``-inf`` elsewhere) also the Fenchel-Young loss of each row. ``rider``,
+    a function of the shifted shard giving ``(N, j)`` columns, has their sums
+    over all shards computed with the first search step."""
     xp = _backend.backend_of(x)
     x, m, a, nan_row, ninf_row, zt = _first(x, beta, n_iter, group, zk)
     X = x - m
     LAST_STEPS[0] = 0
+    ride = {} if rider is None else {"local": rider(X)}
     if threshold.is_exact(beta):
-        s, norm, sum_w, moments = _exact(X, a - m, beta, zk is not None, group, xp)
+        s, norm, sum_w, moments = _exact(X, a - m, beta, zk is not None, group, xp, ride)
     else:
-        s, norm, sum_w, moments = _general(X, a - m, beta, n_iter, num_classes, zk is not None, group, xp)
-    loss = None
+        s, norm, sum_w, moments = _general(X, a - m, beta, n_iter, num_classes, zk is not None, group, xp, ride)
+    loss = xk = None
     if zt is not None:
-        loss = (moments - (zt - m)).squeeze(-1)
-        loss = torch.where(nan_row.squeeze(-1), math.nan, loss)
-    return Solution(m, s, norm, sum_w, loss, nan_row, ninf_row, X)
+        xk = (zt - m).squeeze(-1)
+        loss = torch.where(nan_row.squeeze(-1), math.nan, moments.squeeze(-1) - xk)
+    return Solution(m, s, norm, sum_w, loss, nan_row, ninf_row, X, xk, ride.get("sum"))
 
 
-def _exact(X: torch.Tensor, s0: torch.Tensor, beta: float, with_loss: bool, group: Any, xp: Any):
+def _exact(X: torch.Tensor, s0: torch.Tensor, beta: float, with_loss: bool, group: Any, xp: Any, ride: dict):
     """Sparsemax and 1.5-entmax: ``(cut, 1, sum w, loss + X_target)``."""
     s = torch.where((s0 < 0) & (s0 > -1.0 / beta), s0, -1.0 / beta)
     n_sums = 2 + (beta == 0.5 or with_loss) + (beta == 0.5 and with_loss)
@@ -124,7 +141,7 @@ def _exact(X: torch.Tensor, s0: torch.Tensor, beta: float, with_loss: bool, grou
             cols.append((ez * ez).sum(-1, keepdim=True))
         if n_sums > 3:
             cols.append((ez * ez * ez).sum(-1, keepdim=True))
-        st = all_reduce(torch.cat(cols, dim=-1), "sum", group)
+        st = _sum(cols, group, ride)
         LAST_STEPS[0] += 1
         k, A = st[..., 0:1], st[..., 1:2]
         B = st[..., 2:3] if n_sums > 2 else A
@@ -158,7 +175,7 @@ def _exact(X: torch.Tensor, s0: torch.Tensor, beta: float, with_loss: bool, grou
 
 
 def _general(X: torch.Tensor, s0: torch.Tensor, beta: float, n_iter: int, num_classes: int | None,
-             with_loss: bool, group: Any, xp: Any):
+             with_loss: bool, group: Any, xp: Any, ride: dict):
     """Other alphas: ``(sigma, sum p, sum w, loss + X_target)`` by Newton-bisection."""
     upper = threshold.sigma_upper(num_classes, beta, xp) if num_classes else 1.0 / beta
     lo, hi = torch.zeros_like(s0), torch.full_like(s0, upper)
@@ -167,7 +184,7 @@ def _general(X: torch.Tensor, s0: torch.Tensor, beta: float, n_iter: int, num_cl
     eps = float(torch.finfo(X.dtype).eps)
     for _ in range(max(n_iter, 1)):
         p, w = threshold.density(X - s, beta, xp)
-        st = all_reduce(torch.cat([p.sum(-1, keepdim=True), w.sum(-1, keepdim=True)], dim=-1), "sum", group)
+        st = _sum([p.sum(-1, keepdim=True), w.sum(-1, keepdim=True)], group, ride)
         LAST_STEPS[0] += 1
         new, lo, hi = threshold.bracketed_newton(beta, s, lo, hi, st[..., 0:1], st[..., 1:2], xp)
         conv = (new - s).abs() <= 4 * eps * (1.0 + s.abs())

@@ -150,30 +150,47 @@ def vocab_parallel_cross_entropy(logits_shard: Any, target: Any, *, group: Any =
 
 class _FenchelYoungRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, z, keep, rel, here, group, beta, n_iter, num_classes):
+    def forward(ctx: Any, z, keep, rel, here, group, beta, n_iter, num_classes, smoothing):
         zk = _pick(z, rel, here, -math.inf)
-        sol = _search.solve(z, beta, n_iter, group, num_classes, zk)
+        rider = None
+        if smoothing:  # sum X and the shard's width ride along with the first search step
+            rider = lambda X: torch.cat([X.sum(-1, keepdim=True), X.new_full((X.shape[0], 1), X.shape[-1])], -1)  # noqa: E731
+        sol = _search.solve(z, beta, n_iter, group, num_classes, zk, rider)
+        assert sol.loss is not None and sol.xk is not None
+        rows, spread = sol.loss, 0.0
+        if smoothing:  # q = (1 - eps) e_k + eps / V: L = <p - q, z> + H(p) - H(q)
+            assert sol.rider is not None
+            V = float(num_classes or (sol.rider[0, 1] if len(rows) else 1.0))
+            alpha, spread = beta + 1.0, smoothing / V
+            h_q = (1.0 - (1.0 - smoothing + spread) ** alpha - (V - 1.0) * spread**alpha) / (alpha * beta)
+            rows = rows + smoothing * sol.xk - spread * sol.rider[:, 0] - h_q
         ctx.save_for_backward(_search.values(sol, beta), keep, rel, here)
-        assert sol.loss is not None
-        return torch.where(keep, sol.loss, 0.0)
+        ctx.opts = (smoothing, spread)
+        return torch.where(keep, rows, 0.0)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
         p, keep, rel, here = ctx.saved_tensors
+        smoothing, spread = ctx.opts
         g = torch.where(keep, g, 0.0).unsqueeze(-1)
-        grad = _minus_onehot(p * g, rel, torch.where(here, g, 0.0))
-        return grad, None, None, None, None, None, None, None
+        grad = (p - spread) * g if smoothing else p * g
+        grad = _minus_onehot(grad, rel, torch.where(here, (1.0 - smoothing) * g, 0.0))
+        return grad, None, None, None, None, None, None, None, None
 
 
-def _fy_loss(logits_shard, target, beta, n_iter, group, ignore_index, reduction, vocab_offset, owner):
+def _fy_loss(logits_shard, target, beta, n_iter, group, ignore_index, reduction, vocab_offset, smoothing, owner):
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{owner}(): label_smoothing must be a number in [0, 1], got {smoothing!r}")
     shard, z, keep, rel, here, shape = _prepare(logits_shard, target, group, vocab_offset, ignore_index,
                                                 reduction, owner)
-    rows = _FenchelYoungRows.apply(z, keep, rel, here, shard.group, beta, n_iter, shard.num_classes)
+    rows = _FenchelYoungRows.apply(z, keep, rel, here, shard.group, beta, n_iter, shard.num_classes,
+                                   float(smoothing))
     return _reduce(rows, keep, reduction, shape).to(shard.local.dtype)
 
 
 def vocab_parallel_sparsemax_loss(logits_shard: Any, target: Any, *, group: Any = None, ignore_index: int = -100,
-                                  reduction: str = "mean", vocab_offset: int | None = None) -> torch.Tensor:
+                                  reduction: str = "mean", label_smoothing: float = 0.0,
+                                  vocab_offset: int | None = None) -> torch.Tensor:
     r"""Sparsemax loss :math:`-z_k + \tfrac12\sum_{j\in S}(z_j^2 - \tau^2) + \tfrac12`
     of logits whose class (last) dimension is split across ``group``;
     gradient ``sparsemax(z) - e_k``, each rank its own columns, with no
@@ -184,6 +201,9 @@ def vocab_parallel_sparsemax_loss(logits_shard: Any, target: Any, *, group: Any 
         target: ``(...)`` global class indices, the same on every rank.
         group, vocab_offset: as in :func:`vocab_parallel_cross_entropy`.
         ignore_index, reduction: as in ``torch.nn.functional.cross_entropy``.
+        label_smoothing: epsilon in [0, 1]: the target is the distribution
+            ``q = (1 - eps) e_k + eps / V`` and the loss
+            ``<p - q, z> + H(p) - H(q)`` (Fenchel-Young), gradient ``p - q``.
 
     Returns:
         The loss (the same on every rank).
@@ -199,13 +219,13 @@ def vocab_parallel_sparsemax_loss(logits_shard: Any, target: Any, *, group: Any 
 
     Reference: Martins & Astudillo 2016, eq. (17).
     """
-    return _fy_loss(logits_shard, target, 1.0, 0, group, ignore_index, reduction, vocab_offset,
+    return _fy_loss(logits_shard, target, 1.0, 0, group, ignore_index, reduction, vocab_offset, label_smoothing,
                     "vocab_parallel_sparsemax_loss")
 
 
 def vocab_parallel_entmax_loss(logits_shard: Any, target: Any, alpha: float = 1.5, *, group: Any = None,
                                n_iter: int = 50, ignore_index: int = -100, reduction: str = "mean",
-                               vocab_offset: int | None = None) -> torch.Tensor:
+                               label_smoothing: float = 0.0, vocab_offset: int | None = None) -> torch.Tensor:
     r"""Entmax (Fenchel-Young) loss :math:`\langle p - e_k, z\rangle + H^T_\alpha(p)`,
     ``p = entmax(z, alpha)``, of logits whose class (last) dimension is split
     across ``group``; gradient ``p - e_k``, each rank its own columns, with no
@@ -216,7 +236,8 @@ def vocab_parallel_entmax_loss(logits_shard: Any, target: Any, alpha: float = 1.
         target: ``(...)`` global class indices, the same on every rank.
         alpha: > 1 (2 is the sparsemax loss).
         n_iter: the most Newton-bisection steps (alpha not in {1.5, 2}).
-        group, vocab_offset, ignore_index, reduction: as in :func:`vocab_parallel_sparsemax_loss`.
+        group, vocab_offset, ignore_index, reduction, label_smoothing: as in
+            :func:`vocab_parallel_sparsemax_loss`.
 
     Returns:
         The loss (the same on every rank).
@@ -234,4 +255,4 @@ def vocab_parallel_entmax_loss(logits_shard: Any, target: Any, alpha: float = 1.
     """
     alpha, n_iter = check_alpha(alpha, n_iter, "vocab_parallel_entmax_loss")
     return _fy_loss(logits_shard, target, alpha - 1.0, n_iter, group, ignore_index, reduction, vocab_offset,
-                    "vocab_parallel_entmax_loss")
+                    label_smoothing, "vocab_parallel_entmax_loss")
