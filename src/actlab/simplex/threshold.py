@@ -49,7 +49,7 @@ import math
 from typing import Any
 
 __all__ = ["solve", "maxima", "shift", "is_exact", "static_required", "density", "sort_cut", "exact_cut",
-           "moment_cut", "newton_cut_step", "bracketed_newton", "sigma_upper"]
+           "moment_cut", "newton_cut_step", "bracketed_newton", "sigma_upper", "screen"]
 
 BLOCK = 16
 """Entries per strided block in the block-maximum screening."""
@@ -281,6 +281,16 @@ def _gather_candidates(x: Any, m: Any, bmax: Any, cut: Any, xp: Any) -> Any:
     idx, valid = xp.reshape(xp.where(valid, idx, xp.zeros_like(idx)), shape), xp.reshape(valid, shape)
     vals = xp.take_along_axis(x, idx, axis=-1)
     return xp.where(valid, shift(vals, m, xp), -math.inf)
+
+
+def screen(x: Any, m: Any, cut: Any, xp: Any) -> Any:
+    """The entries of long rows ``x`` (maxima ``m``) that can clear ``cut``
+    (shifted units, a lower bound of the row's cut), gathered block by block
+    as in the search: a dense matrix of shifted values padded with ``-inf``,
+    which holds the support; None for short rows, or when that is much of the row."""
+    if x.shape[-1] <= DIRECT_MAX:
+        return None
+    return _gather_candidates(x, m, _block_maxima(x, xp), cut, xp)
 
 
 def _search(x: Any, m: Any, bmax: Any, beta: Any, n_iter: int, exact: bool, xp: Any):
