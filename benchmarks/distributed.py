@@ -1,7 +1,7 @@
 """Vocab-parallel losses and maps (``actlab.torch.distributed``): time per
 forward+backward, collectives per call and bytes communicated per row.
 
-    python benchmarks/distributed.py --quick          # 2 local ranks, small, a few seconds
+    python benchmarks/distributed.py --quick          # 2 local ranks, 32 x 2048: a few seconds
     python benchmarks/distributed.py --write          # 4 local ranks; the table into docs/distributed.md
     torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
         benchmarks/distributed.py --rows 4096 --vocab 131072
@@ -171,7 +171,7 @@ def _local(rank, world, args, store, out):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="2 ranks, 64 x 4096, 3 reps (CI smoke run)")
+    p.add_argument("--quick", action="store_true", help="2 ranks, 32 x 2048, 2 reps (CI smoke run)")
     p.add_argument("--world", type=int, default=4, help="local ranks to start (ignored under torchrun)")
     p.add_argument("--rows", type=int, default=1024)
     p.add_argument("--vocab", type=int, default=32768)
@@ -184,7 +184,7 @@ def main(argv=None):
     p.add_argument("--write", action="store_true", help=f"write the table into {DOC.relative_to(ROOT)}")
     args = p.parse_args(argv)
     if args.quick:
-        args.world, args.rows, args.vocab, args.reps = 2, 64, 4096, 3
+        args.world, args.rows, args.vocab, args.reps = 2, 32, 2048, 2
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun
         import torch
         import torch.distributed as dist
