@@ -367,10 +367,3 @@ def test_gradcheck_on_one_rank() -> None:
         finally:
             dist.destroy_process_group()
 
-
-def test_docs_page_blocks_run() -> None:
-    import re
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "distributed.md"
-    for i, block in enumerate(re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)):
-        exec(compile(block, f"docs/distributed.md python block {i}", "exec"), {})  # noqa: S102
