@@ -1,0 +1,537 @@
+# mypy: disable-error-code="union-attr,arg-type,index"
+# (the gradient buffers are None exactly when the want_* flags are False: branches mypy cannot pair up)
+r"""Fused linear sparsemax and alpha-entmax losses: the Fenchel-Young loss of
+``entmax_alpha(x W^T + b)`` against class targets without ever holding the
+N x V scores, nor even one chunk of rows' full scores.
+
+Per row with target :math:`t`, scores :math:`z = W x + b`,
+:math:`p = \operatorname{entmax}_\alpha(z)` and the target distribution
+:math:`q = (1-\varepsilon)e_t + \varepsilon/V` (label smoothing :math:`\varepsilon`),
+
+.. math::
+
+    \ell = \langle p - q, z\rangle + H^T_\alpha(p) - H^T_\alpha(q), \qquad
+    \partial\ell/\partial z = p - q,
+
+with the Tsallis entropy :math:`H^T_\alpha(p) = (1 - \sum_j p_j^\alpha)/(\alpha(\alpha-1))`;
+:math:`\alpha = 2` is the sparsemax loss (Martins & Astudillo 2016).
+Rows whose target is ``ignore_index`` count for nothing; ``mean`` divides by
+the number of counted rows (NaN when there is none, as ``F.cross_entropy``).
+
+How: rows are taken in chunks of ``chunk_rows`` and the vocabulary in tiles
+of ``vocab_chunk`` columns; one ``chunk_rows x vocab_chunk`` buffer holds
+the scores of a tile. The support of :math:`p` is located tile by tile: the
+threshold of a subset of the scores is a lower bound of the full row's (it
+only grows as entries are added), so each tile's own exact threshold (actlab's
+search, :mod:`actlab.simplex.threshold`) raises a running lower bound of the
+row's cut, and only the entries above it are kept, as a short list of (row,
+column, score). That list holds the whole support; the exact threshold and
+:math:`p` come from the same search run on it (entries below a lower bound of
+the threshold change nothing), and the loss from actlab's
+:func:`~actlab.losses.sparse.fenchel_young_rows` on it. The gradients
+:math:`(p - q)` in the directions of input, weight and bias are then sparse
+products (``embedding_bag`` and a sparse ``addmm``), so a chunk costs one
+dense matrix product (the fused cross-entropy needs three), plus the
+label-smoothing term's rank-one part. A chunk whose support list grows past
+a few tiles' worth (a nearly uniform row, an alpha near 1) is redone with
+full rows in small groups and dense products.
+
+When the loss is reduced and a gradient is needed, the gradients are
+accumulated during the forward pass and only scaled by the incoming gradient
+in backward; with ``reduction="none"`` (or a second backward) the backward
+recomputes, chunk by chunk. Ignored rows are left out before the chunks are
+formed. float16/bfloat16 are computed in float32.
+
+References: Martins & Astudillo, "From Softmax to Sparsemax" (2016); Peters,
+Niculae & Martins, "Sparse Sequence-to-Sequence Models" (2019); Blondel,
+Martins & Niculae, "Learning with Fenchel-Young Losses" (2020); Wijmans et al.,
+"Cut Your Losses in Large-Vocabulary Language Models" (2024), for the fusion.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import torch
+
+from ... import _backend
+from ...losses.sparse import fenchel_young_rows
+from ...simplex import sparse_forward
+from .._torch_conventions import transforms_active
+from ._common import (
+    check_bias,
+    check_hidden_weight,
+    check_nonnegative,
+    check_positive_int,
+    check_reduction,
+    check_targets,
+    put_rows,
+    row_chunks,
+    take_rows,
+    work_dtype,
+)
+
+__all__ = ["linear_sparsemax_loss", "linear_entmax_loss", "LinearSparsemaxLoss", "LinearEntmaxLoss"]
+
+DEFAULT_CHUNK_ROWS = 1024
+"""Rows per chunk by default."""
+DEFAULT_TILE_BYTES = 32 * 2**20
+"""Bytes of one chunk's score tile by default (sets ``vocab_chunk``)."""
+SUPPORT_TILES = 2
+"""A chunk's support list may hold this many tiles' worth of entries before
+the chunk is redone with dense rows."""
+
+
+class _Options(NamedTuple):
+    alpha: float
+    n_iter: int
+    smoothing: float
+    reduction: str
+    chunk_rows: int
+    vocab_chunk: int
+    grad_enabled: bool  # grad mode at the call (inside Function.forward it is always off)
+
+
+def linear_sparsemax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+                          linear_bias: torch.Tensor | None = None, ignore_index: int = -100,
+                          reduction: str = "mean", label_smoothing: float = 0.0, chunk_rows: int | None = None,
+                          vocab_chunk: int | None = None) -> torch.Tensor:
+    r"""Sparsemax loss of ``input @ linear_weight.T + linear_bias`` against ``target``, fused.
+
+    Equals ``sparsemax_loss(F.linear(input, linear_weight, linear_bias), target)``
+    (with the smoothed target :math:`(1-\varepsilon)e_t + \varepsilon/V` when
+    ``label_smoothing`` is given) in value and in the gradients for ``input``,
+    ``linear_weight`` and ``linear_bias``, without forming the scores; see
+    :func:`linear_entmax_loss` (this is ``alpha=2``).
+
+    Example:
+        >>> import torch, actlab
+        >>> from actlab.torch.functional import linear_sparsemax_loss
+        >>> g = torch.Generator().manual_seed(0)
+        >>> h, w = torch.randn(6, 4, generator=g), torch.randn(50, 4, generator=g)
+        >>> t = torch.tensor([1, 2, 3, -100, 9, 0])
+        >>> ours = linear_sparsemax_loss(h, w, t, chunk_rows=4, vocab_chunk=16)
+        >>> bool(torch.allclose(ours, actlab.sparsemax_loss(h @ w.T, t)))
+        True
+
+    Reference: Martins & Astudillo, "From Softmax to Sparsemax" (2016), eq. (17).
+    """
+    return _front("linear_sparsemax_loss", input, linear_weight, target, linear_bias, 2.0, 50, ignore_index,
+                  reduction, label_smoothing, chunk_rows, vocab_chunk)
+
+
+def linear_entmax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
+                       alpha: float = 1.5, *, linear_bias: torch.Tensor | None = None, ignore_index: int = -100,
+                       reduction: str = "mean", label_smoothing: float = 0.0, n_iter: int = 50,
+                       chunk_rows: int | None = None, vocab_chunk: int | None = None) -> torch.Tensor:
+    r"""alpha-entmax Fenchel-Young loss of ``input @ linear_weight.T + linear_bias``, fused.
+
+    :math:`\ell = \langle p - q, z\rangle + H^T_\alpha(p) - H^T_\alpha(q)`,
+    :math:`p = \operatorname{entmax}_\alpha(z)`, :math:`q = (1-\varepsilon)e_t + \varepsilon/V`;
+    gradient :math:`p - q` in :math:`z`. Equals ``entmax_loss(F.linear(input,
+    linear_weight, linear_bias), target, alpha)`` in value and gradients.
+
+    Args:
+        input: (..., d) float tensor.
+        linear_weight: (V, d) tensor of the same dtype and device.
+        target: (...) integer class indices in ``[0, V)`` or ``ignore_index``.
+        alpha: > 1 (1.5: 1.5-entmax, 2: sparsemax; 1 would be the
+            cross-entropy: use ``linear_cross_entropy``).
+        linear_bias: optional (V,) tensor.
+        ignore_index: target value that is not counted.
+        reduction: ``"mean"`` (over counted rows), ``"sum"`` or ``"none"``.
+        label_smoothing: epsilon in [0, 1].
+        n_iter: bisection steps for alphas without a closed form (not 1.5, 2).
+        chunk_rows: rows per chunk (default 1024).
+        vocab_chunk: vocabulary columns per tile (default: a 32 MiB tile).
+
+    Returns:
+        The loss: a 0-d tensor, or ``target``'s shape with ``reduction="none"``.
+
+    Example:
+        >>> import torch, actlab
+        >>> from actlab.torch.functional import linear_entmax_loss
+        >>> g = torch.Generator().manual_seed(0)
+        >>> h, w = torch.randn(6, 4, generator=g), torch.randn(50, 4, generator=g)
+        >>> t = torch.tensor([1, 2, 3, 4, 9, 0])
+        >>> ours = linear_entmax_loss(h, w, t, alpha=1.5, chunk_rows=4, vocab_chunk=16)
+        >>> bool(torch.allclose(ours, actlab.entmax_loss(h @ w.T, t, alpha=1.5)))
+        True
+
+    Reference: Peters, Niculae & Martins, "Sparse Sequence-to-Sequence Models"
+    (2019); Blondel, Martins & Niculae, "Learning with Fenchel-Young Losses" (2020).
+    """
+    return _front("linear_entmax_loss", input, linear_weight, target, linear_bias, alpha, n_iter, ignore_index,
+                  reduction, label_smoothing, chunk_rows, vocab_chunk)
+
+
+def _check_alpha(alpha: Any, owner: str) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (alpha > 1 and math.isfinite(alpha)):
+        raise ValueError(f"{owner}(): alpha must be a finite number > 1 (alpha = 1 is the cross-entropy: "
+                         f"linear_cross_entropy), got {alpha!r}")
+    return float(alpha)
+
+
+def _check_options(owner: str, alpha: Any, n_iter: Any, reduction: Any, label_smoothing: Any,
+                   chunk_rows: Any, vocab_chunk: Any) -> tuple[float, int, float]:
+    alpha = _check_alpha(alpha, owner)
+    check_positive_int(n_iter, "n_iter", owner)
+    check_reduction(reduction, owner)
+    eps = check_nonnegative(label_smoothing, "label_smoothing", owner, upper=1.0)
+    for name, value in (("chunk_rows", chunk_rows), ("vocab_chunk", vocab_chunk)):
+        if value is not None:
+            check_positive_int(value, name, owner)
+    return alpha, n_iter, eps
+
+
+def _front(owner, input, linear_weight, target, linear_bias, alpha, n_iter, ignore_index, reduction,
+           label_smoothing, chunk_rows, vocab_chunk):
+    check_hidden_weight(input, linear_weight, owner, ("input", "linear_weight"))
+    num_classes, d = linear_weight.shape
+    check_bias(linear_bias, num_classes, input.dtype, owner, "linear_bias", "input")
+    for name, x in (("linear_bias", linear_bias), ("target", target)):
+        if isinstance(x, torch.Tensor) and x.device != input.device:
+            raise ValueError(f"{owner}(): {name} is on {x.device}, input on {input.device}")
+    alpha, n_iter, eps = _check_options(owner, alpha, n_iter, reduction, label_smoothing, chunk_rows, vocab_chunk)
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise ValueError(f"{owner}(): ignore_index must be an integer, got {ignore_index!r}")
+    keep = check_targets(target, input.shape[:-1], num_classes, ignore_index, owner, "input")
+    if transforms_active() or torch.compiler.is_compiling():
+        # torch.func transforms and tracing need static shapes: the same loss from the full scores
+        # with plain differentiable operations (no memory saving there).
+        return _plain(input, linear_weight, target, linear_bias, keep, alpha, n_iter, eps, reduction)
+    n = keep.numel()
+    itemsize = torch.finfo(work_dtype(input.dtype)).bits // 8
+    rows = min(chunk_rows or DEFAULT_CHUNK_ROWS, max(n, 1))
+    cols = min(vocab_chunk or max(1, DEFAULT_TILE_BYTES // (rows * itemsize)), num_classes)
+    opts = _Options(alpha, n_iter, eps, reduction, rows, cols, torch.is_grad_enabled())
+    out = _LinearFenchelYoung.apply(input.reshape(-1, d), linear_weight, linear_bias, target.reshape(-1),
+                                    keep.reshape(-1), opts)
+    return out.reshape(target.shape) if reduction == "none" else out
+
+
+class LinearEntmaxLoss(torch.nn.Module):
+    """Module form of :func:`linear_entmax_loss`:
+    ``loss(input, linear_weight, target, linear_bias=None)`` (the output
+    layer's weight is an argument, so it can be shared with an embedding).
+
+    Example:
+        >>> import torch
+        >>> from actlab.torch.large_output import LinearEntmaxLoss
+        >>> loss = LinearEntmaxLoss(alpha=1.5)
+        >>> h, w = torch.zeros(3, 2), torch.zeros(4, 2)  # uniform p: (1 - 4**-0.5) / 0.75
+        >>> round(float(loss(h, w, torch.tensor([0, 1, 3]))), 6)
+        0.666667
+    """
+
+    def __init__(self, alpha: float = 1.5, *, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0, n_iter: int = 50, chunk_rows: int | None = None,
+                 vocab_chunk: int | None = None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.alpha, self.n_iter, self.label_smoothing = _check_options(
+            owner, alpha, n_iter, reduction, label_smoothing, chunk_rows, vocab_chunk)
+        self.ignore_index, self.reduction = ignore_index, reduction
+        self.chunk_rows, self.vocab_chunk = chunk_rows, vocab_chunk
+
+    def forward(self, input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
+                linear_bias: torch.Tensor | None = None) -> torch.Tensor:
+        return linear_entmax_loss(input, linear_weight, target, self.alpha, linear_bias=linear_bias,
+                                  ignore_index=self.ignore_index, reduction=self.reduction,
+                                  label_smoothing=self.label_smoothing, n_iter=self.n_iter,
+                                  chunk_rows=self.chunk_rows, vocab_chunk=self.vocab_chunk)
+
+    def extra_repr(self) -> str:
+        return (f"alpha={self.alpha}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}, "
+                f"reduction={self.reduction!r}")
+
+
+class LinearSparsemaxLoss(LinearEntmaxLoss):
+    """Module form of :func:`linear_sparsemax_loss` (``LinearEntmaxLoss`` with alpha = 2)."""
+
+    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                 chunk_rows: int | None = None, vocab_chunk: int | None = None) -> None:
+        super().__init__(2.0, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing,
+                         chunk_rows=chunk_rows, vocab_chunk=vocab_chunk)
+
+
+def _target_entropy(alpha: float, eps: float, num_classes: int) -> float:
+    """Tsallis entropy of the smoothed target ``(1 - eps) e_t + eps / V``."""
+    if eps == 0.0:
+        return 0.0
+    hi, lo = 1.0 - eps + eps / num_classes, eps / num_classes
+    return (1.0 - hi ** alpha - (num_classes - 1) * lo ** alpha) / (alpha * (alpha - 1.0))
+
+
+def _rows_loss(z: torch.Tensor, p: torch.Tensor, pos: torch.Tensor, zsum: Any, opts: _Options,
+               num_classes: int) -> torch.Tensor:
+    """Per-row loss from the rows' scores ``z`` (full rows, or support lists
+    padded with -inf), ``p`` on them, the target's column ``pos`` in ``z``
+    and (with smoothing) the rows' score sums over the whole vocabulary."""
+    xp = _backend.backend_of(z)
+    loss = fenchel_young_rows(z, p, pos, opts.alpha, xp)
+    eps = opts.smoothing
+    if eps:  # <e_t - q, z> - H(q): eps (z_t - mean z) - H(q)
+        z_t = z.gather(1, pos[:, None]).squeeze(1)
+        loss = loss + eps * (z_t - zsum / num_classes) - _target_entropy(opts.alpha, eps, num_classes)
+    return loss
+
+
+def _entmax_rows(z: torch.Tensor, opts: _Options, with_threshold: bool = False) -> Any:
+    return sparse_forward.forward(z, opts.alpha - 1.0, opts.n_iter, _backend.backend_of(z),
+                                  with_threshold=with_threshold)
+
+
+def _support_lists(hc, wc, bc, tc, tile, opts: _Options):
+    """Locate the support of each row of the chunk ``hc`` tile by tile:
+    ``(scores, columns, rows)`` of a superset of every row's support and its
+    target, sorted by row, and the rows' score sums (smoothing); None when the
+    lists outgrow ``SUPPORT_TILES`` tiles."""
+    m, num_classes = hc.shape[0], wc.shape[0]
+    beta, width = opts.alpha - 1.0, opts.vocab_chunk
+    cap = SUPPORT_TILES * m * width
+    eps = torch.finfo(hc.dtype).eps
+    cut = torch.full((m,), -math.inf, dtype=hc.dtype, device=hc.device)  # running lower bound of the cut
+    zsum = torch.zeros(m, dtype=hc.dtype, device=hc.device) if opts.smoothing else None
+    vals: list[torch.Tensor] = []
+    cols: list[torch.Tensor] = []
+    rows: list[torch.Tensor] = []
+    for j0 in range(0, num_classes, width):
+        j1 = min(j0 + width, num_classes)
+        z = tile[: m * (j1 - j0)].view(m, j1 - j0)
+        if bc is not None:
+            torch.addmm(bc[j0:j1], hc, wc[j0:j1].T, out=z)
+        else:
+            torch.mm(hc, wc[j0:j1].T, out=z)
+        if zsum is not None:
+            zsum += z.sum(1)
+        _, tau = _entmax_rows(z, opts, with_threshold=True)  # this tile's threshold: a lower bound
+        tile_cut = tau.squeeze(1) / beta  # support: z > tau / beta
+        margin = 64 * eps * (1.0 + tile_cut.abs() + 1.0 / beta)  # the bound's rounding, generously
+        cut = torch.maximum(cut, tile_cut - margin)
+        r, c = (z > cut[:, None]).nonzero(as_tuple=True)
+        vals.append(z[r, c])
+        cols.append(c + j0)
+        rows.append(r)
+        if len(vals) > 1:  # drop what the raised bound excludes
+            v, c, r = torch.cat(vals), torch.cat(cols), torch.cat(rows)
+            inside = v > cut[r]
+            vals, cols, rows = [v[inside]], [c[inside]], [r[inside]]
+        if vals[0].numel() > cap:
+            return None
+    v, c, r = torch.cat(vals), torch.cat(cols), torch.cat(rows)
+    # every row's target joins its list (it carries the loss's -z_t even outside the support)
+    has = torch.zeros(m, dtype=torch.bool, device=hc.device)
+    has[r[c == tc[r]]] = True
+    miss = (~has).nonzero().squeeze(1)
+    if miss.numel():
+        tm = tc[miss]
+        z_t = (hc[miss] * wc[tm]).sum(1)
+        if bc is not None:
+            z_t = z_t + bc[tm]
+        v, c, r = torch.cat([v, z_t]), torch.cat([c, tm]), torch.cat([r, miss])
+    order = torch.sort(r, stable=True).indices
+    return v[order], c[order], r[order], zsum
+
+
+def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: _Options, grads, want):
+    """Loss rows of one chunk through its support lists, and the gradients
+    added into ``grads``; None if the lists grew too long (nothing added)."""
+    found = _support_lists(hc, wc, bc, tc, tile, opts)
+    if found is None:
+        return None
+    v, c, r, zsum = found
+    m, num_classes = hc.shape[0], wc.shape[0]
+    counts = torch.bincount(r, minlength=m)
+    starts = torch.cumsum(counts, 0) - counts
+    pos = torch.arange(r.numel(), device=r.device) - starts[r]
+    width = int(counts.max())
+    z = torch.full((m, width), -math.inf, dtype=hc.dtype, device=hc.device)
+    z[r, pos] = v
+    hit = c == tc[r]
+    tpos = torch.zeros(m, dtype=torch.long, device=hc.device)
+    tpos[r[hit]] = pos[hit]
+    p = _entmax_rows(z, opts)
+    loss = _rows_loss(z, p, tpos, zsum, opts, num_classes)
+    gh, gw, gb = grads
+    if gh is None and gw is None and gb is None:
+        return loss, None
+    g = p[r, pos]  # (p - (1 - eps) e_t) on the lists, each row scaled by s
+    g[hit] -= 1.0 - opts.smoothing
+    g *= s[r]
+    gh_c = None
+    if gh is not None:
+        gh_c = torch.nn.functional.embedding_bag(c, wc, starts, mode="sum", per_sample_weights=g)
+    if gw is not None:
+        gw.addmm_(torch.sparse_coo_tensor(torch.stack([c, r]), g, (num_classes, m),
+                                            check_invariants=False), hc)
+    if gb is not None:
+        gb.index_add_(0, c, g)
+    return loss, gh_c
+
+
+def _dense_chunk(hc, wc, bc, tc, s, opts: _Options, grads, width: int):
+    """Loss rows (and gradients) of one chunk with full rows, a few at a time
+    (``width`` scores at once): the fallback for wide supports."""
+    m, num_classes = hc.shape[0], wc.shape[0]
+    gh, gw, gb = grads
+    eps = opts.smoothing
+    group = max(1, width // num_classes)
+    loss = torch.empty(m, dtype=hc.dtype, device=hc.device)
+    gh_c = torch.empty_like(hc) if gh is not None else None
+    for i0 in range(0, m, group):
+        i1 = min(i0 + group, m)
+        hg, tg = hc[i0:i1], tc[i0:i1]
+        z = torch.addmm(bc, hg, wc.T) if bc is not None else hg @ wc.T
+        p = _entmax_rows(z, opts)
+        loss[i0:i1] = _rows_loss(z, p, tg, z.sum(1) if eps else None, opts, num_classes)
+        if gh is None and gw is None and gb is None:
+            continue
+        p.scatter_add_(1, tg[:, None], torch.full((i1 - i0, 1), eps - 1.0, dtype=p.dtype, device=p.device))
+        if eps:
+            p.sub_(eps / num_classes)
+        p.mul_(s[i0:i1, None])
+        if gh_c is not None:
+            gh_c[i0:i1] = p @ wc
+        if gw is not None:
+            gw.addmm_(p.T, hg)
+        if gb is not None:
+            gb.add_(p.sum(0))
+    return loss, gh_c
+
+
+def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
+    """One pass over the counted ``rows`` in chunks: per-row losses (length N,
+    zero on ignored rows) and, where ``want``, the gradients for (h, w, b),
+    row ``i``'s scaled by ``scale`` (0-d or length N)."""
+    n, d = h.shape
+    num_classes = w.shape[0]
+    work = work_dtype(h.dtype)
+    dev = h.device
+    wc = w.to(work)
+    bc = None if b is None else b.to(work)
+    want_h, want_w, want_b = want[0], want[1], want[2] and b is not None
+    gh = torch.zeros((n, d), dtype=work, device=dev) if want_h else None
+    gw = torch.zeros((num_classes, d), dtype=work, device=dev) if want_w else None
+    gb = torch.zeros(num_classes, dtype=work, device=dev) if want_b else None
+    grads = (gh, gw, gb)
+    loss = torch.zeros(n, dtype=work, device=dev)
+    eps = opts.smoothing
+    # the smoothing's -eps/V on every class: rank-one parts, added once at the end (sparse chunks)
+    smooth_h = torch.zeros(d, dtype=work, device=dev) if want_w and eps else None
+    smooth_b = torch.zeros((), dtype=work, device=dev) if want_b and eps else None
+    w_colsum = wc.sum(0) if want_h and eps else None
+    tile = torch.empty(min(opts.chunk_rows, max(rows.numel(), 1)) * opts.vocab_chunk, dtype=work, device=dev)
+    for sel in row_chunks(n, rows, opts.chunk_rows):
+        hc, tc = take_rows(h, sel).to(work), take_rows(t, sel)
+        s = (scale if scale is None or scale.dim() == 0 else take_rows(scale, sel))
+        s = torch.ones((), dtype=work, device=dev) if s is None else s.to(work)
+        s = s.expand(hc.shape[0])
+        out = _sparse_chunk(hc, wc, bc, tc, s, tile, opts, grads, want)
+        if out is not None:
+            if eps:
+                sm = (eps / num_classes) * s
+                if w_colsum is not None:
+                    out = (out[0], out[1] - sm[:, None] * w_colsum)
+                if smooth_h is not None:
+                    smooth_h.add_(sm @ hc)
+                if smooth_b is not None:
+                    smooth_b.add_(sm.sum())
+        else:
+            out = _dense_chunk(hc, wc, bc, tc, s, opts, grads, tile.numel())
+        put_rows(loss, sel, out[0])
+        if gh is not None:
+            put_rows(gh, sel, out[1])
+    if smooth_h is not None:
+        gw.sub_(smooth_h)
+    if smooth_b is not None:
+        gb.sub_(smooth_b)
+    return loss, grads
+
+
+class _LinearFenchelYoung(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, t: torch.Tensor,
+                keep: torch.Tensor, opts: _Options) -> torch.Tensor:
+        work = work_dtype(h.dtype)
+        want = tuple(ctx.needs_input_grad[:3])
+        eager = opts.grad_enabled and any(want) and opts.reduction != "none"
+        count = keep.sum().to(work)
+        ctx.opts, ctx.eager = opts, eager
+        if h.is_meta:  # shapes only
+            loss = torch.zeros(h.shape[0], dtype=work, device=h.device)
+            ctx.grads = tuple(torch.zeros_like(x, dtype=work) if x is not None and need else None
+                              for x, need in zip((h, w, b), want, strict=True)) if eager else None
+            rows = None
+        else:
+            rows = keep.nonzero().squeeze(1)
+            scale = None
+            if eager:
+                one = torch.ones((), dtype=work, device=h.device)
+                scale = torch.where(count > 0, one / count, one) if opts.reduction == "mean" else one
+            loss, grads = _sweep(h, w, b, t, rows, opts, scale, want if eager else (False,) * 3)
+            ctx.grads = grads if eager else None
+        ctx.save_for_backward(h, w, b, t, count, rows)
+        if opts.reduction == "none":
+            return loss.to(h.dtype)
+        total = loss.sum()
+        return (total / count if opts.reduction == "mean" else total).to(h.dtype)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        opts = ctx.opts
+        h, w, b, t, count, rows = ctx.saved_tensors
+        work = work_dtype(h.dtype)
+        grads, ctx.grads = ctx.grads, None
+        if grads is not None:  # computed in forward: scale by the incoming scalar, in place
+            grads = tuple(None if x is None else x.mul_(grad.to(x.dtype)) for x in grads)
+        elif h.is_meta:
+            grads = (torch.zeros_like(h, dtype=work), torch.zeros_like(w, dtype=work),
+                     None if b is None else torch.zeros_like(b, dtype=work))
+        else:  # reduction "none", or a second backward: recompute chunk by chunk
+            g = grad.to(work)
+            if opts.reduction == "none":
+                scale = g.reshape(-1)
+            elif opts.reduction == "mean":
+                scale = torch.where(count > 0, g / count, g)
+            else:
+                scale = g
+            grads = _sweep(h, w, b, t, rows, opts, scale, tuple(ctx.needs_input_grad[:3]))[1]
+        gh, gw, gb = grads
+        return (
+            None if gh is None or not ctx.needs_input_grad[0] else gh.to(h.dtype),
+            None if gw is None or not ctx.needs_input_grad[1] else gw.to(w.dtype),
+            None if gb is None or b is None or not ctx.needs_input_grad[2] else gb.to(b.dtype),
+            None, None, None,
+        )
+
+
+def _plain(h, w, t, b, keep, alpha, n_iter, eps, reduction):
+    """The loss of the module docstring from the full scores, in plain
+    differentiable operations (for ``torch.func`` transforms and tracing)."""
+    import actlab
+
+    z = h @ w.T
+    if b is not None:
+        z = z + b
+    z = z.to(work_dtype(h.dtype))
+    num_classes = w.shape[0]
+    ts = torch.where(keep, t, torch.zeros_like(t))
+    p = actlab.entmax(z, alpha, n_iter)
+    m = z.detach().amax(-1, keepdim=True)
+    zs = z - m
+    if alpha == 2.0:
+        ent = 0.5 * (1.0 - (p * p).sum(-1))
+    else:
+        ent = (1.0 - torch.where(p > 0, p, 0.0).pow(alpha).sum(-1)) / (alpha * (alpha - 1.0))
+    z_t = zs.gather(-1, ts[..., None]).squeeze(-1)
+    row = (p * zs).sum(-1) + ent - z_t
+    if eps:
+        row = row + eps * (z_t - zs.mean(-1)) - _target_entropy(alpha, eps, num_classes)
+    row = torch.where(keep, row, 0.0)
+    if reduction == "none":
+        return row.to(h.dtype)
+    total = row.sum()
+    return (total / keep.sum() if reduction == "mean" else total).to(h.dtype)
