@@ -78,6 +78,8 @@ DEFAULT_CHUNK_ROWS = 1024
 """Rows per chunk by default."""
 DEFAULT_TILE_BYTES = 32 * 2**20
 """Bytes of one chunk's score tile by default (sets ``vocab_chunk``)."""
+BLOCK = 16
+"""Columns per block of the block-maximum screening."""
 SUPPORT_TILES = 2
 """A chunk's support list may hold this many tiles' worth of entries before
 the chunk is redone with dense rows."""
@@ -283,20 +285,74 @@ def _entmax_rows(z: torch.Tensor, opts: _Options, with_threshold: bool = False) 
                                   with_threshold=with_threshold)
 
 
+def _compact(z: torch.Tensor, cols: torch.Tensor, keep: torch.Tensor):
+    """The entries ``keep`` of each row of ``z`` (and their columns
+    ``cols``), moved left into as few columns as the fullest row needs;
+    padding is -inf (column 0)."""
+    pos = keep.cumsum(1) - 1
+    width = max(int(pos[:, -1].max()) + 1, 1) if z.shape[1] else 1
+    r, q = keep.nonzero(as_tuple=True)
+    out = torch.full((z.shape[0], width), -math.inf, dtype=z.dtype, device=z.device)
+    out_c = torch.zeros((z.shape[0], width), dtype=cols.dtype, device=z.device)
+    out[r, pos[r, q]] = z[r, q]
+    out_c[r, pos[r, q]] = cols[r, q]
+    return out, out_c
+
+
+def _lower_cut(z: torch.Tensor, opts: _Options) -> torch.Tensor:
+    """A lower bound (in score units) of the cut of every row of which the
+    rows of ``z`` (-inf padded) hold a subset: the subset's own cut, less its
+    rounding."""
+    beta = opts.alpha - 1.0
+    _, tau = _entmax_rows(z, opts, with_threshold=True)
+    cut = tau.squeeze(1) / beta  # the support is z > tau / beta
+    return cut - 64 * torch.finfo(z.dtype).eps * (1.0 + cut.abs() + 1.0 / beta)
+
+
+def _entries_above(z: torch.Tensor, cut: torch.Tensor, j0: int):
+    """The entries of the tile ``z`` above ``cut`` (found through the maxima
+    of blocks of ``BLOCK`` columns), each row's side by side (-inf padded):
+    ``(scores, columns)``."""
+    m, width = z.shape
+    nb = -(-width // BLOCK)
+    if width % BLOCK:  # a short last block, padded with -inf
+        tail = torch.full((m, BLOCK), -math.inf, dtype=z.dtype, device=z.device)
+        tail[:, : width % BLOCK] = z[:, (nb - 1) * BLOCK:]
+        blocks = torch.cat([z[:, : (nb - 1) * BLOCK].reshape(m, nb - 1, BLOCK), tail[:, None]], 1)
+    else:
+        blocks = z.view(m, nb, BLOCK)
+    rb, cb = (blocks.amax(2) > cut[:, None]).nonzero(as_tuple=True)
+    vb = blocks[rb, cb]
+    i, lane = (vb > cut[rb, None]).nonzero(as_tuple=True)  # row by row, as rb
+    r = rb[i]
+    counts = torch.bincount(r, minlength=m)
+    pos = torch.arange(r.numel(), device=z.device) - (torch.cumsum(counts, 0) - counts)[r]
+    k = max(int(counts.max()), 1) if r.numel() else 1
+    out = torch.full((m, k), -math.inf, dtype=z.dtype, device=z.device)
+    out_c = torch.zeros((m, k), dtype=torch.long, device=z.device)
+    out[r, pos] = vb[i, lane]
+    out_c[r, pos] = cb[i] * BLOCK + lane + j0
+    return out, out_c
+
+
 def _support_lists(hc, wc, bc, tc, tile, opts: _Options):
     """Locate the support of each row of the chunk ``hc`` tile by tile:
-    ``(scores, columns, rows)`` of a superset of every row's support and its
-    target, sorted by row, and the rows' score sums (smoothing); None when the
-    lists outgrow ``SUPPORT_TILES`` tiles."""
+    ``(scores, columns)`` (-inf padded rows) of a superset of each row's
+    support and its target, and the rows' score sums (smoothing); None when
+    the lists outgrow ``SUPPORT_TILES`` tiles.
+
+    The first tile's own cut is a lower bound of the row's; per tile, the
+    blocks of ``BLOCK`` columns whose maximum clears the bound join the
+    lists, and the exact cut of the lists (every entry seen so far that can
+    matter) raises the bound and drops the entries below it."""
     m, num_classes = hc.shape[0], wc.shape[0]
-    beta, width = opts.alpha - 1.0, opts.vocab_chunk
+    width = opts.vocab_chunk
     cap = SUPPORT_TILES * m * width
-    eps = torch.finfo(hc.dtype).eps
-    cut = torch.full((m,), -math.inf, dtype=hc.dtype, device=hc.device)  # running lower bound of the cut
-    zsum = torch.zeros(m, dtype=hc.dtype, device=hc.device) if opts.smoothing else None
-    vals: list[torch.Tensor] = []
-    cols: list[torch.Tensor] = []
-    rows: list[torch.Tensor] = []
+    dev = hc.device
+    zsum = torch.zeros(m, dtype=hc.dtype, device=dev) if opts.smoothing else None
+    lz = torch.full((m, 0), -math.inf, dtype=hc.dtype, device=dev)
+    lc = torch.zeros((m, 0), dtype=torch.long, device=dev)
+    cut = None
     for j0 in range(0, num_classes, width):
         j1 = min(j0 + width, num_classes)
         z = tile[: m * (j1 - j0)].view(m, j1 - j0)
@@ -306,33 +362,23 @@ def _support_lists(hc, wc, bc, tc, tile, opts: _Options):
             torch.mm(hc, wc[j0:j1].T, out=z)
         if zsum is not None:
             zsum += z.sum(1)
-        _, tau = _entmax_rows(z, opts, with_threshold=True)  # this tile's threshold: a lower bound
-        tile_cut = tau.squeeze(1) / beta  # support: z > tau / beta
-        margin = 64 * eps * (1.0 + tile_cut.abs() + 1.0 / beta)  # the bound's rounding, generously
-        cut = torch.maximum(cut, tile_cut - margin)
-        r, c = (z > cut[:, None]).nonzero(as_tuple=True)
-        vals.append(z[r, c])
-        cols.append(c + j0)
-        rows.append(r)
-        if len(vals) > 1:  # drop what the raised bound excludes
-            v, c, r = torch.cat(vals), torch.cat(cols), torch.cat(rows)
-            inside = v > cut[r]
-            vals, cols, rows = [v[inside]], [c[inside]], [r[inside]]
-        if vals[0].numel() > cap:
+        if cut is None:
+            cut = _lower_cut(z, opts)
+        bz, bcols = _entries_above(z, cut, j0)
+        lz, lc = torch.cat([lz, bz], 1), torch.cat([lc, bcols], 1)
+        cut = torch.maximum(cut, _lower_cut(lz, opts))
+        lz, lc = _compact(lz, lc, lz > cut[:, None])
+        if lz.numel() > cap:
             return None
-    v, c, r = torch.cat(vals), torch.cat(cols), torch.cat(rows)
     # every row's target joins its list (it carries the loss's -z_t even outside the support)
-    has = torch.zeros(m, dtype=torch.bool, device=hc.device)
-    has[r[c == tc[r]]] = True
-    miss = (~has).nonzero().squeeze(1)
-    if miss.numel():
-        tm = tc[miss]
-        z_t = (hc[miss] * wc[tm]).sum(1)
+    miss = ~((lc == tc[:, None]) & (lz > -math.inf)).any(1)
+    if bool(miss.any()):
+        z_t = (hc * wc[tc]).sum(1)
         if bc is not None:
-            z_t = z_t + bc[tm]
-        v, c, r = torch.cat([v, z_t]), torch.cat([c, tm]), torch.cat([r, miss])
-    order = torch.sort(r, stable=True).indices
-    return v[order], c[order], r[order], zsum
+            z_t = z_t + bc[tc]
+        lz = torch.cat([lz, torch.where(miss, z_t, -math.inf)[:, None]], 1)
+        lc = torch.cat([lc, tc[:, None]], 1)
+    return lz, lc, zsum
 
 
 def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: _Options, grads, want):
@@ -341,31 +387,27 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: _Options, grads, want):
     found = _support_lists(hc, wc, bc, tc, tile, opts)
     if found is None:
         return None
-    v, c, r, zsum = found
+    z, cols, zsum = found
     m, num_classes = hc.shape[0], wc.shape[0]
-    counts = torch.bincount(r, minlength=m)
-    starts = torch.cumsum(counts, 0) - counts
-    pos = torch.arange(r.numel(), device=r.device) - starts[r]
-    width = int(counts.max())
-    z = torch.full((m, width), -math.inf, dtype=hc.dtype, device=hc.device)
-    z[r, pos] = v
-    hit = c == tc[r]
-    tpos = torch.zeros(m, dtype=torch.long, device=hc.device)
-    tpos[r[hit]] = pos[hit]
+    is_t = (cols == tc[:, None]) & (z > -math.inf)
+    tpos = is_t.to(torch.int8).argmax(1)
     p = _entmax_rows(z, opts)
     loss = _rows_loss(z, p, tpos, zsum, opts, num_classes)
     gh, gw, gb = grads
     if gh is None and gw is None and gb is None:
         return loss, None
-    g = p[r, pos]  # (p - (1 - eps) e_t) on the lists, each row scaled by s
-    g[hit] -= 1.0 - opts.smoothing
+    r, q = ((p > 0) | is_t).nonzero(as_tuple=True)  # the nonzeros of p - q, row by row
+    c = cols[r, q]
+    g = p[r, q] - (1.0 - opts.smoothing) * is_t[r, q].to(p.dtype)
     g *= s[r]
     gh_c = None
     if gh is not None:
+        counts = torch.bincount(r, minlength=m)
+        starts = torch.cumsum(counts, 0) - counts
         gh_c = torch.nn.functional.embedding_bag(c, wc, starts, mode="sum", per_sample_weights=g)
     if gw is not None:
         gw.addmm_(torch.sparse_coo_tensor(torch.stack([c, r]), g, (num_classes, m),
-                                            check_invariants=False), hc)
+                                          check_invariants=False), hc)
     if gb is not None:
         gb.index_add_(0, c, g)
     return loss, gh_c
