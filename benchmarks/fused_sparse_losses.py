@@ -53,8 +53,13 @@ def build(method: str, n: int, d: int, v: int):
     import torch
 
     import actlab
-    from actlab.torch.large_output import DEFAULT_MEMORY_BUDGET, fused_sparse_losses, linear_cross_entropy
-    from actlab.torch.large_output import linear_entmax_loss, linear_sparsemax_loss
+    from actlab.torch.large_output import (
+        DEFAULT_MEMORY_BUDGET,
+        fused_sparse_losses,
+        linear_cross_entropy,
+        linear_entmax_loss,
+        linear_sparsemax_loss,
+    )
 
     g = torch.Generator().manual_seed(0)
     hidden = torch.randn(n, d, generator=g).requires_grad_()
@@ -141,7 +146,7 @@ def table(results: list[dict]) -> str:
             lines.append(f"| {r['method']} | - | - | - | - | - | - | - | - | {r['note']} |")
             continue
 
-        def ratio(key: str) -> str:
+        def ratio(key: str, r: dict = r) -> str:
             return f"{r[key] / ref[key]:.2f}" if ref and ref[key] > 0 else "-"
 
         sup = "-" if r["support"] != r["support"] else f"{r['support']:.1f}"
