@@ -241,7 +241,7 @@ def test_torch_func_grad_uses_the_plain_path():
     (dict(vocab_chunk=-1), "vocab_chunk"),
     (dict(vocab_chunk=2.5), "vocab_chunk"),
     (dict(n_iter=0), "n_iter"),
-    (dict(ignore_index=None), "ignore_index"),
+    (dict(ignore_index="x"), "ignore_index"),
     (dict(target=torch.tensor([0, V])), "out of range"),
     (dict(target=torch.zeros(2)), "target"),
     (dict(linear_bias=torch.zeros(V + 1)), "linear_bias"),

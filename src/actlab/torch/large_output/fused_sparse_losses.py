@@ -141,7 +141,7 @@ def linear_entmax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target:
         alpha: > 1 (1.5: 1.5-entmax, 2: sparsemax; 1 would be the
             cross-entropy: use ``linear_cross_entropy``).
         linear_bias: optional (V,) tensor.
-        ignore_index: target value that is not counted.
+        ignore_index: target value that is not counted (None: -100).
         reduction: ``"mean"`` (over counted rows), ``"sum"`` or ``"none"``.
         label_smoothing: epsilon in [0, 1].
         n_iter: bisection steps for alphas without a closed form (not 1.5, 2).
@@ -196,8 +196,10 @@ def _front(owner, input, linear_weight, target, linear_bias, alpha, n_iter, igno
         if isinstance(x, torch.Tensor) and x.device != input.device:
             raise ValueError(f"{owner}(): {name} is on {x.device}, input on {input.device}")
     alpha, n_iter, eps = _check_options(owner, alpha, n_iter, reduction, label_smoothing, chunk_rows, vocab_chunk)
+    if ignore_index is None:
+        ignore_index = -100
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
-        raise ValueError(f"{owner}(): ignore_index must be an integer, got {ignore_index!r}")
+        raise ValueError(f"{owner}(): ignore_index must be an integer (or None: -100), got {ignore_index!r}")
     keep = check_targets(target, input.shape[:-1], num_classes, ignore_index, owner, "input")
     if transforms_active() or torch.compiler.is_compiling():
         # torch.func transforms and tracing need static shapes: the same loss from the full scores
