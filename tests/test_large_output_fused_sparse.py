@@ -100,9 +100,12 @@ def test_matches_entmax_package_float64(alpha):
 def test_float32_matches_float64_reference(alpha):
     h, w, b, t = make(dtype=torch.float32, scale=2.0)
     ours = fused(h, w, t, alpha, linear_bias=b, **CHUNKS)
-    ref = reference(*(x.detach().double().requires_grad_() for x in (h, w)), t,
-                    b.detach().double().requires_grad_(), alpha)
+    h64, w64, b64 = (x.detach().double().requires_grad_() for x in (h, w, b))
+    ref = reference(h64, w64, t, b64, alpha)
     torch.testing.assert_close(ours.double(), ref, rtol=2e-5, atol=1e-6)
+    for a, e in zip(torch.autograd.grad(ours, [h, w, b]), torch.autograd.grad(ref, [h64, w64, b64]), strict=True):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a.double(), e, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("alpha,eps", [(2.0, 0.0), (1.5, 0.3), (1.3, 0.1)])
