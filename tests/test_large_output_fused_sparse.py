@@ -67,10 +67,11 @@ def check(ours, ref, params, rtol, atol):
         torch.testing.assert_close(a, e, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("alpha,eps,reduction,bias", list(itertools.product(
-    [2.0, 1.5, 1.25], [0.0, 0.2], ["mean", "sum", "none"], [True, False])))
-def test_matches_actlab_unfused_float64(alpha, eps, reduction, bias, monkeypatch):
+@pytest.mark.parametrize("alpha,eps,reduction,bias,products", list(itertools.product(
+    [2.0, 1.5, 1.25], [0.0, 0.2], ["mean", "sum", "none"], [True, False], ["sparse", "tiles"])))
+def test_matches_actlab_unfused_float64(alpha, eps, reduction, bias, products, monkeypatch):
     monkeypatch.setattr(fsl, "_dense_chunk", None)  # the support lists suffice here
+    monkeypatch.setattr(fsl, "SPARSE_DENSITY", 1.0 if products == "sparse" else 0.0)
     h, w, b, t = make(bias=bias, scale=2.0)
     params = [h, w] + ([b] if bias else [])
     ours = fused(h, w, t, alpha, linear_bias=b, reduction=reduction, label_smoothing=eps, **CHUNKS)

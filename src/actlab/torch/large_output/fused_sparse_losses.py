@@ -80,6 +80,9 @@ DEFAULT_TILE_BYTES = 32 * 2**20
 """Bytes of one chunk's score tile by default (sets ``vocab_chunk``)."""
 BLOCK = 16
 """Columns per block of the block-maximum screening."""
+SPARSE_DENSITY = 1 / 64
+"""Sparse gradient products while the nonzeros of ``p - q`` are at most this
+fraction of a chunk's scores; dense products tile by tile above it."""
 SUPPORT_TILES = 2
 """A chunk's support list may hold this many tiles' worth of entries before
 the chunk is redone with dense rows."""
@@ -402,6 +405,10 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: _Options, grads, want):
     c = cols[r, q]
     g = p[r, q] - (1.0 - opts.smoothing) * is_t[r, q].to(p.dtype)
     g *= s[r]
+    if gb is not None:
+        gb.index_add_(0, c, g)
+    if r.numel() > SPARSE_DENSITY * m * num_classes:
+        return loss, _tile_products(hc, wc, r, c, g, tile, opts.vocab_chunk, gh is not None, gw)
     gh_c = None
     if gh is not None:
         counts = torch.bincount(r, minlength=m)
@@ -410,9 +417,32 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: _Options, grads, want):
     if gw is not None:
         gw.addmm_(torch.sparse_coo_tensor(torch.stack([c, r]), g, (num_classes, m),
                                           check_invariants=False), hc)
-    if gb is not None:
-        gb.index_add_(0, c, g)
     return loss, gh_c
+
+
+def _tile_products(hc, wc, r, c, g, tile, width: int, want_h: bool, gw):
+    """The gradient products of the entries ``g`` at (row ``r``, column
+    ``c``) tile by tile, each tile of ``G`` dense in the score buffer (for
+    wide supports, where dense products are faster than sparse ones):
+    ``G @ W`` (returned when ``want_h``) and ``gw += G^T hc``."""
+    m, num_classes = hc.shape[0], wc.shape[0]
+    order = torch.argsort(c)
+    r, c, g = r[order], c[order], g[order]
+    edges = torch.arange(0, num_classes + width, width, device=c.device).clamp_(max=num_classes)
+    bounds = torch.searchsorted(c, edges).tolist()
+    gh_c = torch.zeros_like(hc) if want_h else None
+    for k, j0 in enumerate(range(0, num_classes, width)):
+        lo, hi = bounds[k], bounds[k + 1]
+        if lo == hi:
+            continue
+        j1 = min(j0 + width, num_classes)
+        G = tile[: m * (j1 - j0)].view(m, j1 - j0).zero_()
+        G[r[lo:hi], c[lo:hi] - j0] = g[lo:hi]
+        if gh_c is not None:
+            gh_c.addmm_(G, wc[j0:j1])
+        if gw is not None:
+            gw[j0:j1].addmm_(G.T, hc)
+    return gh_c
 
 
 def _dense_chunk(hc, wc, bc, tc, s, opts: _Options, grads, width: int):
