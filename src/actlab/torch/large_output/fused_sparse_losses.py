@@ -32,7 +32,8 @@ the threshold change nothing), and the loss from actlab's
 :math:`(p - q)` in the directions of input, weight and bias are then sparse
 products (``embedding_bag`` and a sparse ``addmm``), so a chunk costs one
 dense matrix product (the fused cross-entropy needs three), plus the
-label-smoothing term's rank-one part. A chunk whose support list grows past
+label-smoothing term's rank-one part; above ``SPARSE_DENSITY`` nonzeros the
+products are dense, tile by tile. A chunk whose support list grows past
 a few tiles' worth (a nearly uniform row, an alpha near 1) is redone with
 full rows in small groups and dense products.
 
