@@ -160,7 +160,7 @@ def quick() -> None:
     """Small sizes in one process: every method runs, the fused values match the unfused ones."""
     import torch
 
-    n, d, v = 256, 32, 4096
+    n, d, v = 128, 16, 2048
     results = []
     for m in METHODS:
         step, analytic, unfused, _ = build(m, n, d, v)
