@@ -266,3 +266,19 @@ def test_bad_module_arguments_fail_at_construction():
         LinearSparsemaxLoss(reduction="avg")
     with pytest.raises(ValueError, match="chunk_rows"):
         LinearSparsemaxLoss(chunk_rows=0)
+
+
+def test_empty_batch_single_row_and_single_class():
+    w = torch.randn(7, 3, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(0, 3, dtype=torch.float64, requires_grad=True)
+    empty = torch.zeros(0, dtype=torch.long)
+    assert torch.isnan(linear_sparsemax_loss(h, w, empty))
+    assert linear_sparsemax_loss(h, w, empty, reduction="none").shape == (0,)
+    loss = linear_sparsemax_loss(h, w, empty, reduction="sum")
+    assert float(loss.detach()) == 0.0 and not torch.autograd.grad(loss, [w])[0].any()
+    h1 = torch.randn(3, dtype=torch.float64, requires_grad=True)  # one row (d,), a 0-d target
+    check(linear_entmax_loss(h1, w, torch.tensor(2)), reference(h1[None], w, torch.tensor([2]), None, 1.5),
+          [h1, w], 1e-12, 1e-13)
+    w1 = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)  # one class: p = 1, loss 0, gradient 0
+    loss = linear_entmax_loss(torch.randn(4, 3, dtype=torch.float64), w1, torch.zeros(4, dtype=torch.long))
+    assert float(loss.detach()) == 0.0 and not torch.autograd.grad(loss, [w1])[0].any()
