@@ -282,3 +282,10 @@ def test_empty_batch_single_row_and_single_class():
     w1 = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)  # one class: p = 1, loss 0, gradient 0
     loss = linear_entmax_loss(torch.randn(4, 3, dtype=torch.float64), w1, torch.zeros(4, dtype=torch.long))
     assert float(loss.detach()) == 0.0 and not torch.autograd.grad(loss, [w1])[0].any()
+
+
+@pytest.mark.slow
+def test_torch_compile_takes_the_plain_path():
+    h, w, b, t = make(seed=9, scale=2.0)
+    compiled = torch.compile(lambda h, w, b: linear_entmax_loss(h, w, t, linear_bias=b, label_smoothing=0.1))
+    check(compiled(h, w, b), reference(h, w, t, b, 1.5, 0.1), [h, w, b], 1e-12, 1e-13)
