@@ -249,6 +249,8 @@ def test_torch_func_grad_uses_the_plain_path():
     (dict(target=torch.tensor([0, V])), "out of range"),
     (dict(target=torch.zeros(2)), "target"),
     (dict(linear_bias=torch.zeros(V + 1)), "linear_bias"),
+    (dict(weight=torch.ones(V - 1)), "weight"),
+    (dict(weight=torch.ones(V, dtype=torch.long)), "weight"),
     (dict(linear_weight=torch.zeros(V, D + 1)), "linear_weight"),
     (dict(linear_weight=torch.zeros(V, D, dtype=torch.float64)), "dtype"),
 ])
@@ -289,3 +291,18 @@ def test_torch_compile_takes_the_plain_path():
     h, w, b, t = make(seed=9, scale=2.0)
     compiled = torch.compile(lambda h, w, b: linear_entmax_loss(h, w, t, linear_bias=b, label_smoothing=0.1))
     check(compiled(h, w, b), reference(h, w, t, b, 1.5, 0.1), [h, w, b], 1e-12, 1e-13)
+
+
+@pytest.mark.parametrize("alpha,reduction", list(itertools.product([2.0, 1.5], ["mean", "sum", "none"])))
+def test_class_weights_match_the_weighted_unfused_loss(alpha, reduction):
+    h, w, b, t = make(seed=10, scale=2.0)
+    cw = torch.rand(V, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) + 0.1
+    ours = fused(h, w, t, alpha, linear_bias=b, weight=cw, reduction=reduction, **CHUNKS)
+    ref = actlab.entmax_loss(h @ w.T + b, t, alpha, weight=cw, reduction=reduction)
+    check(ours, ref, [h, w, b], 1e-12, 1e-13)
+    # with smoothing: each row's loss times w[t], the mean over the summed weights
+    smooth = fused(h, w, t, alpha, linear_bias=b, weight=cw, label_smoothing=0.2, reduction="sum", **CHUNKS)
+    rows = reference(h, w, t, b, alpha, 0.2, reduction="none")
+    check(smooth, (rows * torch.where(t != -100, cw[t.clamp(min=0)], 0.0)).sum(), [h, w, b], 1e-12, 1e-13)
+    mod = LinearEntmaxLoss(alpha, weight=cw, reduction=reduction, **CHUNKS)
+    assert torch.equal(mod(h, w, t, b), ours)

@@ -100,9 +100,9 @@ class _Options(NamedTuple):
 
 
 def linear_sparsemax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
-                          linear_bias: torch.Tensor | None = None, ignore_index: int = -100,
-                          reduction: str = "mean", label_smoothing: float = 0.0, chunk_rows: int | None = None,
-                          vocab_chunk: int | None = None) -> torch.Tensor:
+                          linear_bias: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                          ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                          chunk_rows: int | None = None, vocab_chunk: int | None = None) -> torch.Tensor:
     r"""Sparsemax loss of ``input @ linear_weight.T + linear_bias`` against ``target``, fused.
 
     Equals ``sparsemax_loss(F.linear(input, linear_weight, linear_bias), target)``
@@ -123,12 +123,13 @@ def linear_sparsemax_loss(input: torch.Tensor, linear_weight: torch.Tensor, targ
 
     Reference: Martins & Astudillo, "From Softmax to Sparsemax" (2016), eq. (17).
     """
-    return _front("linear_sparsemax_loss", input, linear_weight, target, linear_bias, 2.0, 50, ignore_index,
+    return _front("linear_sparsemax_loss", input, linear_weight, target, linear_bias, weight, 2.0, 50, ignore_index,
                   reduction, label_smoothing, chunk_rows, vocab_chunk)
 
 
 def linear_entmax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
-                       alpha: float = 1.5, *, linear_bias: torch.Tensor | None = None, ignore_index: int = -100,
+                       alpha: float = 1.5, *, linear_bias: torch.Tensor | None = None,
+                       weight: torch.Tensor | None = None, ignore_index: int = -100,
                        reduction: str = "mean", label_smoothing: float = 0.0, n_iter: int = 50,
                        chunk_rows: int | None = None, vocab_chunk: int | None = None) -> torch.Tensor:
     r"""alpha-entmax Fenchel-Young loss of ``input @ linear_weight.T + linear_bias``, fused.
@@ -145,6 +146,9 @@ def linear_entmax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target:
         alpha: > 1 (1.5: 1.5-entmax, 2: sparsemax; 1 would be the
             cross-entropy: use ``linear_cross_entropy``).
         linear_bias: optional (V,) tensor.
+        weight: optional (V,) class weights: row i's loss and gradient are
+            multiplied by ``weight[target_i]``, and ``mean`` divides by their
+            sum (PyTorch's convention).
         ignore_index: target value that is not counted (None: -100).
         reduction: ``"mean"`` (over counted rows), ``"sum"`` or ``"none"``.
         label_smoothing: epsilon in [0, 1].
@@ -168,7 +172,7 @@ def linear_entmax_loss(input: torch.Tensor, linear_weight: torch.Tensor, target:
     Reference: Peters, Niculae & Martins, "Sparse Sequence-to-Sequence Models"
     (2019); Blondel, Martins & Niculae, "Learning with Fenchel-Young Losses" (2020).
     """
-    return _front("linear_entmax_loss", input, linear_weight, target, linear_bias, alpha, n_iter, ignore_index,
+    return _front("linear_entmax_loss", input, linear_weight, target, linear_bias, weight, alpha, n_iter, ignore_index,
                   reduction, label_smoothing, chunk_rows, vocab_chunk)
 
 
@@ -191,12 +195,18 @@ def _check_options(owner: str, alpha: Any, n_iter: Any, reduction: Any, label_sm
     return alpha, n_iter, eps
 
 
-def _front(owner, input, linear_weight, target, linear_bias, alpha, n_iter, ignore_index, reduction,
+def _front(owner, input, linear_weight, target, linear_bias, weight, alpha, n_iter, ignore_index, reduction,
            label_smoothing, chunk_rows, vocab_chunk):
     check_hidden_weight(input, linear_weight, owner, ("input", "linear_weight"))
     num_classes, d = linear_weight.shape
     check_bias(linear_bias, num_classes, input.dtype, owner, "linear_bias", "input")
-    for name, x in (("linear_bias", linear_bias), ("target", target)):
+    if weight is not None and (not isinstance(weight, torch.Tensor) or tuple(weight.shape) != (num_classes,)
+                               or not weight.is_floating_point()):
+        got = (f"shape {tuple(weight.shape)} and dtype {weight.dtype}" if isinstance(weight, torch.Tensor)
+               else repr(weight))
+        raise ValueError(f"{owner}(): weight (class weights) must be a float tensor of shape ({num_classes},), "
+                         f"got {got}")
+    for name, x in (("linear_bias", linear_bias), ("weight", weight), ("target", target)):
         if isinstance(x, torch.Tensor) and x.device != input.device:
             raise ValueError(f"{owner}(): {name} is on {x.device}, input on {input.device}")
     alpha, n_iter, eps = _check_options(owner, alpha, n_iter, reduction, label_smoothing, chunk_rows, vocab_chunk)
@@ -205,17 +215,20 @@ def _front(owner, input, linear_weight, target, linear_bias, alpha, n_iter, igno
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
         raise ValueError(f"{owner}(): ignore_index must be an integer (or None: -100), got {ignore_index!r}")
     keep = check_targets(target, input.shape[:-1], num_classes, ignore_index, owner, "input")
+    work = work_dtype(input.dtype)
+    row_w = keep.to(work) if weight is None else torch.where(
+        keep, weight.detach().to(work)[torch.where(keep, target, 0)], 0.0)
     if transforms_active() or torch.compiler.is_compiling():
         # torch.func transforms and tracing need static shapes: the same loss from the full scores
         # with plain differentiable operations (no memory saving there).
-        return _plain(input, linear_weight, target, linear_bias, keep, alpha, n_iter, eps, reduction)
+        return _plain(input, linear_weight, target, linear_bias, keep, row_w, alpha, n_iter, eps, reduction)
     n = keep.numel()
-    itemsize = torch.finfo(work_dtype(input.dtype)).bits // 8
+    itemsize = torch.finfo(work).bits // 8
     rows = min(chunk_rows or DEFAULT_CHUNK_ROWS, max(n, 1))
     cols = min(vocab_chunk or max(1, DEFAULT_TILE_BYTES // (rows * itemsize)), num_classes)
     opts = _Options(alpha, n_iter, eps, reduction, rows, cols, torch.is_grad_enabled())
     out = _LinearFenchelYoung.apply(input.reshape(-1, d), linear_weight, linear_bias, target.reshape(-1),
-                                    keep.reshape(-1), opts)
+                                    keep.reshape(-1), row_w.reshape(-1), opts)
     return out.reshape(target.shape) if reduction == "none" else out
 
 
@@ -233,20 +246,22 @@ class LinearEntmaxLoss(torch.nn.Module):
         0.666667
     """
 
-    def __init__(self, alpha: float = 1.5, *, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, alpha: float = 1.5, *, weight: torch.Tensor | None = None, ignore_index: int = -100,
+                 reduction: str = "mean",
                  label_smoothing: float = 0.0, n_iter: int = 50, chunk_rows: int | None = None,
                  vocab_chunk: int | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
         self.alpha, self.n_iter, self.label_smoothing = _check_options(
             owner, alpha, n_iter, reduction, label_smoothing, chunk_rows, vocab_chunk)
+        self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
         self.chunk_rows, self.vocab_chunk = chunk_rows, vocab_chunk
 
     def forward(self, input: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor,
                 linear_bias: torch.Tensor | None = None) -> torch.Tensor:
         return linear_entmax_loss(input, linear_weight, target, self.alpha, linear_bias=linear_bias,
-                                  ignore_index=self.ignore_index, reduction=self.reduction,
+                                  weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
                                   label_smoothing=self.label_smoothing, n_iter=self.n_iter,
                                   chunk_rows=self.chunk_rows, vocab_chunk=self.vocab_chunk)
 
@@ -258,9 +273,10 @@ class LinearEntmaxLoss(torch.nn.Module):
 class LinearSparsemaxLoss(LinearEntmaxLoss):
     """Module form of :func:`linear_sparsemax_loss` (``LinearEntmaxLoss`` with alpha = 2)."""
 
-    def __init__(self, *, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                 chunk_rows: int | None = None, vocab_chunk: int | None = None) -> None:
-        super().__init__(2.0, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing,
+    def __init__(self, *, weight: torch.Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0, chunk_rows: int | None = None,
+                 vocab_chunk: int | None = None) -> None:
+        super().__init__(2.0, weight=weight, ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing,
                          chunk_rows=chunk_rows, vocab_chunk=vocab_chunk)
 
 
@@ -476,10 +492,11 @@ def _dense_chunk(hc, wc, bc, tc, s, opts: _Options, grads, width: int):
     return loss, gh_c
 
 
-def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
+def _sweep(h, w, b, t, row_w, rows, opts: _Options, scale, want):
     """One pass over the counted ``rows`` in chunks: per-row losses (length N,
-    zero on ignored rows) and, where ``want``, the gradients for (h, w, b),
-    row ``i``'s scaled by ``scale`` (0-d or length N)."""
+    zero on ignored rows), each multiplied by its weight ``row_w``, and, where
+    ``want``, the gradients for (h, w, b), row ``i``'s scaled by ``scale``
+    (0-d or length N) and its weight."""
     n, d = h.shape
     num_classes = w.shape[0]
     work = work_dtype(h.dtype)
@@ -502,7 +519,8 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
         hc, tc = take_rows(h, sel).to(work), take_rows(t, sel)
         s = (scale if scale is None or scale.dim() == 0 else take_rows(scale, sel))
         s = torch.ones((), dtype=work, device=dev) if s is None else s.to(work)
-        s = s.expand(hc.shape[0])
+        rw = take_rows(row_w, sel)
+        s = s * rw
         out = _sparse_chunk(hc, wc, bc, tc, s, tile, opts, grads, want)
         if out is not None:
             if eps:
@@ -515,7 +533,7 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
                     smooth_b.add_(sm.sum())
         else:
             out = _dense_chunk(hc, wc, bc, tc, s, opts, grads, tile.numel())
-        put_rows(loss, sel, out[0])
+        put_rows(loss, sel, out[0] * rw)
         if gh is not None:
             put_rows(gh, sel, out[1])
     if smooth_h is not None:
@@ -528,11 +546,11 @@ def _sweep(h, w, b, t, rows, opts: _Options, scale, want):
 class _LinearFenchelYoung(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, t: torch.Tensor,
-                keep: torch.Tensor, opts: _Options) -> torch.Tensor:
+                keep: torch.Tensor, row_w: torch.Tensor, opts: _Options) -> torch.Tensor:
         work = work_dtype(h.dtype)
         want = tuple(ctx.needs_input_grad[:3])
         eager = opts.grad_enabled and any(want) and opts.reduction != "none"
-        count = keep.sum().to(work)
+        count = row_w.sum()  # the mean's denominator: counted rows, or their summed class weights
         ctx.opts, ctx.eager = opts, eager
         if h.is_meta:  # shapes only
             loss = torch.zeros(h.shape[0], dtype=work, device=h.device)
@@ -545,9 +563,9 @@ class _LinearFenchelYoung(torch.autograd.Function):
             if eager:
                 one = torch.ones((), dtype=work, device=h.device)
                 scale = torch.where(count > 0, one / count, one) if opts.reduction == "mean" else one
-            loss, grads = _sweep(h, w, b, t, rows, opts, scale, want if eager else (False,) * 3)
+            loss, grads = _sweep(h, w, b, t, row_w, rows, opts, scale, want if eager else (False,) * 3)
             ctx.grads = grads if eager else None
-        ctx.save_for_backward(h, w, b, t, count, rows)
+        ctx.save_for_backward(h, w, b, t, row_w, count, rows)
         if opts.reduction == "none":
             return loss.to(h.dtype)
         total = loss.sum()
@@ -557,7 +575,7 @@ class _LinearFenchelYoung(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
         opts = ctx.opts
-        h, w, b, t, count, rows = ctx.saved_tensors
+        h, w, b, t, row_w, count, rows = ctx.saved_tensors
         work = work_dtype(h.dtype)
         grads, ctx.grads = ctx.grads, None
         if grads is not None:  # computed in forward: scale by the incoming scalar, in place
@@ -573,17 +591,17 @@ class _LinearFenchelYoung(torch.autograd.Function):
                 scale = torch.where(count > 0, g / count, g)
             else:
                 scale = g
-            grads = _sweep(h, w, b, t, rows, opts, scale, tuple(ctx.needs_input_grad[:3]))[1]
+            grads = _sweep(h, w, b, t, row_w, rows, opts, scale, tuple(ctx.needs_input_grad[:3]))[1]
         gh, gw, gb = grads
         return (
             None if gh is None or not ctx.needs_input_grad[0] else gh.to(h.dtype),
             None if gw is None or not ctx.needs_input_grad[1] else gw.to(w.dtype),
             None if gb is None or b is None or not ctx.needs_input_grad[2] else gb.to(b.dtype),
-            None, None, None,
+            None, None, None, None,
         )
 
 
-def _plain(h, w, t, b, keep, alpha, n_iter, eps, reduction):
+def _plain(h, w, t, b, keep, row_w, alpha, n_iter, eps, reduction):
     """The loss of the module docstring from the full scores, in plain
     differentiable operations (for ``torch.func`` transforms and tracing)."""
     import actlab
@@ -605,8 +623,8 @@ def _plain(h, w, t, b, keep, alpha, n_iter, eps, reduction):
     row = (p * zs).sum(-1) + ent - z_t
     if eps:
         row = row + eps * (z_t - zs.mean(-1)) - _target_entropy(alpha, eps, num_classes)
-    row = torch.where(keep, row, 0.0)
+    row = torch.where(keep, row, 0.0) * row_w
     if reduction == "none":
         return row.to(h.dtype)
     total = row.sum()
-    return (total / keep.sum() if reduction == "mean" else total).to(h.dtype)
+    return (total / row_w.sum() if reduction == "mean" else total).to(h.dtype)
