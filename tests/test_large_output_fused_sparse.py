@@ -13,10 +13,13 @@ torch = pytest.importorskip("torch")
 
 import actlab  # noqa: E402
 from actlab.torch.functional import linear_entmax_loss, linear_sparsemax_loss  # noqa: E402
-from actlab.torch.large_output import LinearEntmaxLoss, LinearSparsemaxLoss  # noqa: E402
-from actlab.torch.large_output import fused_sparse_losses as fsl  # noqa: E402
+from actlab.torch.large_output import (  # noqa: E402
+    LinearEntmaxLoss,
+    LinearSparsemaxLoss,
+    sparse_chunks,  # noqa: E402
+)
 
-_dense_chunk = fsl._dense_chunk
+_dense_chunk = sparse_chunks._dense_chunk
 
 N, D, V = 37, 8, 53
 CHUNKS = dict(chunk_rows=6, vocab_chunk=37)  # divide neither N nor V: blocks of 16 and a tail
@@ -70,8 +73,8 @@ def check(ours, ref, params, rtol, atol):
 @pytest.mark.parametrize("alpha,eps,reduction,bias,products", list(itertools.product(
     [2.0, 1.5, 1.25], [0.0, 0.2], ["mean", "sum", "none"], [True, False], ["sparse", "tiles"])))
 def test_matches_actlab_unfused_float64(alpha, eps, reduction, bias, products, monkeypatch):
-    monkeypatch.setattr(fsl, "_dense_chunk", None)  # the support lists suffice here
-    monkeypatch.setattr(fsl, "SPARSE_DENSITY", 1.0 if products == "sparse" else 0.0)
+    monkeypatch.setattr(sparse_chunks, "_dense_chunk", None)  # the support lists suffice here
+    monkeypatch.setattr(sparse_chunks, "SPARSE_DENSITY", 1.0 if products == "sparse" else 0.0)
     h, w, b, t = make(bias=bias, scale=2.0)
     params = [h, w] + ([b] if bias else [])
     ours = fused(h, w, t, alpha, linear_bias=b, reduction=reduction, label_smoothing=eps, **CHUNKS)
@@ -132,7 +135,7 @@ def test_any_chunking_gives_the_reference(rows, cols):
 
 @pytest.mark.parametrize("alpha", [2.0, 1.5, 1.3])
 def test_dense_fallback_matches(monkeypatch, alpha):
-    monkeypatch.setattr(fsl, "SUPPORT_TILES", 0)  # every chunk redone with full rows
+    monkeypatch.setattr(sparse_chunks, "SUPPORT_TILES", 0)  # every chunk redone with full rows
     h, w, b, t = make(seed=4)
     ours = fused(h, w, t, alpha, linear_bias=b, label_smoothing=0.1, **CHUNKS)
     check(ours, reference(h, w, t, b, alpha, 0.1), [h, w, b], 1e-12, 1e-13)
@@ -141,7 +144,7 @@ def test_dense_fallback_matches(monkeypatch, alpha):
 @pytest.mark.parametrize("alpha", [2.0, 1.5, 1.2])
 def test_uniform_rows_give_the_tsallis_entropy(alpha, monkeypatch):
     dense = []
-    monkeypatch.setattr(fsl, "_dense_chunk", lambda *a: dense.append(1) or _dense_chunk(*a))
+    monkeypatch.setattr(sparse_chunks, "_dense_chunk", lambda *a: dense.append(1) or _dense_chunk(*a))
     # equal scores: p uniform (support V, past the tile lists), loss H(1/V) = (1 - V^(1-alpha)) / (alpha(alpha-1)),
     # gradient 1/V - e_t
     h = torch.randn(7, D, dtype=torch.float64, requires_grad=True)
