@@ -13,17 +13,21 @@ Per row with target :math:`t`, scores :math:`z = W x + b`,
 
 with the Tsallis entropy :math:`H^T_\alpha(p) = (1 - \sum_j p_j^\alpha)/(\alpha(\alpha-1))`;
 :math:`\alpha = 2` is the sparsemax loss (Martins & Astudillo 2016).
-Rows whose target is ``ignore_index`` count for nothing; ``mean`` divides by
-the number of counted rows (NaN when there is none, as ``F.cross_entropy``).
+With class weights ``weight``, a row's loss and gradient are multiplied by
+``weight[t]``. Rows whose target is ``ignore_index`` count for nothing;
+``mean`` divides by the number of counted rows (the sum of their weights; NaN
+when there is none, as ``F.cross_entropy``).
 
-How: rows are taken in chunks of ``chunk_rows`` and the vocabulary in tiles
-of ``vocab_chunk`` columns; one ``chunk_rows x vocab_chunk`` buffer holds
-the scores of a tile. The support of :math:`p` is located tile by tile: the
-threshold of a subset of the scores is a lower bound of the full row's (it
-only grows as entries are added), so each tile's own exact threshold (actlab's
-search, :mod:`actlab.simplex.threshold`) raises a running lower bound of the
-row's cut, and only the entries above it are kept, as a short list of (row,
-column, score). That list holds the whole support; the exact threshold and
+How (:mod:`actlab.torch.large_output.sparse_chunks`): rows are taken in
+chunks of ``chunk_rows`` and the vocabulary in tiles of ``vocab_chunk``
+columns; one ``chunk_rows x vocab_chunk`` buffer holds the scores of a tile.
+The support of :math:`p` is located tile by tile: the threshold of a subset
+of the scores is a lower bound of the full row's (it only grows as entries
+are added), so the first tile's exact threshold (actlab's search,
+:mod:`actlab.simplex.threshold`) starts a running lower bound of the row's
+cut, the entries above it (found through maxima of blocks of 16 columns) are
+kept as a short list of (column, score) per row, and the exact threshold of
+the list raises the bound after every tile. That list holds the whole support; the exact threshold and
 :math:`p` come from the same search run on it (entries below a lower bound of
 the threshold change nothing), and the loss from actlab's
 :func:`~actlab.losses.sparse.fenchel_young_rows` on it. The gradients
