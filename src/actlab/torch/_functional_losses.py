@@ -27,12 +27,13 @@ from ..losses.sparse import entmax_loss as _entmax_loss
 from ..losses.sparse import sparsemax_loss as _sparsemax_loss
 from ._torch_conventions import legacy_reduction, meta_guard
 from .large_output.fused_cross_entropy import linear_cross_entropy
+from .large_output.fused_sparse_losses import linear_entmax_loss, linear_sparsemax_loss
 
 Tensor = torch.Tensor
 
 __all__ = [
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "distillation_loss", "sparsemax_loss",
-    "entmax_loss", "linear_cross_entropy",
+    "entmax_loss", "linear_cross_entropy", "linear_sparsemax_loss", "linear_entmax_loss",
 ]
 
 

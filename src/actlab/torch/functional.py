@@ -37,6 +37,8 @@ from ._functional_losses import (
     distillation_loss,
     entmax_loss,
     linear_cross_entropy,
+    linear_entmax_loss,
+    linear_sparsemax_loss,
     nll_loss,
     sparsemax_loss,
 )
@@ -65,7 +67,8 @@ __all__ = [
     "softmax", "log_softmax", "softmin", "logsumexp", "hardmax", "spherical_softmax", "taylor_softmax",
     "gumbel_softmax", "sparsemax", "entmax15", "entmax",
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "distillation_loss", "sparsemax_loss",
-    "entmax_loss", "linear_cross_entropy", "scaled_dot_product_attention",
+    "entmax_loss", "linear_cross_entropy", "linear_sparsemax_loss", "linear_entmax_loss",
+    "scaled_dot_product_attention",
 ]
 
 
