@@ -84,3 +84,24 @@ def test_blocked_gradients_equal_dense_ones(case):
         grads.append(torch.autograd.grad((out * dout).sum(), ins))
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_learnable_alpha_gradient_is_zero_on_an_all_masked_row():
+    # entmax of a row of -inf is 0 for every alpha, so d/dalpha is exactly 0 there;
+    # the other rows' alpha gradient is checked against finite differences
+    x = torch.tensor([[-float("inf")] * 4, [0.3, -1.0, 2.0, 0.5], [1.0, -float("inf"), 0.0, 0.2]],
+                     dtype=torch.float64)
+    a = torch.tensor([[1.3], [1.7], [2.4]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor([0.5, -1.0, 2.0, 1.5], dtype=torch.float64)
+    (actlab.entmax(x, alpha=a) * w).sum().backward()
+    assert a.grad[0, 0].item() == 0.0 and torch.isfinite(a.grad).all()
+    torch.autograd.gradcheck(lambda b: actlab.entmax(x, alpha=b), (a.detach().requires_grad_(),))
+    # the same through attention (per-head alpha, a fully masked query), both paths
+    q = torch.randn(1, 2, 3, 4, dtype=torch.float64)
+    allowed = torch.ones(3, 3, dtype=torch.bool)
+    allowed[1] = False
+    for path in ("dense", "blocked"):
+        al = torch.tensor([1.3, 1.7], dtype=torch.float64, requires_grad=True)
+        actlab.attention(q, q, q, attn_mask=allowed, normalizer="entmax", alpha=al, path=path,
+                         block_size=2).sum().backward()
+        assert torch.isfinite(al.grad).all(), path
