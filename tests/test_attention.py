@@ -205,7 +205,7 @@ def test_dropout_is_seeded_and_masks_weights():
     ({"normalizer": "sparsemax", "alpha": 1.5}, "unexpected option 'alpha'"),
     ({"temperature": 0.0, "normalizer": "sparsemax"}, "temperature"),
     ({"is_causal": True, "attn_mask": torch.ones(L, S, dtype=torch.bool)}, "not both|should not be set"),
-    ({"normalizer": "sparsemax", "dropout_p": 0.1, "path": "blocked"}, "blocked path"),
+    ({"normalizer": "taylor_softmax", "path": "blocked"}, "blocked path"),
     ({"normalizer": "softmax", "sink": torch.zeros(5)}, "one value per head"),
 ])
 def test_bad_arguments_are_named(bad, match):

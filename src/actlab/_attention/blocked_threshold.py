@@ -65,6 +65,10 @@ def _x(run: Any, qb: Any, i0: int, i1: int, j0: int, j1: int, beta: Any) -> tupl
     return (s64 if isinstance(beta, float) and beta == 1.0 else s64 * beta), allowed, t
 
 
+def _dropped(w: Any, drop: Any) -> Any:
+    return w if drop is None else w * drop
+
+
 def _power(d: Any, e: Any, xp: Any) -> Any:
     """``d ** e`` for d >= 0 (0 where d = 0), e a float or an array."""
     if isinstance(e, float) and e == 1.0:
@@ -169,13 +173,14 @@ def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
         p = _power(d, 1.0 / beta, xp)
         u = _power(d, (1.0 - beta) / beta, xp)
         vb = run.v[:, j0:j1]
-        acc = acc + xp.astype(p, wdt) @ vb
-        U = U + xp.astype(u, wdt) @ vb
+        drop = run.drop(i0, i1, j0, j1, p)
+        acc = acc + xp.astype(_dropped(p, drop), wdt) @ vb
+        U = U + xp.astype(_dropped(u, drop), wdt) @ vb
         su, sp = su + xp.sum(u, axis=-1, keepdims=True), sp + xp.sum(p, axis=-1, keepdims=True)
         if learn_alpha:
             plogp = xp.where(p > 0, p * xp.log(xp.where(p > 0, p, 1.0)), 0.0)
             ent = ent + xp.sum(plogp, axis=-1, keepdims=True)
-            PL = PL + xp.astype(plogp, wdt) @ vb
+            PL = PL + xp.astype(_dropped(plogp, drop), wdt) @ vb
     spn = xp.where(sp > 0, sp, 1.0)
     out = acc / xp.astype(spn, wdt)
     return out, (tau, spn, U, su, PL, ent, tmax)
@@ -208,12 +213,16 @@ def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any
             p = _power(d, 1.0 / beta, xp) / spn
             u = _power(d, (1.0 - beta) / beta, xp)
             vb = v[:, j0:j1]
-            g = xp.astype(dob @ vb.mT, xp.float64)
+            drop = run.drop(i0, i1, j0, j1, p)
+            g = _dropped(xp.astype(dob @ vb.mT, xp.float64), drop)
             ds = xp.astype(u * (g - qw), qb.dtype)
-            dvs[jb] = dvs[jb] + xp.astype(p, qb.dtype).mT @ dob
+            dvs[jb] = dvs[jb] + xp.astype(_dropped(p, drop), qb.dtype).mT @ dob
             if plan.length_scale:
                 gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
-            dt = (ds if isinstance(f, float) and f == 1.0 else ds * f) * plan.scale
+            dt = ds if isinstance(f, float) and f == 1.0 else ds * f
+            if run.dmask is not None:
+                run.dmask.put(i0, jb, dt)
+            dt = dt * plan.scale
             dq = dq + dt @ k[:, j0:j1]
             dks[jb] = dks[jb] + dt.mT @ qb
         dqs.append(dq)
@@ -228,4 +237,6 @@ def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any
             acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
                 gf * log_n / plan.temperature, axis=1, keepdims=True)
     grads = tuple(acc[n] if not isinstance(run.params.get(n), (float, type(None))) else None for n in plan.learnable)
+    if run.dmask is not None:
+        grads = (*grads, run.dmask.result())
     return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads
