@@ -129,7 +129,7 @@ def _candidates(run: Any, qb: Any, i0: int, i1: int, beta: Any, mz: Any, cut: An
 
 
 def _solve_candidates(run: Any, Z: Any, mz: Any, beta: Any) -> Any:
-    """The exact threshold (x units) from the candidate scores ``Z``: actlab's
+    r"""The exact threshold (x units) from the candidate scores ``Z``: actlab's
     in-memory search (:mod:`actlab.simplex.threshold`), whose cut c (exact maps;
     the support is ``z - max > c``) or sigma gives
     :math:`\tau = \beta(\max + c)` or :math:`\beta(\max + \sigma) - 1`."""
