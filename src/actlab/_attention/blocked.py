@@ -113,15 +113,18 @@ class MaskGrad:
     array the blocked path makes, and only when asked)."""
 
     def __init__(self, run: Run) -> None:
-        self.run, self.tiles = run, {}
-        self.bm = run.plan.mask.add.shape[0]
+        self.run = run
+        self.add: Any = run.plan.mask.add
+        self.tiles: dict[tuple[int, int], Any] = {}
+        assert self.add is not None
+        self.bm = self.add.shape[0]
 
     def put(self, i0: int, jb: int, dt: Any) -> None:
         xp = self.run.xp
         self.tiles[i0, jb] = xp.sum(dt, axis=0, keepdims=True) if self.bm == 1 and dt.shape[0] != 1 else dt
 
     def result(self) -> Any:
-        run, xp, add = self.run, self.run.xp, self.run.plan.mask.add
+        run, xp, add = self.run, self.run.xp, self.add
         rows = [xp.concat([self.tiles.get((i0, jb), xp.zeros_like(add[:, i0:i1, j0:j1]))
                            for jb, (j0, j1) in enumerate(run.keys)], axis=-1) for i0, i1 in run.queries]
         return xp.concat(rows, axis=1)
