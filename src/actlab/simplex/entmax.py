@@ -65,7 +65,8 @@ def _alpha_vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> t
         return None, None
     beta = alpha - 1.0
     w = entmax_weights(y, beta, xp)
-    wh = w / xp.sum(w, axis=-1, keepdims=True)
+    sw = xp.sum(w, axis=-1, keepdims=True)
+    wh = w / xp.where(sw > 0, sw, 1.0)  # an all -inf row: y = w = 0, so d = 0
     pos = y > 0
     ylogy = xp.where(pos, y * xp.log(xp.where(pos, y, 1.0)), 0.0)
     ent = xp.sum(ylogy, axis=-1, keepdims=True)
