@@ -122,7 +122,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     result = render_gallery(args.out, formats=args.format or (), processes=args.jobs, progress=not args.quiet,
-                            entries=entries)
+                            entries=entries, reproductions=args.reproductions)
     n = sum(1 for w in result.written.values() if "png" in w)
     print(f"wrote {n} figures; open {result.index.resolve()}")
     for slug, why in result.skipped.items():
@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPUs, at most 4)")
     s.add_argument("--only", metavar="NAME,NAME,...", help="only these functions (and the comparisons among them)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--reproductions", metavar="DIR", help="draw the reproduction records NAME.json in DIR "
+                   "(written by 'actlab reproduce NAME --json DIR/NAME.json'; default: the shipped ones)")
     s.set_defaults(run=cmd_gallery)
 
     s = sub.add_parser("compare", help="vector maps side by side on the same scores")

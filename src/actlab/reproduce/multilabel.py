@@ -86,7 +86,7 @@ def f1_scores(gold: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
 
 
 def _cv(x: np.ndarray, y: np.ndarray, loss: str, lambdas: tuple[float, ...], folds: int, seed: int,
-        bar: Progress) -> dict[tuple[float, float], np.ndarray]:
+        bar: Progress, max_iter: int) -> dict[tuple[float, float], np.ndarray]:
     """Mean validation (micro, macro) F1 per (lambda, grid value)."""
     from sklearn.model_selection import KFold
 
@@ -96,7 +96,7 @@ def _cv(x: np.ndarray, y: np.ndarray, loss: str, lambdas: tuple[float, ...], fol
         xtr, xva = lm.standardize(x[tr], x[va])
         w = None
         for lam in lambdas:
-            w = lm.fit(xtr, y[tr], loss, lam, warm=w)
+            w = lm.fit(xtr, y[tr], loss, lam, warm=w, max_iter=max_iter)
             z = lm.scores(xva, w)
             p = lm.predict(xva, w, loss)
             for v in grid:
@@ -107,7 +107,7 @@ def _cv(x: np.ndarray, y: np.ndarray, loss: str, lambdas: tuple[float, ...], fol
 
 def run(full: bool = False, progress: bool = True, seed: int = 0, *, splits: int | None = None,
         lambdas: tuple[float, ...] | None = None, folds: int = 5, n_train: int = 1500,
-        data: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict[str, Any]]:
+        data: tuple[np.ndarray, np.ndarray] | None = None, max_iter: int = 100) -> list[dict[str, Any]]:
     """One row per loss: test ``micro_f1`` and ``macro_f1`` (fractions) with the
     hyper-parameters chosen by cross-validation; with several ``splits`` (default
     1, ``full``: 5) the mean over random splits and its standard deviation."""
@@ -122,12 +122,12 @@ def run(full: bool = False, progress: bool = True, seed: int = 0, *, splits: int
             tr, te = order[:n_train], order[n_train:]
             for loss in lm.LOSSES:
                 bar.note(f"split {s + 1} {loss}")
-                cv = _cv(x_all[tr], y_all[tr], loss, lambdas, folds, seed, bar)
+                cv = _cv(x_all[tr], y_all[tr], loss, lambdas, folds, seed, bar, max_iter)
                 a, b = lm.standardize(x_all[tr], x_all[te])
                 got = []
                 for which in (0, 1):
                     lam, v = max(cv, key=lambda key: cv[key][which])
-                    w = lm.fit(a, y_all[tr], loss, lam)
+                    w = lm.fit(a, y_all[tr], loss, lam, max_iter=max_iter)
                     pred = label_sets(lm.predict(b, w, loss), lm.scores(b, w), loss, v)
                     got.append(f1_scores(y_all[te], pred)[which])
                     chosen[loss].append(f"lambda {lam:g}, {'t' if loss != 'sparsemax' else 's'} {v:g}")

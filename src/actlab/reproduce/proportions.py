@@ -101,7 +101,7 @@ def jsd(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def _cv_scores(x: np.ndarray, q: np.ndarray, loss: str, lambdas: tuple[float, ...], folds: int, seed: int,
-               bar: Progress) -> dict[float, tuple[float, float]]:
+               bar: Progress, max_iter: int) -> dict[float, tuple[float, float]]:
     """Mean validation (jsd, mse) per lambda over ``folds`` folds; lambdas from
     large to small, each fit warm-started from the previous one."""
     from sklearn.model_selection import KFold
@@ -111,7 +111,7 @@ def _cv_scores(x: np.ndarray, q: np.ndarray, loss: str, lambdas: tuple[float, ..
         xtr, xva = lm.standardize(x[tr], x[va])
         w = None
         for lam in lambdas:
-            w = lm.fit(xtr, q[tr], loss, lam, warm=w)
+            w = lm.fit(xtr, q[tr], loss, lam, warm=w, max_iter=max_iter)
             p = lm.predict(xva, w, loss)
             out[lam][0] += jsd(p, q[va]) / folds
             out[lam][1] += mse(p, q[va]) / folds
@@ -121,7 +121,7 @@ def _cv_scores(x: np.ndarray, q: np.ndarray, loss: str, lambdas: tuple[float, ..
 
 def run(full: bool = False, progress: bool = True, seed: int = 0, *, labels: tuple[int, ...] = (10, 50),
         lengths: tuple[int, ...] | None = None, lambdas: tuple[float, ...] | None = None, folds: int = 5,
-        n_train: int = 1200, n_test: int = 1000) -> list[dict[str, Any]]:
+        n_train: int = 1200, n_test: int = 1000, max_iter: int = 100) -> list[dict[str, Any]]:
     """One row per (loss, K, length, proportions): test ``jsd`` and ``mse``
     with the L2 weight chosen by cross-validation (``lam_jsd``, ``lam_mse``)."""
     lengths = lengths or (LENGTHS_FULL if full else LENGTHS)
@@ -135,12 +135,12 @@ def run(full: bool = False, progress: bool = True, seed: int = 0, *, labels: tup
             xtr, qtr, xte, qte = x[:n_train], q[:n_train], x[n_train:], q[n_train:]
             for loss in LOSSES:
                 bar.note(f"K={k} L={ell} {prop} {loss}")
-                cv = _cv_scores(xtr, qtr, loss, lambdas, folds, seed, bar)
+                cv = _cv_scores(xtr, qtr, loss, lambdas, folds, seed, bar, max_iter)
                 lam_j = min(lambdas, key=lambda lam: cv[lam][0])
                 lam_m = min(lambdas, key=lambda lam: cv[lam][1])
                 a, b = lm.standardize(xtr, xte)
-                p_j = lm.predict(b, lm.fit(a, qtr, loss, lam_j), loss)
-                p_m = p_j if lam_m == lam_j else lm.predict(b, lm.fit(a, qtr, loss, lam_m), loss)
+                p_j = lm.predict(b, lm.fit(a, qtr, loss, lam_j, max_iter=max_iter), loss)
+                p_m = p_j if lam_m == lam_j else lm.predict(b, lm.fit(a, qtr, loss, lam_m, max_iter=max_iter), loss)
                 bar.step(2)
                 rows.append({"loss": loss, "K": k, "length": ell, "proportions": prop,
                              "jsd": jsd(p_j, qte), "mse": mse(p_m, qte), "lam_jsd": lam_j, "lam_mse": lam_m})
