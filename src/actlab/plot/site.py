@@ -98,7 +98,7 @@ def _page(title: str, body: str, prefix: str) -> str:
         f"<link rel=\"icon\" type=\"image/svg+xml\" href=\"{prefix}favicon.svg\">\n</head>\n<body>\n"
         f"<header class=\"top\"><h1>actlab gallery</h1><nav><a href=\"{prefix}index.html\">Functions</a>"
         f"<a href=\"{prefix}comparisons.html\">Comparisons</a><a href=\"{prefix}reproductions.html\">Reproductions</a>"
-        "</nav></header>\n<main>\n{body}\n"
+        f"</nav></header>\n<main>\n{body}\n"
         "<footer>Drawn by <code>actlab gallery</code> with matplotlib; static files only, nothing is loaded "
         "from the network. Function: <span class=\"key\"></span> solid; derivative: <span class=\"key d\"></span> "
         "dashed, in the same colours on every page.</footer>\n</main>\n</body>\n</html>\n"

@@ -90,7 +90,7 @@ class Progress:
             self._bar.close()
 
 
-def fmt(x: float, digits: int = 3) -> str:
+def fmt(x: float | None, digits: int = 3) -> str:
     """``x`` with ``digits`` significant digits (``-`` for None)."""
     return "-" if x is None else f"{x:.{digits}g}"
 

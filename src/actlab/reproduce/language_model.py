@@ -122,7 +122,7 @@ def _model(vocab_size: int, s: Settings):
     return FeedForwardLM()
 
 
-def _output(kind: str, v: int, d: int, freq):
+def _output(kind: str, v: int, d: int, freq) -> Any:
     """The output layer, starting (up to its random weights) at the unigram distribution."""
     import torch
 
@@ -130,9 +130,9 @@ def _output(kind: str, v: int, d: int, freq):
 
     counts = freq.clamp(min=1)
     if kind == "hierarchical":
-        layer = HierarchicalSoftmax(d, class_counts=counts.tolist())
-        layer.init_bias_from_counts(counts)
-        return layer
+        tree = HierarchicalSoftmax(d, class_counts=counts.tolist())
+        tree.init_bias_from_counts(counts)
+        return tree
     layer = torch.nn.Linear(d, v)
     torch.nn.init.normal_(layer.weight, std=d**-0.5)
     with torch.no_grad():

@@ -80,9 +80,9 @@ def f1_scores(gold: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
     mr = float(np.mean(np.divide(tp, n_gold, out=np.zeros_like(tp), where=n_gold > 0)))
 
     def h(a: float, b: float) -> float:
-        return 2 * a * b / (a + b) if a + b else 0.0
+        return float(2 * a * b / (a + b)) if a + b else 0.0
 
-    return h(micro_p, micro_r), h(mp, mr)
+    return h(float(micro_p), float(micro_r)), h(mp, mr)
 
 
 def _cv(x: np.ndarray, y: np.ndarray, loss: str, lambdas: tuple[float, ...], folds: int, seed: int,

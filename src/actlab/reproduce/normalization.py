@@ -68,7 +68,7 @@ def gradient_rows(scales: tuple[float, ...] = SCALES) -> list[dict[str, Any]]:
     for c in scales:
         z = c * np.array([1.0, 2.0])
         for name in ("softmax", "sum_normalize"):
-            f = actlab.get(name).function
+            f: Any = actlab.get(name).function
             p = np.asarray(f(z))
             g = np.asarray(f.vjp(z, -target / p[0]))  # d(-log p_0)/dz through the map's own VJP
             rows.append({"part": "gradient", "map": name, "scale": c, "p_true": float(p[0]),
@@ -83,13 +83,13 @@ def _probabilities(name: str, z: np.ndarray) -> tuple[np.ndarray, Any]:
     if name == "sum_normalize":  # make the scores positive first: softplus, then divide by the sum
         u = np.asarray(actlab.softplus(z))
         dsp = np.asarray(actlab.derivative("softplus")(z))
-        f = actlab.sum_normalize
-        return np.asarray(f(u)), lambda g: np.asarray(f.vjp(u, g)) * dsp
-    f = actlab.get(name).function
+        norm: Any = actlab.sum_normalize
+        return np.asarray(norm(u)), lambda g: np.asarray(norm.vjp(u, g)) * dsp
+    f: Any = actlab.get(name).function
     return np.asarray(f(z)), lambda g: np.asarray(f.vjp(z, g))
 
 
-def _nll(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def _nll(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, Any]:
     z = x @ w[1:] + w[0]
     p, vjp = _probabilities(name, z)
     py = np.maximum(p[np.arange(len(y)), y], 1e-300)
@@ -102,7 +102,7 @@ def _train(name: str, x: np.ndarray, y: np.ndarray, lr: float, epochs: int, seed
     k = int(y.max()) + 1
     w = np.random.default_rng(seed).normal(0.0, 0.01, (x.shape[1] + 1, k))
     onehot = np.eye(k)[y]
-    curve = []
+    curve: list[float] = []
     for epoch in range(1, epochs + 1):
         value, p, vjp = _nll(name, x, y, w)
         py = np.maximum(p[np.arange(len(y)), y], 1e-300)[:, None]
