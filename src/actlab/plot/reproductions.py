@@ -36,7 +36,7 @@ def _lines(ax: Any, xs: list[float], ys: list[float], i: int, label: str, dashed
 
 def _proportions(rows: Rows):
     ks = sorted({r["K"] for r in rows})
-    fig, axes = style.new_figure(ncols=2, nrows=len(ks), size=(9.6, 3.3 * len(ks)))
+    fig, axes = style.new_figure(ncols=2, nrows=len(ks), size=(9.6, 3.3 * len(ks)), margins=(0.95, 0.18, 0.55, 0.38))
     for row, k in enumerate(ks):
         for col, metric in enumerate(("jsd", "mse")):
             ax = axes[2 * row + col]
