@@ -97,7 +97,8 @@ def _page(title: str, body: str, prefix: str) -> str:
         f"<title>{esc(title)}</title>\n<link rel=\"stylesheet\" href=\"{prefix}style.css\">\n"
         f"<link rel=\"icon\" type=\"image/svg+xml\" href=\"{prefix}favicon.svg\">\n</head>\n<body>\n"
         f"<header class=\"top\"><h1>actlab gallery</h1><nav><a href=\"{prefix}index.html\">Functions</a>"
-        f"<a href=\"{prefix}comparisons.html\">Comparisons</a></nav></header>\n<main>\n{body}\n"
+        f"<a href=\"{prefix}comparisons.html\">Comparisons</a><a href=\"{prefix}reproductions.html\">Reproductions</a>"
+        f"</nav></header>\n<main>\n{body}\n"
         "<footer>Drawn by <code>actlab gallery</code> with matplotlib; static files only, nothing is loaded "
         "from the network. Function: <span class=\"key\"></span> solid; derivative: <span class=\"key d\"></span> "
         "dashed, in the same colours on every page.</footer>\n</main>\n</body>\n</html>\n"
@@ -211,6 +212,11 @@ def write_site(result: Any, entries: Sequence[Entry], jobs: Sequence[Any]) -> No
     (out / "favicon.svg").write_text(FAVICON, encoding="utf-8")
     (out / "index.html").write_text(_index(entries, result), encoding="utf-8")
     (out / "comparisons.html").write_text(_comparisons_page(jobs, result), encoding="utf-8")
+    from .reproductions import page_body
+
+    found = {j.stem.removeprefix("fig/repro-"): Path(j.what[1]) for j in jobs if j.what[0] == "reproduction"}
+    (out / "reproductions.html").write_text(
+        _page("Reproductions - actlab gallery", page_body(found, result, esc, _figure), ""), encoding="utf-8")
     for i, e in enumerate(entries):
         prev = entries[i - 1] if i > 0 else None
         nxt = entries[i + 1] if i + 1 < len(entries) else None
