@@ -187,6 +187,76 @@ def _losses(rank, world, counter, dtype, report):
         report.append((what, len(fwd), steps if not name.startswith("ce") else 0, sum(c[2] for c in fwd) / N))
 
 
+def _linear(rank, world, counter, dtype, report):
+    """The fused-linear losses against the single-process fused losses on the
+    full weight (themselves tested against the losses of the full scores)."""
+    from actlab.torch.distributed import (
+        _search,
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
+    )
+    from actlab.torch.large_output import linear_cross_entropy, linear_entmax_loss, linear_sparsemax_loss
+
+    N, d, V_local = 9, 5, 13
+    V = world * V_local
+    g = torch.Generator().manual_seed(41)
+    scale = torch.tensor([0.02, 0.3, 1.0, 3.0, 10.0, 1.0, 0.5, 2.0, 5.0], dtype=dtype)[:, None]
+    h = torch.randn(N, d, generator=g, dtype=dtype) * scale  # row 0 nearly uniform: the dense fallback
+    W, b = torch.randn(V, d, generator=g, dtype=dtype), torch.randn(V, generator=g, dtype=dtype) * 0.3
+    t = torch.randint(0, V, (N,), generator=g)
+    t[3] = -100
+    cols = slice(rank * V_local, (rank + 1) * V_local)
+    ck = dict(chunk_rows=4)
+    sk = dict(chunk_rows=4, vocab_chunk=4)
+    cases = [
+        ("linear ce", lambda h, W, b: linear_cross_entropy(h, W, t, linear_bias=b),
+         lambda h, W, b: vocab_parallel_linear_cross_entropy(h, W, t, bias_shard=b, **ck)),
+        ("linear ce smoothing z-loss none",
+         lambda h, W, b: linear_cross_entropy(h, W, t, linear_bias=b, label_smoothing=0.2, z_loss=1e-2,
+                                              reduction="none"),
+         lambda h, W, b: vocab_parallel_linear_cross_entropy(h, W, t, bias_shard=b, label_smoothing=0.2,
+                                                             z_loss=1e-2, reduction="none", **ck)),
+        ("linear sparsemax loss", lambda h, W, b: linear_sparsemax_loss(h, W, t, linear_bias=b),
+         lambda h, W, b: vocab_parallel_linear_sparsemax_loss(h, W, t, bias_shard=b, **sk)),
+        ("linear entmax15 loss smoothing none",
+         lambda h, W, b: linear_entmax_loss(h, W, t, 1.5, linear_bias=b, label_smoothing=0.1, reduction="none"),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 1.5, bias_shard=b, label_smoothing=0.1,
+                                                           reduction="none", **sk)),
+        ("linear entmax 1.25 loss smoothing sum",
+         lambda h, W, b: linear_entmax_loss(h, W, t, 1.25, linear_bias=b, label_smoothing=0.1, reduction="sum"),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 1.25, bias_shard=b, label_smoothing=0.1,
+                                                           reduction="sum", **sk)),
+        ("linear entmax 2 loss no bias", lambda h, W, b: linear_entmax_loss(h, W, t, 2.0),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 2.0, chunk_rows=2, vocab_chunk=64)),
+    ]
+    wrow = torch.linspace(0.5, 1.5, N, dtype=dtype)
+    for name, single, parallel in cases:
+        with_bias = "no bias" not in name
+        hf, Wf, bf = (x.clone().requires_grad_() for x in (h, W, b))
+        ref = single(hf, Wf, bf if with_bias else None)
+        (ref * wrow if ref.dim() else ref).sum().backward()
+        hl, Wl, bl = h.clone().requires_grad_(), W[cols].clone().requires_grad_(), b[cols].clone().requires_grad_()
+        counter.take()
+        got = parallel(hl, Wl, bl if with_bias else None)
+        fwd, steps = counter.take(), _search.LAST_STEPS[0]
+        (got * wrow if got.dim() else got).sum().backward()
+        bwd = counter.take()
+        what = f"{name} world={world} {dtype}"
+        _close(got, ref.detach(), dtype, what)
+        _close(hl.grad, hf.grad, dtype, what + " input grad")
+        _close(Wl.grad, Wf.grad[cols], dtype, what + " weight grad")
+        if with_bias:
+            _close(bl.grad, bf.grad[cols], dtype, what + " bias grad")
+        assert bwd == [("sum", N * d, N * d * h.element_size())], (what, bwd)
+        if " ce" in name:
+            assert [(c[0], c[1]) for c in fwd] == [("max", N), ("sum", 3 * N + 1)], (what, fwd)
+        else:
+            exact = "1.25" not in name
+            assert [c[0] for c in fwd] == ["max"] + ["sum"] * (steps + (not exact)), (what, fwd)
+        report.append((what, len(fwd), steps if " ce" not in name else 0, sum(c[2] for c in fwd) / N))
+
+
 def _uneven_and_dtensor(rank, world, counter, dtype, with_dtensor):
     for sizes in ([3 + 4 * r for r in range(world)], [5] * (world - 1) + [0]):  # uneven, and an empty shard
         _uneven(rank, sizes, dtype)
@@ -275,6 +345,7 @@ def _worker(rank: int, world: int, store_path: str, out: str) -> None:
         for dtype in (torch.float64, torch.float32):
             _maps(rank, world, counter, dtype, 11, report)
             _losses(rank, world, counter, dtype, report)
+            _linear(rank, world, counter, dtype, report)
         _maps(rank, world, counter, torch.float64, 600, report)  # long rows: the block screening path
         _nonfinite(rank, world, counter, torch.float64)
         _uneven_and_dtensor(rank, world, counter, torch.float64, world == 3)
@@ -314,7 +385,7 @@ def test_vocab_parallel_matches_single_process(world: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with open(_run(world, tmp)) as f:
             rows = [line.split("\t") for line in f]
-    assert len(rows) == 2 * (4 + 10) + 4
+    assert len(rows) == 2 * (4 + 10 + 6) + 4
 
 
 def test_errors_name_the_argument() -> None:

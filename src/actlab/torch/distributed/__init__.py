@@ -26,12 +26,12 @@ The sparse maps and losses are, to our knowledge, the first distributed
 sparsemax/entmax (Martins & Astudillo 2016; Peters, Niculae & Martins 2019).
 """
 
-from .losses import vocab_parallel_cross_entropy, vocab_parallel_entmax_loss, vocab_parallel_sparsemax_loss
 from .linear_losses import (
     vocab_parallel_linear_cross_entropy,
     vocab_parallel_linear_entmax_loss,
     vocab_parallel_linear_sparsemax_loss,
 )
+from .losses import vocab_parallel_cross_entropy, vocab_parallel_entmax_loss, vocab_parallel_sparsemax_loss
 from .maps import vocab_parallel_entmax, vocab_parallel_sparsemax
 
 __all__ = [

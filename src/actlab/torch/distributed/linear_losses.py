@@ -38,8 +38,9 @@ import torch
 
 from ...losses._reduction import check_reduction
 from ..large_output import sparse_chunks
-from ..large_output._common import check_bias, check_hidden_weight, check_positive_int, check_nonnegative
+from ..large_output._common import check_bias, check_hidden_weight, check_nonnegative, check_positive_int
 from ..large_output.fused_sparse_losses import DEFAULT_CHUNK_ROWS, DEFAULT_TILE_BYTES
+from . import _search
 from ._comm import all_reduce, local_target, shard_of
 from .losses import ce_grad, ce_rows, fy_rows, reduce_rows
 from .maps import check_alpha, work_dtype
@@ -93,7 +94,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             zk[sel] = torch.where(here[sel], z.gather(-1, rel[sel, None]).squeeze(-1), 0.0)
             if smoothing:
                 zsum[sel] = z.sum(-1)
-        m = all_reduce(m_l, "max", group)
+        m = all_reduce(m_l.clone(), "max", group)  # (in place)
         m = torch.where(torch.isfinite(m), m, 0.0)
         rows, S, lse, V = ce_rows(m, S_l * torch.exp(m_l - m), torch.where(here, zk - m.squeeze(-1), 0.0)[:, None],
                                   (zsum[:, None] - Vl * m) if smoothing else None, Vl, group, smoothing, z_loss,
@@ -213,9 +214,7 @@ class _LinearFenchelYoung(torch.autograd.Function):
         zk = torch.where(here, torch.where(is_t, L, -math.inf).amax(-1), -math.inf)[:, None]
         rows, sol, spread = fy_rows(L, zk, group, beta, n_iter, num_classes, smoothing,
                                     (zsum, Vl) if smoothing else None)
-        from ._search import values
-
-        ctx.save_for_backward(h, w, b, values(sol, beta), C, is_t, keep)
+        ctx.save_for_backward(h, w, b, _search.values(sol, beta), C, is_t, keep)
         ctx.opts = (group, smoothing, spread, opts)
         return torch.where(keep, rows, 0.0)
 

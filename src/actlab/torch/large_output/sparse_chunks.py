@@ -186,7 +186,7 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: Options, grads, want):
     if found is None:
         return None
     z, cols, zsum = found
-    m, num_classes = hc.shape[0], wc.shape[0]
+    num_classes = wc.shape[0]
     is_t = (cols == tc[:, None]) & (z > -math.inf)
     tpos = is_t.to(torch.int8).argmax(1)
     p = _entmax_rows(z, opts)
