@@ -301,6 +301,27 @@ def _uneven(rank, sizes, dtype):
         got.backward()
         _close(got, ref.detach(), dtype, f"uneven {sizes} smoothed alpha={alpha}")
         _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} smoothed grad alpha={alpha}")
+    if min(sizes) > 0:  # the fused-linear losses on uneven rows of the weight
+        from actlab.torch.distributed import vocab_parallel_linear_cross_entropy, vocab_parallel_linear_entmax_loss
+        from actlab.torch.large_output import linear_cross_entropy, linear_entmax_loss
+
+        g = torch.Generator().manual_seed(23)
+        h, W = torch.randn(6, 4, generator=g, dtype=dtype) * 2, torch.randn(V, 4, generator=g, dtype=dtype)
+        for name, single, parallel in (
+                ("ce", lambda h, W: linear_cross_entropy(h, W, t, label_smoothing=0.1),
+                 lambda h, W: vocab_parallel_linear_cross_entropy(h, W, t, label_smoothing=0.1, vocab_offset=off,
+                                                                  chunk_rows=4)),
+                ("entmax 1.25", lambda h, W: linear_entmax_loss(h, W, t, 1.25, label_smoothing=0.2),
+                 lambda h, W: vocab_parallel_linear_entmax_loss(h, W, t, 1.25, label_smoothing=0.2,
+                                                                vocab_offset=off, chunk_rows=4, vocab_chunk=4))):
+            hf, Wf = h.clone().requires_grad_(), W.clone().requires_grad_()
+            single(hf, Wf).backward()
+            hl, Wl = h.clone().requires_grad_(), W[cols].clone().requires_grad_()
+            got = parallel(hl, Wl)
+            got.backward()
+            _close(got, single(h, W), dtype, f"uneven {sizes} linear {name}")
+            _close(hl.grad, hf.grad, dtype, f"uneven {sizes} linear {name} input grad")
+            _close(Wl.grad, Wf.grad[cols], dtype, f"uneven {sizes} linear {name} weight grad")
 
 
 def _dtensor(rank, world, dtype):
@@ -405,6 +426,15 @@ def test_errors_name_the_argument() -> None:
                 vocab_parallel_cross_entropy(x, torch.tensor([0, 1]), label_smoothing=2.0)
             with pytest.raises(ValueError, match="logits_shard"):
                 vocab_parallel_entmax(torch.arange(4))
+            from actlab.torch.distributed import vocab_parallel_linear_entmax_loss
+
+            with pytest.raises(ValueError, match="weight_shard must have shape"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 3), torch.tensor([0, 1]))
+            with pytest.raises(ValueError, match="bias_shard"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 4), torch.tensor([0, 1]),
+                                                  bias_shard=torch.randn(4))
+            with pytest.raises(ValueError, match="vocab_chunk"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 4), torch.tensor([0, 1]), vocab_chunk=0)
         finally:
             dist.destroy_process_group()
     with pytest.raises(RuntimeError, match="init_process_group"):
@@ -421,6 +451,9 @@ def test_gradcheck_on_one_rank() -> None:
         vocab_parallel_cross_entropy,
         vocab_parallel_entmax,
         vocab_parallel_entmax_loss,
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
         vocab_parallel_sparsemax_loss,
     )
 
@@ -435,6 +468,16 @@ def test_gradcheck_on_one_rank() -> None:
                       lambda z: vocab_parallel_entmax_loss(z, t, alpha=1.7, reduction="none"),
                       lambda z: vocab_parallel_cross_entropy(z, t, label_smoothing=0.3, z_loss=0.1)):
                 assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+            h, w = x[:, :4].detach().clone().requires_grad_(), (torch.randn(7, 4, generator=g, dtype=torch.float64)
+                                                                 .requires_grad_())
+            b = torch.randn(7, generator=g, dtype=torch.float64).requires_grad_()
+            for f in (lambda h, w, b: vocab_parallel_linear_cross_entropy(h, w, t, bias_shard=b, z_loss=0.1,
+                                                                         label_smoothing=0.2, chunk_rows=2),
+                      lambda h, w, b: vocab_parallel_linear_sparsemax_loss(h, w, t, bias_shard=b, chunk_rows=2,
+                                                                          vocab_chunk=3, reduction="none"),
+                      lambda h, w, b: vocab_parallel_linear_entmax_loss(h, w, t, 1.3, bias_shard=b, chunk_rows=2,
+                                                                       label_smoothing=0.1)):
+                assert torch.autograd.gradcheck(f, (h, w, b), eps=1e-6, atol=1e-6)
         finally:
             dist.destroy_process_group()
 
