@@ -302,7 +302,10 @@ def _uneven(rank, sizes, dtype):
         _close(got, ref.detach(), dtype, f"uneven {sizes} smoothed alpha={alpha}")
         _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} smoothed grad alpha={alpha}")
     if min(sizes) > 0:  # the fused-linear losses on uneven rows of the weight
-        from actlab.torch.distributed import vocab_parallel_linear_cross_entropy, vocab_parallel_linear_entmax_loss
+        from actlab.torch.distributed import (
+            vocab_parallel_linear_cross_entropy,
+            vocab_parallel_linear_entmax_loss,
+        )
         from actlab.torch.large_output import linear_cross_entropy, linear_entmax_loss
 
         g = torch.Generator().manual_seed(23)
@@ -481,3 +484,46 @@ def test_gradcheck_on_one_rank() -> None:
         finally:
             dist.destroy_process_group()
 
+
+
+@pytest.mark.slow  # a TorchDispatchMode's first use costs seconds
+def test_linear_losses_never_hold_the_scores(monkeypatch) -> None:
+    """No tensor as large as the rows' scores is made, forward or backward (a group of one)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from actlab.simplex import sparse_forward
+
+    monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)  # numba's import and compilation cost seconds
+
+    from actlab.torch.distributed import (
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
+    )
+
+    class Largest(TorchDispatchMode):
+        most = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for o in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(o, torch.Tensor) and o.layout == torch.strided:  # memory held, not views' sizes
+                    self.most = max(self.most, o.untyped_storage().nbytes() // o.element_size())
+            return out
+
+    N, d, V = 32, 8, 256
+    g = torch.Generator().manual_seed(3)
+    h = (torch.randn(N, d, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    w = torch.randn(V, d, generator=g, dtype=torch.float64).requires_grad_()
+    t = torch.randint(0, V, (N,), generator=g)
+    with tempfile.TemporaryDirectory() as tmp:
+        _one_rank_group(tmp)
+        try:
+            for f in (lambda: vocab_parallel_linear_cross_entropy(h, w, t, chunk_rows=8),
+                      lambda: vocab_parallel_linear_sparsemax_loss(h, w, t, chunk_rows=8, vocab_chunk=32),
+                      lambda: vocab_parallel_linear_entmax_loss(h, w, t, 1.5, chunk_rows=8, vocab_chunk=32)):
+                with Largest() as mode:
+                    f().backward()
+                assert mode.most <= 8 * V, mode.most  # one chunk of rows' scores at most
+        finally:
+            dist.destroy_process_group()
