@@ -42,7 +42,7 @@ from ..large_output._common import check_bias, check_hidden_weight, check_nonneg
 from ..large_output.fused_sparse_losses import DEFAULT_CHUNK_ROWS, DEFAULT_TILE_BYTES
 from . import _search
 from ._comm import all_reduce, local_target, shard_of
-from .losses import ce_grad, ce_rows, fy_rows, reduce_rows
+from .losses import ce_grad, ce_rows, fy_rows, reduce_rows, row_max
 from .maps import check_alpha, work_dtype
 
 __all__ = ["vocab_parallel_linear_cross_entropy", "vocab_parallel_linear_sparsemax_loss",
@@ -94,8 +94,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             zk[sel] = torch.where(here[sel], z.gather(-1, rel[sel, None]).squeeze(-1), 0.0)
             if smoothing:
                 zsum[sel] = z.sum(-1)
-        m = all_reduce(m_l.clone(), "max", group)  # (in place)
-        m = torch.where(torch.isfinite(m), m, 0.0)
+        m = row_max(m_l, group)  # the chunks' maxima are a one-column shard
         rows, S, lse, V = ce_rows(m, S_l * torch.exp(m_l - m), torch.where(here, zk - m.squeeze(-1), 0.0)[:, None],
                                   (zsum[:, None] - Vl * m) if smoothing else None, Vl, group, smoothing, z_loss,
                                   vocab_known)
