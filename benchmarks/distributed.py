@@ -1,7 +1,7 @@
 """Vocab-parallel losses and maps (``actlab.torch.distributed``): time per
 forward+backward, collectives per call and bytes communicated per row.
 
-    python benchmarks/distributed.py --quick          # 2 local ranks, 32 x 2048: a few seconds
+    python benchmarks/distributed.py --quick          # 2 local ranks, 32 x 2048 (hidden 32): a few seconds
     python benchmarks/distributed.py --write          # 4 local ranks; the table into docs/distributed.md
     torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
         benchmarks/distributed.py --rows 4096 --vocab 131072
@@ -14,7 +14,10 @@ under ``torchrun`` (``RANK``/``WORLD_SIZE`` set) it joins that group
 drawn per row from [0.5, 8] so that supports range from a few classes to
 hundreds). Time: the median over ``--reps`` calls of forward + backward on
 rank 0 (the collectives keep the ranks in step), with the single-process
-function on the full logits beside it, in one process. Collectives and bytes are
+function on the full logits beside it, in one process. The fused-linear
+losses take ``(rows, hidden)`` inputs and each rank ``vocab / world`` rows
+of the output weight; their single-process column is actlab's fused loss on
+the full weight. Collectives and bytes are
 counted by a wrapper around ``torch.distributed.all_reduce`` (bytes are
 those of the reduced tensors, the payload each rank contributes; a ring
 all-reduce moves about twice that over the wire).
@@ -58,6 +61,18 @@ def cases():
         "entmax a=1.5": (lambda z, t: D.vocab_parallel_entmax(z), lambda z, t: at.entmax15(z, dim=-1), False),
         "entmax a=1.25": (lambda z, t: D.vocab_parallel_entmax(z, alpha=1.25),
                           lambda z, t: at.entmax(z, alpha=1.25, dim=-1), False),
+    }
+
+
+def linear_cases():
+    """name -> (parallel(input, weight_shard, target), single(input, weight, target)): the fused-linear losses."""
+    from actlab.torch import distributed as D
+    from actlab.torch import large_output as L
+
+    return {
+        "linear_cross_entropy": (D.vocab_parallel_linear_cross_entropy, L.linear_cross_entropy),
+        "linear_sparsemax_loss": (D.vocab_parallel_linear_sparsemax_loss, L.linear_sparsemax_loss),
+        "linear_entmax_loss a=1.5": (D.vocab_parallel_linear_entmax_loss, L.linear_entmax_loss),
     }
 
 
@@ -134,14 +149,62 @@ def run(rank, world, args, out=None):
                          bytes_per_row=(sum(fwd) + sum(bwd)) / N, ms=1e3 * par,
                          single_ms=None if one is None else 1e3 * one))
     dist.all_reduce = orig
+    rows += _run_linear(rank, world, args, device, dtype, N, V, t, counting, calls)
     if rank == 0:
-        meta = dict(world=world, rows=N, vocab=V, dtype=args.dtype, device=args.device,
+        meta = dict(world=world, rows=N, vocab=V, hidden=args.hidden, dtype=args.dtype, device=args.device,
                     backend=dist.get_backend(), threads=torch.get_num_threads())
         result = dict(meta=meta, rows=rows)
         if out:
             Path(out).write_text(json.dumps(result))
         else:
             print(table(result))
+
+
+def _run_linear(rank, world, args, device, dtype, N, V, t, counting, calls):
+    """The fused-linear rows: ``(rows, hidden)`` inputs (``randn * s``, ``s`` per row as the logits'), a
+    ``(V, hidden)`` weight of ``randn / sqrt(hidden)``, each rank its ``V / world`` rows; gradients for
+    the input and the weight shard."""
+    import torch
+    import torch.distributed as dist
+
+    from actlab.torch.distributed import _search
+
+    d, Vl = args.hidden, V // world
+    g = torch.Generator().manual_seed(2)
+    h = (torch.randn(N, d, generator=g) * (0.5 + 7.5 * torch.rand(N, 1, generator=g))).to(device, dtype)
+    W = (torch.randn(V, d, generator=g) / d**0.5).to(device, dtype)
+    shard = W[rank * Vl:(rank + 1) * Vl].contiguous()
+    orig, rows = dist.all_reduce, []
+    for name, (parallel, single) in linear_cases().items():
+        if args.only and args.only not in name:
+            continue
+
+        def step(fn=parallel, w=shard):
+            hh, ww = h.detach().requires_grad_(), w.detach().requires_grad_()
+            fn(hh, ww, t).backward()
+
+        step()  # warm-up
+        dist.all_reduce = counting
+        calls.clear()
+        hh, ww = h.detach().requires_grad_(), shard.detach().requires_grad_()
+        y = parallel(hh, ww, t)
+        fwd, steps = list(calls), _search.LAST_STEPS[0]
+        calls.clear()
+        y.backward()
+        bwd = list(calls)
+        dist.all_reduce = orig
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        dist.barrier()
+        par = _median_time(step, args.reps)
+        one = None
+        if rank == 0 and args.single:
+            one = _median_time(lambda fn=single: step(fn, W), args.reps)
+        dist.barrier()
+        rows.append(dict(name=f"{name} (d={d})", fwd=len(fwd), bwd=len(bwd), steps=steps if "cross" not in name else 0,
+                         bytes_per_row=(sum(fwd) + sum(bwd)) / N, ms=1e3 * par,
+                         single_ms=None if one is None else 1e3 * one))
+    return rows
 
 
 def table(result):
@@ -175,6 +238,7 @@ def main(argv=None):
     p.add_argument("--world", type=int, default=4, help="local ranks to start (ignored under torchrun)")
     p.add_argument("--rows", type=int, default=1024)
     p.add_argument("--vocab", type=int, default=32768)
+    p.add_argument("--hidden", type=int, default=256, help="input features of the fused-linear rows")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=1, help="torch threads per local rank")
@@ -184,7 +248,7 @@ def main(argv=None):
     p.add_argument("--write", action="store_true", help=f"write the table into {DOC.relative_to(ROOT)}")
     args = p.parse_args(argv)
     if args.quick:
-        args.world, args.rows, args.vocab, args.reps = 2, 32, 2048, 2
+        args.world, args.rows, args.vocab, args.hidden, args.reps = 2, 32, 2048, 32, 2
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # under torchrun
         import torch
         import torch.distributed as dist

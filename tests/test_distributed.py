@@ -187,6 +187,76 @@ def _losses(rank, world, counter, dtype, report):
         report.append((what, len(fwd), steps if not name.startswith("ce") else 0, sum(c[2] for c in fwd) / N))
 
 
+def _linear(rank, world, counter, dtype, report):
+    """The fused-linear losses against the single-process fused losses on the
+    full weight (themselves tested against the losses of the full scores)."""
+    from actlab.torch.distributed import (
+        _search,
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
+    )
+    from actlab.torch.large_output import linear_cross_entropy, linear_entmax_loss, linear_sparsemax_loss
+
+    N, d, V_local = 9, 5, 13
+    V = world * V_local
+    g = torch.Generator().manual_seed(41)
+    scale = torch.tensor([0.02, 0.3, 1.0, 3.0, 10.0, 1.0, 0.5, 2.0, 5.0], dtype=dtype)[:, None]
+    h = torch.randn(N, d, generator=g, dtype=dtype) * scale  # row 0 nearly uniform: the dense fallback
+    W, b = torch.randn(V, d, generator=g, dtype=dtype), torch.randn(V, generator=g, dtype=dtype) * 0.3
+    t = torch.randint(0, V, (N,), generator=g)
+    t[3] = -100
+    cols = slice(rank * V_local, (rank + 1) * V_local)
+    ck = dict(chunk_rows=4)
+    sk = dict(chunk_rows=4, vocab_chunk=4)
+    cases = [
+        ("linear ce", lambda h, W, b: linear_cross_entropy(h, W, t, linear_bias=b),
+         lambda h, W, b: vocab_parallel_linear_cross_entropy(h, W, t, bias_shard=b, **ck)),
+        ("linear ce smoothing z-loss none",
+         lambda h, W, b: linear_cross_entropy(h, W, t, linear_bias=b, label_smoothing=0.2, z_loss=1e-2,
+                                              reduction="none"),
+         lambda h, W, b: vocab_parallel_linear_cross_entropy(h, W, t, bias_shard=b, label_smoothing=0.2,
+                                                             z_loss=1e-2, reduction="none", **ck)),
+        ("linear sparsemax loss", lambda h, W, b: linear_sparsemax_loss(h, W, t, linear_bias=b),
+         lambda h, W, b: vocab_parallel_linear_sparsemax_loss(h, W, t, bias_shard=b, **sk)),
+        ("linear entmax15 loss smoothing none",
+         lambda h, W, b: linear_entmax_loss(h, W, t, 1.5, linear_bias=b, label_smoothing=0.1, reduction="none"),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 1.5, bias_shard=b, label_smoothing=0.1,
+                                                           reduction="none", **sk)),
+        ("linear entmax 1.25 loss smoothing sum",
+         lambda h, W, b: linear_entmax_loss(h, W, t, 1.25, linear_bias=b, label_smoothing=0.1, reduction="sum"),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 1.25, bias_shard=b, label_smoothing=0.1,
+                                                           reduction="sum", **sk)),
+        ("linear entmax 2 loss no bias", lambda h, W, b: linear_entmax_loss(h, W, t, 2.0),
+         lambda h, W, b: vocab_parallel_linear_entmax_loss(h, W, t, 2.0, chunk_rows=2, vocab_chunk=64)),
+    ]
+    wrow = torch.linspace(0.5, 1.5, N, dtype=dtype)
+    for name, single, parallel in cases:
+        with_bias = "no bias" not in name
+        hf, Wf, bf = (x.clone().requires_grad_() for x in (h, W, b))
+        ref = single(hf, Wf, bf if with_bias else None)
+        (ref * wrow if ref.dim() else ref).sum().backward()
+        hl, Wl, bl = h.clone().requires_grad_(), W[cols].clone().requires_grad_(), b[cols].clone().requires_grad_()
+        counter.take()
+        got = parallel(hl, Wl, bl if with_bias else None)
+        fwd, steps = counter.take(), _search.LAST_STEPS[0]
+        (got * wrow if got.dim() else got).sum().backward()
+        bwd = counter.take()
+        what = f"{name} world={world} {dtype}"
+        _close(got, ref.detach(), dtype, what)
+        _close(hl.grad, hf.grad, dtype, what + " input grad")
+        _close(Wl.grad, Wf.grad[cols], dtype, what + " weight grad")
+        if with_bias:
+            _close(bl.grad, bf.grad[cols], dtype, what + " bias grad")
+        assert bwd == [("sum", N * d, N * d * h.element_size())], (what, bwd)
+        if " ce" in name:
+            assert [(c[0], c[1]) for c in fwd] == [("max", N), ("sum", 3 * N + 1)], (what, fwd)
+        else:
+            exact = "1.25" not in name
+            assert [c[0] for c in fwd] == ["max"] + ["sum"] * (steps + (not exact)), (what, fwd)
+        report.append((what, len(fwd), steps if " ce" not in name else 0, sum(c[2] for c in fwd) / N))
+
+
 def _uneven_and_dtensor(rank, world, counter, dtype, with_dtensor):
     for sizes in ([3 + 4 * r for r in range(world)], [5] * (world - 1) + [0]):  # uneven, and an empty shard
         _uneven(rank, sizes, dtype)
@@ -231,6 +301,30 @@ def _uneven(rank, sizes, dtype):
         got.backward()
         _close(got, ref.detach(), dtype, f"uneven {sizes} smoothed alpha={alpha}")
         _close(loc.grad, full.grad[:, cols], dtype, f"uneven {sizes} smoothed grad alpha={alpha}")
+    if min(sizes) > 0:  # the fused-linear losses on uneven rows of the weight
+        from actlab.torch.distributed import (
+            vocab_parallel_linear_cross_entropy,
+            vocab_parallel_linear_entmax_loss,
+        )
+        from actlab.torch.large_output import linear_cross_entropy, linear_entmax_loss
+
+        g = torch.Generator().manual_seed(23)
+        h, W = torch.randn(6, 4, generator=g, dtype=dtype) * 2, torch.randn(V, 4, generator=g, dtype=dtype)
+        for name, single, parallel in (
+                ("ce", lambda h, W: linear_cross_entropy(h, W, t, label_smoothing=0.1),
+                 lambda h, W: vocab_parallel_linear_cross_entropy(h, W, t, label_smoothing=0.1, vocab_offset=off,
+                                                                  chunk_rows=4)),
+                ("entmax 1.25", lambda h, W: linear_entmax_loss(h, W, t, 1.25, label_smoothing=0.2),
+                 lambda h, W: vocab_parallel_linear_entmax_loss(h, W, t, 1.25, label_smoothing=0.2,
+                                                                vocab_offset=off, chunk_rows=4, vocab_chunk=4))):
+            hf, Wf = h.clone().requires_grad_(), W.clone().requires_grad_()
+            single(hf, Wf).backward()
+            hl, Wl = h.clone().requires_grad_(), W[cols].clone().requires_grad_()
+            got = parallel(hl, Wl)
+            got.backward()
+            _close(got, single(h, W), dtype, f"uneven {sizes} linear {name}")
+            _close(hl.grad, hf.grad, dtype, f"uneven {sizes} linear {name} input grad")
+            _close(Wl.grad, Wf.grad[cols], dtype, f"uneven {sizes} linear {name} weight grad")
 
 
 def _dtensor(rank, world, dtype):
@@ -275,6 +369,7 @@ def _worker(rank: int, world: int, store_path: str, out: str) -> None:
         for dtype in (torch.float64, torch.float32):
             _maps(rank, world, counter, dtype, 11, report)
             _losses(rank, world, counter, dtype, report)
+            _linear(rank, world, counter, dtype, report)
         _maps(rank, world, counter, torch.float64, 600, report)  # long rows: the block screening path
         _nonfinite(rank, world, counter, torch.float64)
         _uneven_and_dtensor(rank, world, counter, torch.float64, world == 3)
@@ -314,7 +409,7 @@ def test_vocab_parallel_matches_single_process(world: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with open(_run(world, tmp)) as f:
             rows = [line.split("\t") for line in f]
-    assert len(rows) == 2 * (4 + 10) + 4
+    assert len(rows) == 2 * (4 + 10 + 6) + 4
 
 
 def test_errors_name_the_argument() -> None:
@@ -334,6 +429,15 @@ def test_errors_name_the_argument() -> None:
                 vocab_parallel_cross_entropy(x, torch.tensor([0, 1]), label_smoothing=2.0)
             with pytest.raises(ValueError, match="logits_shard"):
                 vocab_parallel_entmax(torch.arange(4))
+            from actlab.torch.distributed import vocab_parallel_linear_entmax_loss
+
+            with pytest.raises(ValueError, match="weight_shard must have shape"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 3), torch.tensor([0, 1]))
+            with pytest.raises(ValueError, match="bias_shard"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 4), torch.tensor([0, 1]),
+                                                  bias_shard=torch.randn(4))
+            with pytest.raises(ValueError, match="vocab_chunk"):
+                vocab_parallel_linear_entmax_loss(x, torch.randn(5, 4), torch.tensor([0, 1]), vocab_chunk=0)
         finally:
             dist.destroy_process_group()
     with pytest.raises(RuntimeError, match="init_process_group"):
@@ -350,6 +454,9 @@ def test_gradcheck_on_one_rank() -> None:
         vocab_parallel_cross_entropy,
         vocab_parallel_entmax,
         vocab_parallel_entmax_loss,
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
         vocab_parallel_sparsemax_loss,
     )
 
@@ -364,6 +471,59 @@ def test_gradcheck_on_one_rank() -> None:
                       lambda z: vocab_parallel_entmax_loss(z, t, alpha=1.7, reduction="none"),
                       lambda z: vocab_parallel_cross_entropy(z, t, label_smoothing=0.3, z_loss=0.1)):
                 assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-6)
+            h, w = x[:, :4].detach().clone().requires_grad_(), (torch.randn(7, 4, generator=g, dtype=torch.float64)
+                                                                 .requires_grad_())
+            b = torch.randn(7, generator=g, dtype=torch.float64).requires_grad_()
+            for f in (lambda h, w, b: vocab_parallel_linear_cross_entropy(h, w, t, bias_shard=b, z_loss=0.1,
+                                                                         label_smoothing=0.2, chunk_rows=2),
+                      lambda h, w, b: vocab_parallel_linear_sparsemax_loss(h, w, t, bias_shard=b, chunk_rows=2,
+                                                                          vocab_chunk=3, reduction="none"),
+                      lambda h, w, b: vocab_parallel_linear_entmax_loss(h, w, t, 1.3, bias_shard=b, chunk_rows=2,
+                                                                       label_smoothing=0.1)):
+                assert torch.autograd.gradcheck(f, (h, w, b), eps=1e-6, atol=1e-6)
         finally:
             dist.destroy_process_group()
 
+
+
+@pytest.mark.slow  # a TorchDispatchMode's first use costs seconds
+def test_linear_losses_never_hold_the_scores(monkeypatch) -> None:
+    """No tensor as large as the rows' scores is made, forward or backward (a group of one)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from actlab.simplex import sparse_forward
+
+    monkeypatch.setattr(sparse_forward, "USE_COMPILED", False)  # numba's import and compilation cost seconds
+
+    from actlab.torch.distributed import (
+        vocab_parallel_linear_cross_entropy,
+        vocab_parallel_linear_entmax_loss,
+        vocab_parallel_linear_sparsemax_loss,
+    )
+
+    class Largest(TorchDispatchMode):
+        most = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for o in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(o, torch.Tensor) and o.layout == torch.strided:  # memory held, not views' sizes
+                    self.most = max(self.most, o.untyped_storage().nbytes() // o.element_size())
+            return out
+
+    N, d, V = 32, 8, 256
+    g = torch.Generator().manual_seed(3)
+    h = (torch.randn(N, d, generator=g, dtype=torch.float64) * 3).requires_grad_()
+    w = torch.randn(V, d, generator=g, dtype=torch.float64).requires_grad_()
+    t = torch.randint(0, V, (N,), generator=g)
+    with tempfile.TemporaryDirectory() as tmp:
+        _one_rank_group(tmp)
+        try:
+            for f in (lambda: vocab_parallel_linear_cross_entropy(h, w, t, chunk_rows=8),
+                      lambda: vocab_parallel_linear_sparsemax_loss(h, w, t, chunk_rows=8, vocab_chunk=32),
+                      lambda: vocab_parallel_linear_entmax_loss(h, w, t, 1.5, chunk_rows=8, vocab_chunk=32)):
+                with Largest() as mode:
+                    f().backward()
+                assert mode.most <= 8 * V, mode.most  # one chunk of rows' scores at most
+        finally:
+            dist.destroy_process_group()

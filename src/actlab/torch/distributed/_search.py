@@ -125,13 +125,13 @@ def solve(x: torch.Tensor, beta: float, n_iter: int, group: Any, num_classes: in
     """The threshold of the rows of the shard ``x`` (classes last, no grad)
     over ``group``; with ``zk`` (the target's logit where this shard holds
     it, ``-inf`` elsewhere) also the Fenchel-Young loss of each row. ``rider``,
-    a function of the shifted shard giving ``(N, j)`` columns, has their sums
+    a function of the shifted shard and the row maxima giving ``(N, j)`` columns, has their sums
     over all shards computed with the first search step."""
     xp = _backend.backend_of(x)
     x, m, a, nan_row, ninf_row, zt = _first(x, beta, n_iter, group, zk)
     X = x - m
     LAST_STEPS[0] = 0
-    ride = {} if rider is None else {"local": rider(X)}
+    ride = {} if rider is None else {"local": rider(X, m)}
     C = _candidates(X, a, m, xp)
     if threshold.is_exact(beta):
         s, norm, sum_w, moments = _exact(C, a - m, beta, zk is not None, group, xp, ride)

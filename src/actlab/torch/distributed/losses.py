@@ -32,7 +32,8 @@ from . import _search
 from ._comm import all_reduce, local_target, shard_of
 from .maps import check_alpha, work_dtype
 
-__all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_sparsemax_loss", "vocab_parallel_entmax_loss"]
+__all__ = ["vocab_parallel_cross_entropy", "vocab_parallel_sparsemax_loss", "vocab_parallel_entmax_loss",
+           "ce_rows", "ce_grad", "row_max", "fy_rows", "reduce_rows"]
 
 
 def _pick(z: torch.Tensor, rel: torch.Tensor, here: torch.Tensor, fill: float) -> torch.Tensor:
@@ -46,7 +47,7 @@ def _minus_onehot(grad: torch.Tensor, rel: torch.Tensor, hot: torch.Tensor) -> t
     return grad if grad.shape[-1] == 0 else grad.scatter_add(-1, rel, -hot)
 
 
-def _reduce(rows: torch.Tensor, keep: torch.Tensor, reduction: str, shape: Any) -> torch.Tensor:
+def reduce_rows(rows: torch.Tensor, keep: torch.Tensor, reduction: str, shape: Any) -> torch.Tensor:
     if reduction == "none":
         return rows.reshape(shape)
     total = rows.sum()
@@ -64,27 +65,53 @@ def _prepare(logits_shard, target, group, vocab_offset, ignore_index, reduction,
     return shard, z, keep.reshape(-1), rel.reshape(-1, 1), here.reshape(-1, 1), tuple(keep.shape)
 
 
+def ce_rows(m, S_l, Xk_l, SX_l, width, group, smoothing, z_loss, vocab_known):
+    """Cross-entropy rows from this shard's sums (``sum exp(z - m)``, the
+    target's ``z - m`` where here, else 0, and ``sum (z - m)`` with smoothing),
+    ``m`` the global row maxima: one SUM collective of 3 scalars per row (and
+    the shard's ``width``). Returns ``(rows, S, lse or log S, V)``."""
+    cols = [S_l, Xk_l, SX_l if smoothing else torch.zeros_like(Xk_l)]
+    flat = torch.cat([torch.cat(cols, -1).reshape(-1), S_l.new_tensor([float(width)])])
+    st = all_reduce(flat, "sum", group)
+    V = vocab_known or float(st[-1])
+    S, Xk, SX = st[:-1].reshape(-1, 3).unbind(-1)
+    log_s = torch.log(S)
+    rows = log_s - (1.0 - smoothing) * Xk - (smoothing / V) * SX if smoothing else log_s - Xk
+    if z_loss:
+        lse = log_s + m.squeeze(-1)
+        rows = rows + z_loss * lse * lse
+    else:
+        lse = log_s
+    return rows, S, lse, V
+
+
+def ce_grad(e, S, lse, g, rel, here, smoothing, z_loss, V):
+    """The rows' gradient ``g * ((1 + 2 lambda lse) softmax - (1 - eps) e_k - eps / V)``
+    on this shard, ``e = exp(z - m)``."""
+    scale = (1.0 + 2.0 * z_loss * lse) / S if z_loss else 1.0 / S
+    grad = e * (g * scale).unsqueeze(-1)
+    if smoothing:
+        grad = grad - (g * (smoothing / V)).unsqueeze(-1)
+    hot = torch.where(here, (g * (1.0 - smoothing)).unsqueeze(-1), 0.0)
+    return _minus_onehot(grad, rel, hot)
+
+
+def row_max(z: torch.Tensor, group: Any) -> torch.Tensor:
+    """The MAX collective: the rows' maxima over all shards (0 where not finite)."""
+    m_l = z.amax(-1, keepdim=True) if z.shape[-1] else z.new_full((z.shape[0], 1), -math.inf)
+    m = all_reduce(m_l, "max", group)
+    return torch.where(torch.isfinite(m), m, 0.0)
+
+
 class _CrossEntropyRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z, keep, rel, here, group, smoothing, z_loss, vocab_known):
-        m_l = z.amax(-1, keepdim=True) if z.shape[-1] else z.new_full((z.shape[0], 1), -math.inf)
-        m = all_reduce(m_l, "max", group)
-        m = torch.where(torch.isfinite(m), m, 0.0)
+        m = row_max(z, group)
         X = z - m
         e = torch.exp(X)
-        Xk = _pick(X, rel, here, 0.0)
-        cols = [e.sum(-1, keepdim=True), Xk, X.sum(-1, keepdim=True) if smoothing else torch.zeros_like(Xk)]
-        flat = torch.cat([torch.cat(cols, -1).reshape(-1), z.new_tensor([float(z.shape[-1])])])
-        st = all_reduce(flat, "sum", group)
-        V = vocab_known or float(st[-1])
-        S, Xk, SX = st[:-1].reshape(-1, 3).unbind(-1)
-        log_s = torch.log(S)
-        rows = log_s - (1.0 - smoothing) * Xk - (smoothing / V) * SX if smoothing else log_s - Xk
-        if z_loss:
-            lse = log_s + m.squeeze(-1)
-            rows = rows + z_loss * lse * lse
-        else:
-            lse = log_s
+        rows, S, lse, V = ce_rows(m, e.sum(-1, keepdim=True), _pick(X, rel, here, 0.0),
+                                  X.sum(-1, keepdim=True) if smoothing else None, z.shape[-1], group,
+                                  smoothing, z_loss, vocab_known)
         ctx.save_for_backward(e, S, lse, keep, rel, here)
         ctx.opts = (smoothing, z_loss, V)
         return torch.where(keep, rows, 0.0)
@@ -92,14 +119,8 @@ class _CrossEntropyRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor):
         e, S, lse, keep, rel, here = ctx.saved_tensors
-        smoothing, z_loss, V = ctx.opts
-        g = torch.where(keep, g, 0.0)
-        scale = (1.0 + 2.0 * z_loss * lse) / S if z_loss else 1.0 / S
-        grad = e * (g * scale).unsqueeze(-1)
-        if smoothing:
-            grad = grad - (g * (smoothing / V)).unsqueeze(-1)
-        hot = torch.where(here, (g * (1.0 - smoothing)).unsqueeze(-1), 0.0)
-        return _minus_onehot(grad, rel, hot), None, None, None, None, None, None, None
+        grad = ce_grad(e, S, lse, torch.where(keep, g, 0.0), rel, here, *ctx.opts)
+        return grad, None, None, None, None, None, None, None
 
 
 def vocab_parallel_cross_entropy(logits_shard: Any, target: Any, *, group: Any = None, label_smoothing: float = 0.0,
@@ -145,25 +166,40 @@ def vocab_parallel_cross_entropy(logits_shard: Any, target: Any, *, group: Any =
                                                 reduction, owner)
     rows = _CrossEntropyRows.apply(z, keep, rel, here, shard.group, float(label_smoothing), float(z_loss),
                                    shard.num_classes)
-    return _reduce(rows, keep, reduction, shape).to(shard.local.dtype)
+    return reduce_rows(rows, keep, reduction, shape).to(shard.local.dtype)
+
+
+def fy_rows(z, zk, group, beta, n_iter, num_classes, smoothing, shard_sum=None):
+    """Fenchel-Young loss rows of the shard's rows ``z`` (or of lists holding
+    every entry of the shard that can be in the support, -inf padded),
+    ``zk`` the target's score where this shard holds it (-inf elsewhere):
+    ``(rows, solution, spread)``. With smoothing, ``shard_sum`` is
+    ``(sum of the shard's scores (N,), its width)`` when ``z`` is not the
+    whole shard; the sums ride along with the first search step."""
+    rider = None
+    if smoothing:
+        if shard_sum is None:
+            def rider(X, m):
+                return torch.cat([X.sum(-1, keepdim=True), X.new_full((X.shape[0], 1), X.shape[-1])], -1)
+        else:
+            def rider(X, m):
+                return torch.cat([shard_sum[0][:, None] - shard_sum[1] * m, X.new_full(m.shape, shard_sum[1])], -1)
+    sol = _search.solve(z, beta, n_iter, group, num_classes, zk, rider)
+    assert sol.loss is not None and sol.xk is not None
+    rows, spread = sol.loss, 0.0
+    if smoothing:  # q = (1 - eps) e_k + eps / V: L = <p - q, z> + H(p) - H(q)
+        assert sol.rider is not None
+        V = float(num_classes or (sol.rider[0, 1] if len(rows) else 1.0))
+        alpha, spread = beta + 1.0, smoothing / V
+        h_q = (1.0 - (1.0 - smoothing + spread) ** alpha - (V - 1.0) * spread**alpha) / (alpha * beta)
+        rows = rows + smoothing * sol.xk - spread * sol.rider[:, 0] - h_q
+    return rows, sol, spread
 
 
 class _FenchelYoungRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z, keep, rel, here, group, beta, n_iter, num_classes, smoothing):
-        zk = _pick(z, rel, here, -math.inf)
-        rider = None
-        if smoothing:  # sum X and the shard's width ride along with the first search step
-            rider = lambda X: torch.cat([X.sum(-1, keepdim=True), X.new_full((X.shape[0], 1), X.shape[-1])], -1)  # noqa: E731
-        sol = _search.solve(z, beta, n_iter, group, num_classes, zk, rider)
-        assert sol.loss is not None and sol.xk is not None
-        rows, spread = sol.loss, 0.0
-        if smoothing:  # q = (1 - eps) e_k + eps / V: L = <p - q, z> + H(p) - H(q)
-            assert sol.rider is not None
-            V = float(num_classes or (sol.rider[0, 1] if len(rows) else 1.0))
-            alpha, spread = beta + 1.0, smoothing / V
-            h_q = (1.0 - (1.0 - smoothing + spread) ** alpha - (V - 1.0) * spread**alpha) / (alpha * beta)
-            rows = rows + smoothing * sol.xk - spread * sol.rider[:, 0] - h_q
+        rows, sol, spread = fy_rows(z, _pick(z, rel, here, -math.inf), group, beta, n_iter, num_classes, smoothing)
         ctx.save_for_backward(_search.values(sol, beta), keep, rel, here)
         ctx.opts = (smoothing, spread)
         return torch.where(keep, rows, 0.0)
@@ -185,7 +221,7 @@ def _fy_loss(logits_shard, target, beta, n_iter, group, ignore_index, reduction,
                                                 reduction, owner)
     rows = _FenchelYoungRows.apply(z, keep, rel, here, shard.group, beta, n_iter, shard.num_classes,
                                    float(smoothing))
-    return _reduce(rows, keep, reduction, shape).to(shard.local.dtype)
+    return reduce_rows(rows, keep, reduction, shape).to(shard.local.dtype)
 
 
 def vocab_parallel_sparsemax_loss(logits_shard: Any, target: Any, *, group: Any = None, ignore_index: int = -100,

@@ -32,7 +32,8 @@ from ...losses.sparse import fenchel_young_rows
 from ...simplex import sparse_forward
 from ._common import put_rows, row_chunks, take_rows, work_dtype
 
-__all__ = ["Options", "sweep", "target_entropy", "BLOCK", "SPARSE_DENSITY", "SUPPORT_TILES"]
+__all__ = ["Options", "sweep", "target_entropy", "support_lists", "add_products", "BLOCK", "SPARSE_DENSITY",
+           "SUPPORT_TILES"]
 
 BLOCK = 16
 """Columns per block of the block-maximum screening."""
@@ -132,7 +133,7 @@ def _entries_above(z: torch.Tensor, cut: torch.Tensor, j0: int):
     return out, out_c
 
 
-def _support_lists(hc, wc, bc, tc, tile, opts: Options):
+def support_lists(hc, wc, bc, tc, tile, opts: Options):
     """Locate the support of each row of the chunk ``hc`` tile by tile:
     ``(scores, columns)`` (-inf padded rows) of a superset of each row's
     support and its target, and the rows' score sums (smoothing); None when
@@ -181,11 +182,11 @@ def _support_lists(hc, wc, bc, tc, tile, opts: Options):
 def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: Options, grads, want):
     """Loss rows of one chunk through its support lists, and the gradients
     added into ``grads``; None if the lists grew too long (nothing added)."""
-    found = _support_lists(hc, wc, bc, tc, tile, opts)
+    found = support_lists(hc, wc, bc, tc, tile, opts)
     if found is None:
         return None
     z, cols, zsum = found
-    m, num_classes = hc.shape[0], wc.shape[0]
+    num_classes = wc.shape[0]
     is_t = (cols == tc[:, None]) & (z > -math.inf)
     tpos = is_t.to(torch.int8).argmax(1)
     p = _entmax_rows(z, opts)
@@ -194,13 +195,24 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: Options, grads, want):
     if gh is None and gw is None and gb is None:
         return loss, None
     r, q = ((p > 0) | is_t).nonzero(as_tuple=True)  # the nonzeros of p - q, row by row
-    c = cols[r, q]
     g = p[r, q] - (1.0 - opts.smoothing) * is_t[r, q].to(p.dtype)
     g *= s[r]
+    return loss, add_products(hc, wc, r, cols[r, q], g, tile, opts.vocab_chunk, grads)
+
+
+def add_products(hc, wc, r, c, g, tile, width: int, grads):
+    """The gradient products of the sparse ``G`` (entries ``g`` at row ``r``,
+    column ``c``, row by row) of one chunk: ``gb += G^T 1`` and ``gw += G^T hc``
+    into ``grads = (gh, gw, gb)`` (None: not wanted), and ``G @ wc`` returned
+    when ``gh`` is wanted (else None). Sparse products (``embedding_bag``, a
+    sparse ``addmm``) up to ``SPARSE_DENSITY`` nonzeros, dense ones tile by
+    tile of ``width`` columns (in ``tile``) above."""
+    m, num_classes = hc.shape[0], wc.shape[0]
+    gh, gw, gb = grads
     if gb is not None:
         gb.index_add_(0, c, g)
     if r.numel() > SPARSE_DENSITY * m * num_classes:
-        return loss, _tile_products(hc, wc, r, c, g, tile, opts.vocab_chunk, gh is not None, gw)
+        return _tile_products(hc, wc, r, c, g, tile, width, gh is not None, gw)
     gh_c = None
     if gh is not None:
         counts = torch.bincount(r, minlength=m)
@@ -209,7 +221,7 @@ def _sparse_chunk(hc, wc, bc, tc, s, tile, opts: Options, grads, want):
     if gw is not None:
         gw.addmm_(torch.sparse_coo_tensor(torch.stack([c, r]), g, (num_classes, m),
                                           check_invariants=False), hc)
-    return loss, gh_c
+    return gh_c
 
 
 def _tile_products(hc, wc, r, c, g, tile, width: int, want_h: bool, gw):
