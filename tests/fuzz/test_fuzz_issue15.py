@@ -63,9 +63,6 @@ def test_log_softmax_gradient_at_extreme_spread():
     torch.testing.assert_close(ours, ref)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_backend.py as_float_array: a np.matrix is kept as a matrix (an ndarray subclass whose "
-    "min() takes no keepdims), so softmax fails with a TypeError from NumPy instead of treating it as a 2-d array"))
 def test_numpy_matrix_input():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)
