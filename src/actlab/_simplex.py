@@ -30,16 +30,20 @@ inverse temperature of the Boltzmann form.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from . import _xp
 from ._activation import param_annotations
+from ._backend import backend_of as xp_of
 from ._codegen import REQUIRED_ARG, generated_function
 from .registry import REQUIRED, Entry, Param, Properties, is_finite, register
 
-__all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
+__all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last", "normalize_axis"]
 
 Math = Callable[..., Any]
 
@@ -67,16 +71,57 @@ def check_temperature(temperature: Any, owner: str) -> float:
     return t
 
 
-def move_axis_last(x: Any, axis: int, xp: Any, owner: str) -> tuple[Any, int]:
-    """``x`` with ``axis`` moved to the end, and the normalised axis."""
-    if x.ndim == 0:
+def normalize_axis(axis: Any, ndim: int, owner: str) -> int:
+    """``axis`` as an int in ``[0, ndim)``: Python and NumPy integers (anything
+    with ``__index__`` but a bool), else a ValueError naming it. A 0-d array
+    takes axis 0 or -1, as ``torch.softmax`` does."""
+    try:
+        if isinstance(axis, (bool, np.bool_)):
+            raise TypeError
+        a = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"{owner}(): axis must be an integer, got {axis!r}") from None
+    n = max(ndim, 1)
+    if not -n <= a < n:
+        raise ValueError(f"{owner}(): axis {axis!r} is out of range for x with {ndim} axes")
+    return a % n
+
+
+SCALAR = -1
+"""The axis :func:`move_axis_last` returns for a 0-d input taken as one class."""
+
+
+def move_axis_last(x: Any, axis: Any, xp: Any, owner: str, scalar: bool = False) -> tuple[Any, int]:
+    """``x`` with ``axis`` moved to the end, and the normalised axis.
+
+    A 0-d ``x`` is a ValueError, or with ``scalar=True`` a single class (as
+    ``torch.softmax(t, 0)`` and ``scipy.special.softmax`` take it): ``x`` of
+    shape (1,) and the axis :data:`SCALAR`, which :func:`move_axis_back` undoes.
+    """
+    if x.ndim == 0 and not scalar:
         raise ValueError(f"{owner}(): x must have at least one axis, got a 0-d array")
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{owner}(): axis {axis!r} is out of range for x with {x.ndim} axes")
-    axis %= x.ndim
-    if axis == x.ndim - 1:
-        return x, axis
-    return _moveaxis(x, axis, x.ndim - 1, xp), axis
+    ax = normalize_axis(axis, x.ndim, owner)
+    if x.ndim == 0:
+        return xp.reshape(x, (1,)), SCALAR
+    if ax == x.ndim - 1:
+        return x, ax
+    return _moveaxis(x, ax, x.ndim - 1, xp), ax
+
+
+def _empty(x: Any) -> bool:
+    return any(n == 0 for n in x.shape)
+
+
+def _broadcast_to(v: Any, shape: tuple[int, ...], xp: Any, what: str) -> Any:
+    """``v`` broadcast to ``shape`` (a copy, so kernels that read rows see
+    whole rows), else a ValueError naming ``what``."""
+    vs = tuple(v.shape)
+    if vs == shape:
+        return v
+    pad = (1,) * (len(shape) - len(vs)) + vs
+    if len(vs) > len(shape) or any(a not in (1, b) for a, b in zip(pad, shape)):
+        raise ValueError(f"{what} has shape {vs}, which does not broadcast to x's shape {shape}")
+    return xp.broadcast_to(xp.reshape(v, pad), shape) + 0.0
 
 
 def _moveaxis(x: Any, src: int, dst: int, xp: Any) -> Any:
@@ -88,6 +133,8 @@ def _moveaxis(x: Any, src: int, dst: int, xp: Any) -> Any:
 
 
 def move_axis_back(y: Any, axis: int, xp: Any) -> Any:
+    if axis == SCALAR:
+        return xp.reshape(y, ())
     if axis == y.ndim - 1:
         return y
     return _moveaxis(y, y.ndim - 1, axis, xp)
@@ -138,7 +185,7 @@ class MapSpec:
         """``(xp, x_last, axis, out_dtype)``: x as a float array in working
         precision, divided by the temperature, with ``axis`` last."""
         xp, x = _xp.as_float_array(x)
-        x, axis = move_axis_last(x, axis, xp, self.name)
+        x, axis = move_axis_last(x, axis, xp, self.name, scalar=True)
         xw, out_dtype = _xp.to_working(xp, x)
         if self.temperature:
             t = check_temperature(temperature, self.name)
@@ -161,6 +208,8 @@ class MapSpec:
     def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
         values = self.all_values(values, temperature, beta)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
+        if _empty(xw):  # as torch.softmax: an empty result, a zero-size gradient
+            return self.finish(xw * 0.0, ax, out_dtype, xp)
         values = self.align(values, ax, xw.ndim, xp)
         y = xp.apply_map(self, xw, values)
         return self.finish(y, ax, out_dtype, xp)
@@ -170,10 +219,15 @@ class MapSpec:
     ) -> Any:
         """The VJP or JVP at ``x`` applied to ``v`` (same shape as x), along ``axis``."""
         values = self.all_values(values, temperature, beta)
+        _, x = _xp.as_float_array(x)
+        arg = "g" if which == "vjp" else "v"
+        _, v = _xp.as_float_array(v, arg)
+        v = _broadcast_to(v, tuple(x.shape), xp_of(x), f"{self.name}.{which}(): {arg}")
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
-        _, v = _xp.as_float_array(v, "v")
-        v, _ = move_axis_last(v, axis, xp, self.name)
+        v, _ = move_axis_last(v, axis, xp, self.name, scalar=True)
         v = xp.astype(v, xw.dtype) if v.dtype != xw.dtype else v
+        if _empty(xw):
+            return self.finish(v * 0.0, ax, out_dtype, xp)
         values = self.align(values, ax, xw.ndim, xp)
         y = self.forward(xw, *values, xp=xp)
         fn = self.vjp if which == "vjp" or self.jvp is None else self.jvp
@@ -202,7 +256,7 @@ class MapSpec:
         if self.divides(temperature):
             jac = jac / float(temperature)
         jac = jac if jac.dtype == out_dtype else xp.astype(jac, out_dtype)
-        if ax != xw.ndim - 1:
+        if ax not in (SCALAR, xw.ndim - 1):
             raise ValueError(f"{self.name}.jacobian(): only axis=-1 is supported")
         return jac
 

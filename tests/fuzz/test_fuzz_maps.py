@@ -104,15 +104,17 @@ def test_nan_row_stays_in_its_row(e):
     torch.testing.assert_close(gx[keep], g0, equal_nan=True, msg=lambda m: f"{e.name}: NaN row leaks: {m}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/gumbel.py: the hard straight-through one-hot is argmax(y) even where y is all "
-    "zeros (an all -inf row), so it lands on a masked entry"))
 def test_hard_gumbel_softmax_never_picks_a_masked_entry():
     x = torch.tensor([[-inf, -inf, -inf], [-inf, 0.0, -inf], [0.0, 1.0, -inf]])
     for seed in range(5):
         y = actlab.gumbel_softmax(x, hard=True, generator=torch.Generator().manual_seed(seed))
         assert torch.all(y[x == -inf] == 0), y
         assert torch.equal(y[1], torch.tensor([0.0, 1.0, 0.0]))
+        assert torch.equal(y.sum(-1), torch.tensor([0.0, 1.0, 1.0]))
+    y = actlab.gumbel_softmax(torch.tensor([[nan, 0.0, 1.0]]), hard=True, generator=0)
+    assert torch.isnan(y).all()  # NaN stays NaN, as in the soft sample
+    assert actlab.gumbel_softmax(torch.ones(3, 0), hard=True, generator=0).shape == (3, 0)
+    assert float(actlab.gumbel_softmax(np.float64(2.0), hard=True, generator=0)) == 1.0
 
 
 NEAR_MAX = pytest.mark.xfail(strict=True, reason=(
@@ -175,56 +177,54 @@ def test_torch_layouts(e):
                                        msg=lambda m, name=name: f"{e.name} {name}: {m}")
 
 
-K0_GRAD = ("src/actlab/backends/torch (the softmax family's autograd Function): with K = 0 and requires_grad "
-           "the input is returned as-is and saved for backward (RuntimeError); torch.softmax accepts it")
-K0_DEFECTS = {
-    "hardmax": "src/actlab/simplex (hardmax): K = 0 calls amax over an empty axis (IndexError)",
-    "gumbel_softmax": ("src/actlab/backends/torch straight_through/apply_map: with K = 0 and requires_grad the "
-                       "autograd Function returns its input as-is and saves it (RuntimeError)"),
-    "softmax": K0_GRAD, "softmin": K0_GRAD, "log_softmax": K0_GRAD,
-    "spherical_softmax": "src/actlab/simplex/alternatives.py: K = 0 calls amax over an empty axis (IndexError)",
-    "taylor_softmax": "src/actlab/simplex/alternatives.py: K = 0 calls amax over an empty axis (IndexError)",
-    "sparsemax": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-    "entmax15": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-    "entmax": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-}
-
-
 def _shape_params():
     out = []
     for e in MAPS:
-        for shape in [(0, 3), (3, 0), (0, 0), (2, 1), (1,), (4, 0, 2)]:
-            marks = []
-            if 0 in shape[-1:] and e.name in K0_DEFECTS:
-                marks = [pytest.mark.xfail(strict=True, reason=K0_DEFECTS[e.name])]
-            out.append(pytest.param(e, shape, id=f"{e.name}-{shape}", marks=marks))
+        for shape in [(0, 3), (3, 0), (0, 0), (2, 1), (1,), (4, 0, 2), (0,)]:
+            out.append(pytest.param(e, shape, id=f"{e.name}-{shape}"))
     return out
 
 
 @pytest.mark.parametrize(("e", "shape"), _shape_params())
 def test_empty_and_single_class(e, shape):
-    if e.name == "sum_normalize" and shape[-1] == 0:  # outside its domain (rows with a positive sum)
-        with pytest.raises(ValueError, match="sum"):
-            call(e, np.zeros(shape))
-        return
+    """One rule for every map (sum_normalize included): an empty input, K = 0 or an empty batch,
+    gives the empty result of the same shape and dtype and a zero-size gradient, as torch.softmax."""
     x = torch.full(shape, 2.0, dtype=torch.float32, requires_grad=True)
     y = call(e, x)
-    assert y.shape == x.shape
+    assert y.shape == x.shape and y.dtype == x.dtype
     if x.numel():
         assert torch.all(y == (0.0 if e.name in LOG else 1.0))
     (gx,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     assert gx is None or (gx.shape == x.shape and torch.all(gx == 0))
+    # torch.softmax, the oracle, on the same shape: an empty result and a zero-size gradient
+    xt = x.detach().clone().requires_grad_()
+    (gt,) = torch.autograd.grad(torch.softmax(xt, -1).sum(), xt)
+    assert gt.shape == shape and (gx is None or gx.shape == gt.shape)
     yn = call(e, np.full(shape, 2.0))
-    assert yn.shape == shape
+    assert yn.shape == shape and yn.dtype == np.float64
+    if hasattr(e.function, "vjp") and e.name != "gumbel_softmax":
+        assert e.function.vjp(np.full(shape, 2.0), np.ones(shape)).shape == shape
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py move_axis_last: a 0-d input is refused, where torch.softmax(t, 0) and "
-    "scipy.special.softmax accept it (a single class: probability 1)"))
-@pytest.mark.parametrize("e", [e for e in MAPS if e.name != "log_softmax"], ids=lambda e: e.name)
+@pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_zero_d_input_is_one_class(e):
-    assert float(call(e, np.float64(2.0))) == 1.0
-    assert float(call(e, torch.tensor(2.0))) == 1.0
+    """A 0-d input is one class, as torch.softmax(t, 0) and scipy.special.softmax take it:
+    probability 1 (log-probability 0), a 0-d result and a zero gradient."""
+    want = 0.0 if e.name in LOG else 1.0
+    y = call(e, np.float64(2.0))
+    assert np.shape(y) == () and float(y) == want
+    for axis in (0, -1):
+        x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        y = call(e, x, axis=axis)
+        assert y.shape == () and float(y.detach()) == want
+        (gx,) = torch.autograd.grad(y, x, allow_unused=True)
+        assert gx is None or (gx.shape == () and gx == 0)
+    if e.name in ("softmax", "log_softmax"):  # torch's own op, the oracle
+        t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        (gt,) = torch.autograd.grad(getattr(torch, e.name)(t, 0), t)
+        assert gt == 0
+    with pytest.raises(ValueError, match="axis"):
+        call(e, np.float64(2.0), axis=1)
 
 
 @pytest.mark.parametrize("e", MAPS, ids=IDS)
@@ -242,9 +242,6 @@ def test_bad_axis(e, axis):
         call(e, np.ones((2, 3)), axis=axis)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py move_axis_last: a NumPy integer axis (np.int64(1), as from np.argmax or "
-    "a shape) is refused as 'out of range' instead of read as an int"))
 @pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_numpy_integer_axis(e):
     x = np.array([[1.0, 2.0, 0.0], [0.5, 0.25, 3.0]])
@@ -275,14 +272,7 @@ def test_extreme_temperatures(e, t):
 
 
 SPARSE = ("sparsemax", "entmax15", "entmax")
-VJP_SHAPE = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py (public vjp) and backends/numba_sparse.py, numba_entmax_grad.py: no check of the "
-    "cotangent's shape; the numba VJP kernels read past a (1, 1) cotangent's buffer and return denormal "
-    "garbage instead of broadcasting it or raising"))
-
-
-@pytest.mark.parametrize("e", [pytest.param(e, id=e.name, marks=[VJP_SHAPE] if e.name in SPARSE else [])
-                               for e in MAPS])
+@pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_vjp_cotangent_shape(e):
     """A cotangent that broadcasts gives the broadcast result; one that does
     not is a ValueError (never a read past its buffer)."""
@@ -292,8 +282,31 @@ def test_vjp_cotangent_shape(e):
     if e.name == "sum_normalize":
         x = np.abs(x) + 0.1
     np.testing.assert_array_equal(e.function.vjp(x, np.ones((1, 1))), e.function.vjp(x, np.ones((4, 3))))
-    with pytest.raises(ValueError):
-        e.function.vjp(x, np.ones((2, 3)))
+    g = np.array([[1.0, -2.0, 0.5]])
+    np.testing.assert_array_equal(e.function.vjp(x, g), e.function.vjp(x, np.repeat(g, 4, axis=0)))
+    np.testing.assert_array_equal(e.function.vjp(x, g[0]), e.function.vjp(x, np.repeat(g, 4, axis=0)))
+    for bad in (np.ones((2, 3)), np.ones((4, 4)), np.ones((2, 4, 3))):
+        with pytest.raises(ValueError, match=r"\bg\b.*shape"):
+            e.function.vjp(x, bad)
+        if hasattr(e.function, "jvp"):
+            with pytest.raises(ValueError, match=r"\bv\b.*shape"):
+                e.function.jvp(x, bad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_vjp_kernels_check_the_cotangent(dtype):
+    """The compiled VJP's front door refuses a cotangent of another shape
+    (the kernels read it row by row as the output)."""
+    from actlab.backends.numpy import numba_sparse
+
+    kernels = numba_sparse()
+    if kernels is None:
+        pytest.skip("no numba")
+    y = actlab.sparsemax(np.random.default_rng(0).normal(size=(4, 3)).astype(dtype))
+    for beta in (1.0, 2.0, 0.5):
+        assert kernels.vjp_rows(y, np.ones_like(y), beta).shape == y.shape
+        with pytest.raises(ValueError, match="g"):
+            kernels.vjp_rows(y, np.ones((1, 1), dtype=dtype), beta)
 
 
 JVP_MASK_DEFECTS = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import _xp
+from .._simplex import normalize_axis
 from ..registry import Entry, Param, Properties, positive, register
 from .softmax import softmax
 
@@ -48,13 +49,17 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
     xp, x = _xp.as_float_array(logits, "logits")
     noisy = x + gumbel_noise(x, generator, xp)
     y = softmax(noisy, axis=axis, temperature=float(tau))
-    if not hard:
-        return y
-    idx = xp.argmax(y, axis=axis, keepdims=True)
+    if not hard or y.ndim == 0 or any(n == 0 for n in y.shape):
+        return y  # (one class: y is already one-hot, 1, or 0 for -inf, or NaN)
+    ax = normalize_axis(axis, y.ndim, "gumbel_softmax")
+    idx = xp.argmax(y, axis=ax, keepdims=True)
     shape = [1] * y.ndim
-    shape[axis] = y.shape[axis]
-    cols = xp.reshape(xp.arange(y.shape[axis], dtype=idx.dtype), tuple(shape))
+    shape[ax] = y.shape[ax]
+    cols = xp.reshape(xp.arange(y.shape[ax], dtype=idx.dtype), tuple(shape))
     one_hot = xp.astype(cols == idx, y.dtype)
+    # an all -inf row (y = 0) gets zeros and a NaN row NaN, as in the soft sample
+    top = xp.max(y, axis=ax, keepdims=True)
+    one_hot = xp.where(top > 0, one_hot, y)
     return xp.straight_through(one_hot, y)
 
 

@@ -59,8 +59,8 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
         axis: the axis to reduce.
         keepdims: keep the reduced axis with length 1.
 
-    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; 0-d
-    input is a ValueError.
+    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; a 0-d
+    input is one entry (its own logsumexp, as ``torch.logsumexp(t, 0)``).
 
     Example:
         >>> import actlab
@@ -70,7 +70,7 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
         1000.6931471805599
     """
     xp, x = _xp.as_float_array(x)
-    x, ax = move_axis_last(x, axis, xp, "logsumexp")
+    x, ax = move_axis_last(x, axis, xp, "logsumexp", scalar=True)
     xw, out_dtype = _xp.to_working(xp, x)
     y = xp.apply_logsumexp(xw, logsumexp_math)
     if y.dtype != out_dtype:
