@@ -20,6 +20,10 @@ temperature, both with the map's axis last; ``params`` in declaration order):
   tensors that require grad (a learned alpha); an array parameter with as
   many axes as ``x`` has its ``axis`` moved last with ``x``.
 
+Maps that the front-end divides by the temperature and that are
+shift-invariant (``shift_invariant=True``: sparsemax, entmax) get rows whose
+quotient would overflow shifted first, so their top entry stays finite.
+
 With ``exact_temperature=True`` the front-end does not divide x by the
 temperature: the pieces receive the raw x and two leading parameters
 ``num, den`` (the map is applied to ``x * num / den``), so the math can form
@@ -108,6 +112,24 @@ def move_axis_last(x: Any, axis: Any, xp: Any, owner: str, scalar: bool = False)
     return _moveaxis(x, ax, x.ndim - 1, xp), ax
 
 
+def _divide(x: Any, t: float, xp: Any, shift: bool) -> Any:
+    """``x / t`` without an overflow warning. Past the float range the
+    quotient is +-inf; for a map that is shift-invariant (``map(z + c) =
+    map(z)``) the rows where that can happen are first shifted so that their
+    top entry in ``z = x / t`` is 0: only entries that lie beyond the float
+    range below it (outside any sparse support) become -inf."""
+    if abs(t) >= 1.0:
+        return x / t
+    with xp.quiet():
+        if shift:
+            fin = xp.isfinite(x)
+            xf = xp.where(fin, x, 0.0)
+            big = xp.max(xp.abs(xf), axis=-1, keepdims=True) > float(xp.finfo(x.dtype).max) * abs(t)
+            top = xp.max(xf, axis=-1, keepdims=True) if t > 0 else xp.min(xf, axis=-1, keepdims=True)
+            x = x - xp.detach(xp.where(big, top, 0.0))
+        return x / t
+
+
 def _empty(x: Any) -> bool:
     return any(n == 0 for n in x.shape)
 
@@ -153,6 +175,7 @@ class MapSpec:
     save_input: bool = False
     param_vjp: Math | None = None
     exact_temperature: bool = False
+    shift_invariant: bool = False
 
     def scale_values(self, temperature: Any, beta: Any) -> tuple[float, float]:
         """``(num, den)`` for maps that apply the temperature in their math."""
@@ -190,7 +213,7 @@ class MapSpec:
         if self.temperature:
             t = check_temperature(temperature, self.name)
             if t != 1.0 and not self.exact_temperature:
-                xw = xw / t
+                xw = _divide(xw, t, xp, self.shift_invariant)
         return xp, xw, axis, out_dtype
 
     def finish(self, y: Any, axis: int, out_dtype: Any, xp: Any) -> Any:
@@ -290,6 +313,7 @@ def simplex_map(
     exact_temperature: bool = False,
     temperature_sweep: tuple[float, ...] = (),
     param_vjp: Math | None = None,
+    shift_invariant: bool = False,
 ) -> Callable[[Math], MapFunction]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
@@ -302,7 +326,7 @@ def simplex_map(
         fname = name or forward.__name__
         spec = MapSpec(
             fname, forward, vjp, jvp, tuple(params), temperature,
-            exact_temperature=exact_temperature, param_vjp=param_vjp,
+            exact_temperature=exact_temperature, param_vjp=param_vjp, shift_invariant=shift_invariant,
         )
 
         def call(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None) -> Any:

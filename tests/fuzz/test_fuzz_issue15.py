@@ -79,22 +79,31 @@ def test_softplus_tiny_beta_is_quiet():
     assert not np.isnan(y).any()
 
 
-GRAD_AT_PLUS_INF = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/alternatives.py: spherical_softmax, taylor_softmax and sum_normalize give +inf entries a "
-    "zero gradient where softmax, sparsemax and entmax give the Jacobian of the finite limit (the entries "
-    "sharing the mass); one convention is needed for every map"))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[GRAD_AT_PLUS_INF] if n in (
-    "spherical_softmax", "taylor_softmax", "sum_normalize") else []) for n in (
-    "softmax", "sparsemax", "spherical_softmax", "taylor_softmax", "sum_normalize")])
-def test_gradient_at_plus_inf_entries_is_one_convention(name):
+@pytest.mark.parametrize("name", ["softmax", "softmin", "log_softmax", "sparsemax", "entmax15", "entmax",
+                                  "spherical_softmax", "taylor_softmax", "sum_normalize"])
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_gradient_at_plus_inf_entries_is_one_convention(name, temperature):
     """Between +inf entries the map is the uniform distribution on them; the
-    gradient there is that of the map restricted to them (softmax's rule)."""
-    x = torch.tensor([[inf, 0.0, inf, 1.0]], dtype=torch.float64, requires_grad=True)
+    gradient there is the map's Jacobian at that output: for the
+    shift-invariant maps the limit of the gradient at [a, 0, a, 1] as a grows
+    (reached at a = 1e4, the oracle), for the ratio maps (whose own Jacobian
+    vanishes in that limit) softmax's y (g - <g, y>)."""
+    f = actlab.get(name).function
+    kw = {} if name == "sum_normalize" else {"temperature": temperature}
+    sign = -1.0 if name == "softmin" else 1.0  # softmin's mass goes to -inf entries
+    x = sign * torch.tensor([[inf, 0.0, inf, 1.0]], dtype=torch.float64)
     g = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
-    (gx,) = torch.autograd.grad(actlab.get(name).function(x), x, g)
+    xr = x.clone().requires_grad_()
+    (gx,) = torch.autograd.grad(f(xr, **kw), xr, g)
     assert gx[0, 0] != 0 and gx[0, 0] == -gx[0, 2] and gx[0, 1] == 0 and gx[0, 3] == 0, gx
+    if name in ("spherical_softmax", "taylor_softmax", "sum_normalize"):
+        y = torch.tensor([[0.5, 0.0, 0.5, 0.0]], dtype=torch.float64)
+        want = y * (g - (g * y).sum(-1, keepdim=True))
+        want = want / (temperature if kw else 1.0)
+    else:
+        far = (sign * torch.tensor([[1e4, 0.0, 1e4, 1.0]], dtype=torch.float64)).requires_grad_()
+        (want,) = torch.autograd.grad(f(far, **kw), far, g)
+    torch.testing.assert_close(gx, want, rtol=1e-12, atol=1e-300)
 
 
 # --- seeded reproducibility ------------------------------------------------------------------------
