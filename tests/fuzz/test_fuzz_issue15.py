@@ -51,9 +51,6 @@ def test_entmax_per_class_alpha_is_refused():
         actlab.entmax(np.random.default_rng(0).normal(size=(2, 3)), alpha=np.array([1.2, 1.5, 1.8]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/softmax.py (log_softmax's backward): on [1e308, -1e308, 0] the gradient is "
-    "[-3, 0, 3] where torch.log_softmax gives the right [-5, 2, 3] (sum of g lost to the huge spread)"))
 def test_log_softmax_gradient_at_extreme_spread():
     x = torch.tensor([1e308, -1e308, 0.0], dtype=torch.float64, requires_grad=True)
     g = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
@@ -95,7 +92,8 @@ def test_gradient_at_plus_inf_entries_is_one_convention(name, temperature):
     g = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
     xr = x.clone().requires_grad_()
     (gx,) = torch.autograd.grad(f(xr, **kw), xr, g)
-    assert gx[0, 0] != 0 and gx[0, 0] == -gx[0, 2] and gx[0, 1] == 0 and gx[0, 3] == 0, gx
+    if name != "log_softmax":  # (log_softmax: the entries below keep their g_j, as at any finite point)
+        assert gx[0, 0] != 0 and gx[0, 0] == -gx[0, 2] and gx[0, 1] == 0 and gx[0, 3] == 0, gx
     if name in ("spherical_softmax", "taylor_softmax", "sum_normalize"):
         y = torch.tensor([[0.5, 0.0, 0.5, 0.0]], dtype=torch.float64)
         want = y * (g - (g * y).sum(-1, keepdim=True))

@@ -117,24 +117,30 @@ def _softmax_vjp(x, y, g, num, den, *, xp):
     return out if f == 1.0 else out * f
 
 
+def _masked(num):
+    """The value of x that masks an entry (-inf; +inf for a negative temperature)."""
+    return math.inf if num < 0 else -math.inf
+
+
 def _log_softmax_vjp(x, y, g, num, den, *, xp):
-    """``f * (g' - p sum(g'))``, p = exp(y), g' = g with entries of -inf output
-    dropped (an output that is -inf is constant: zero gradient)."""
+    """``f * (g' - p sum(g'))``, p = exp(y), g' = g with masked entries (x =
+    -inf, constant) dropped. An output that is -inf only because it lies
+    beyond the float range below the top keeps its gradient ``g_j``."""
     f = num / den
     if xp.kernels.log_softmax_backward is not None:
-        out = xp.kernels.log_softmax_backward(y, g, xp)
+        out = xp.kernels.log_softmax_backward(x, y, g, _masked(num), xp)
         if out is not None:
             return out if f == 1.0 else out * f
-    gm = xp.where(y == -math.inf, 0.0, g)
+    gm = xp.where(x == _masked(num), 0.0, g)
     out = gm - xp.exp(y) * xp.sum(gm, axis=-1, keepdims=True)
     return out if f == 1.0 else out * f
 
 
 def _log_softmax_jvp(x, y, v, num, den, *, xp):
-    """``f * (v - <p, v>)`` on entries with finite output, 0 elsewhere."""
+    """``f * (v - <p, v>)`` on entries not masked, 0 on masked ones."""
     f = num / den
     p = xp.exp(y)
-    out = xp.where(y == -math.inf, 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
+    out = xp.where(x == _masked(num), 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
     return out if f == 1.0 else out * f
 
 
