@@ -221,12 +221,19 @@ class MapSpec:
         return move_axis_back(y, axis, xp)
 
     def align(self, values: tuple[Any, ...], axis: int, ndim: int, xp: Any) -> tuple[Any, ...]:
-        """Array parameters with ``ndim`` axes get ``axis`` moved last, like x."""
-        if axis == ndim - 1:
+        """Array parameters get ``axis`` moved last, like x: they broadcast
+        against x in the caller's layout (one with fewer axes than x gets
+        leading axes of size 1 first, as NumPy broadcasting aligns it)."""
+        if axis == SCALAR:
             return values
-        return tuple(
-            _moveaxis(v, axis, ndim - 1, xp) if getattr(v, "ndim", None) == ndim else v for v in values
-        )
+        out = []
+        for v in values:
+            n = getattr(v, "ndim", 0)
+            if 0 < n < ndim:
+                v = xp_of(v).reshape(v, (1,) * (ndim - n) + tuple(v.shape))
+                n = ndim
+            out.append(_moveaxis(v, axis, ndim - 1, xp_of(v)) if n == ndim and axis != ndim - 1 else v)
+        return tuple(out)
 
     def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None) -> Any:
         values = self.all_values(values, temperature, beta)

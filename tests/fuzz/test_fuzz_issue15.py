@@ -35,20 +35,44 @@ import actlab.torch as at
 inf, nan = math.inf, math.nan
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/entmax.py: with n_iter=1 the bisection stops far from the threshold and the rows are "
-    "returned unnormalised (sums of 1.4-3.0 on CPU); the result should be normalised (or n_iter checked)"))
-def test_entmax_few_iterations_still_sums_to_one():
-    x = np.random.default_rng(0).normal(size=(3, 5))
-    np.testing.assert_allclose(actlab.entmax(x, alpha=1.3, n_iter=1).sum(-1), 1.0, rtol=1e-6)
+@pytest.mark.parametrize("k", [5, 300, 5000])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_entmax_few_iterations_still_sums_to_one(k, dtype):
+    """Stopped early by n_iter, the compiled kernels normalise by the sum of
+    the entries they write (as the array-API path does): rows sum to 1."""
+    from actlab.simplex import sparse_forward
+
+    x = np.random.default_rng(0).normal(size=(3, k)).astype(dtype)
+    eps = np.finfo(dtype).eps
+    for alpha in (1.3, 4.0 / 3.0, 1.25, 1.7, 3.0):
+        for n_iter in (1, 2, 3):
+            for y in (actlab.entmax(x, alpha=alpha, n_iter=n_iter),
+                      actlab.entmax(torch.from_numpy(x), alpha=alpha, n_iter=n_iter).numpy()):
+                assert np.all(y >= 0)
+                np.testing.assert_allclose(y.astype(np.float64).sum(-1), 1.0, rtol=0, atol=16 * eps,
+                                           err_msg=f"alpha={alpha} n_iter={n_iter}")
+    # converged, the compiled kernels agree with the array-API bisection (the second algorithm)
+    y = actlab.entmax(x, alpha=1.3)
+    sparse_forward.USE_COMPILED = False
+    try:
+        ref = actlab.entmax(x.astype(np.float64), alpha=1.3, n_iter=200)
+    finally:
+        sparse_forward.USE_COMPILED = True
+    np.testing.assert_allclose(y, ref, rtol=64 * eps, atol=64 * eps)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/entmax.py: an alpha array of one value per class (shape (K,)) is silently accepted and "
-    "broadcast along the map's axis, giving a map that is not entmax of any alpha; it must have size 1 there"))
 def test_entmax_per_class_alpha_is_refused():
+    x = np.random.default_rng(0).normal(size=(2, 3))
     with pytest.raises(ValueError, match="alpha"):
-        actlab.entmax(np.random.default_rng(0).normal(size=(2, 3)), alpha=np.array([1.2, 1.5, 1.8]))
+        actlab.entmax(x, alpha=np.array([1.2, 1.5, 1.8]))
+    with pytest.raises(ValueError, match="alpha"):
+        actlab.entmax(torch.from_numpy(x), alpha=torch.tensor([[1.2, 1.5, 1.8]]))
+    # one alpha per row broadcasts, in the caller's layout, whatever the axis
+    rows = [actlab.entmax(x[0], alpha=1.2), actlab.entmax(x[1], alpha=1.8)]
+    np.testing.assert_allclose(actlab.entmax(x, alpha=np.array([[1.2], [1.8]])), rows, rtol=1e-14)
+    np.testing.assert_allclose(actlab.entmax(x.T, alpha=np.array([1.2, 1.8]), axis=0).T, rows, rtol=1e-14)
+    np.testing.assert_allclose(actlab.entmax(torch.from_numpy(x.T), alpha=torch.tensor([1.2, 1.8],
+                               dtype=torch.float64), axis=0).T.numpy(), rows, rtol=1e-14)
 
 
 def test_log_softmax_gradient_at_extreme_spread():

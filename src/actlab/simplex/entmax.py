@@ -118,7 +118,8 @@ def _beta(alpha: Any, x: Any, xp: Any) -> Any:
     if alpha.dtype != x.dtype:
         alpha = xp.astype(alpha, x.dtype)
     if alpha.ndim == x.ndim and alpha.shape[-1] != 1:
-        raise ValueError(f"entmax(): an array alpha must have size 1 along the map's axis, got shape {tuple(alpha.shape)}")
+        raise ValueError("entmax(): an array alpha must have size 1 along the map's axis (one alpha per row, "
+                         f"not per class), got shape {tuple(alpha.shape)} against x's {tuple(x.shape)} (axis last)")
     if not threshold.static_required(x, xp) and not bool(xp.all(alpha > 1.0)):
         raise ValueError("entmax(): an array alpha must be > 1 everywhere (use a float alpha=1 for softmax)")
     return alpha - 1.0
