@@ -92,12 +92,32 @@ def test_numpy_matrix_input():
     np.testing.assert_array_equal(actlab.sigmoid(m), actlab.sigmoid(np.asarray(m)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/elementwise/exponential.py softplus: log(1 + e^(beta x)) / beta overflows with a RuntimeWarning "
-    "for a subnormal beta (1e-310) on NumPy; the quotient should be formed quietly (its value is inf)"))
-def test_softplus_tiny_beta_is_quiet():
-    y = actlab.softplus(np.array([1.0, -1.0, 1e300]), beta=1e-310)
-    assert not np.isnan(y).any()
+@pytest.mark.parametrize("beta", [1e-310, 5e-324, 1e-300, 1e-40, 1e-20])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_tiny_beta_is_quiet_and_right(beta, dtype):
+    """log(1 + e^(beta x)) / beta for tiny betas: no RuntimeWarning where the
+    quotient passes the float range (its value is inf), and mpmath's value
+    to an ULP, also for |x| past 1e290 where beta x still matters
+    (softplus(1e300, beta=1e-300) = log(1 + e) * 1e300)."""
+    mpmath = pytest.importorskip("mpmath")
+    big = 1e300 if dtype == "float64" else 1e38
+    x = np.array([1.0, -1.0, 1e30, 0.0, -1e30, big, -big, 3e299 if dtype == "float64" else 3e37], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = actlab.softplus(x, beta=beta)
+        yt = actlab.softplus(torch.from_numpy(x), beta=beta).numpy()
+        d = actlab.softplus.derivative(x, beta=beta)
+    with mpmath.workdps(50):
+        b = mpmath.mpf(beta)
+        ref = np.array([float(mpmath.log1p(mpmath.exp(b * mpmath.mpf(float(v)))) / b) for v in x])
+        dref = np.array([float(1 / (1 + mpmath.exp(-b * mpmath.mpf(float(v))))) for v in x])
+    with np.errstate(over="ignore"):
+        ref = ref.astype(dtype)
+    for got in (y, yt):
+        assert np.array_equal(np.isinf(got), np.isinf(ref)), (got, ref)
+        fin = np.isfinite(ref)
+        np.testing.assert_array_less(np.abs(got[fin] - ref[fin]), 1.01 * np.spacing(np.abs(ref[fin])) + 1e-300)
+    np.testing.assert_allclose(d, dref, rtol=4 * np.finfo(dtype).eps)
 
 
 @pytest.mark.parametrize("name", ["softmax", "softmin", "log_softmax", "sparsemax", "entmax15", "entmax",
