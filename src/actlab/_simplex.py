@@ -45,7 +45,7 @@ from . import _xp
 from ._activation import param_annotations
 from ._backend import backend_of as xp_of
 from ._codegen import REQUIRED_ARG, generated_function
-from .registry import REQUIRED, Entry, Param, Properties, is_finite, register
+from .registry import REQUIRED, Entry, Param, Properties, is_finite, plain_number, register
 
 __all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last", "normalize_axis"]
 
@@ -67,6 +67,7 @@ class MapFunction(Protocol):
 
 def check_temperature(temperature: Any, owner: str) -> float:
     """A non-zero finite number, else ValueError naming it."""
+    temperature = plain_number(temperature)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise TypeError(f"{owner}(): temperature must be a number, got {type(temperature).__name__}")
     t = float(temperature)
@@ -181,6 +182,7 @@ class MapSpec:
         """``(num, den)`` for maps that apply the temperature in their math."""
         if beta is None:
             return 1.0, check_temperature(temperature, self.name)
+        beta, temperature = plain_number(beta), plain_number(temperature)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)):
             raise TypeError(f"{self.name}(): beta must be a number, got {type(beta).__name__}")
         if not is_finite(beta):

@@ -148,6 +148,51 @@ def test_gradient_at_plus_inf_entries_is_one_convention(name, temperature):
     torch.testing.assert_close(gx, want, rtol=1e-12, atol=1e-300)
 
 
+def _numeric_params():
+    from actlab.registry import REQUIRED
+
+    out = []
+    for e in actlab.registry():
+        if e.kind not in ("elementwise", "simplex", "stochastic"):
+            continue
+        for p in e.params:
+            if p.choices is None and p.default is not REQUIRED and isinstance(p.default, (int, float)) \
+                    and not isinstance(p.default, bool):
+                out.append(pytest.param(e, p, id=f"{e.name}-{p.name}"))
+    return out
+
+
+@pytest.mark.parametrize(("e", "p"), _numeric_params())
+def test_numpy_scalar_parameters(e, p):
+    """A parameter given as a NumPy scalar (np.float32, np.int64: what an
+    array's max() or a shape gives) is read as the Python number it holds."""
+    from fuzz_inputs import call
+
+    x = np.array([[1.0, 2.0, 0.0, 0.5], [0.5, 0.25, 3.0, 1.0]])
+    value = p.sweep[-1] if p.sweep else p.default
+    scalar = np.int64(value) if type(p.default) is int else np.float32(value)
+    want = call(e, x, **{p.name: scalar.item()})
+    got = call(e, x, **{p.name: scalar})
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kw", [{"temperature": np.float32(2.0)}, {"temperature": np.int64(2)},
+                                {"beta": np.float32(0.5)}])
+def test_numpy_scalar_temperature(kw):
+    x = np.array([[1.0, 2.0, 0.0], [0.5, 0.25, 3.0]])
+    for f in (actlab.softmax, actlab.log_softmax, actlab.sparsemax, actlab.entmax15, actlab.spherical_softmax):
+        if "beta" in kw and f in (actlab.sparsemax, actlab.entmax15):
+            continue
+        np.testing.assert_array_equal(f(x, **kw), f(x, **{k: float(v) for k, v in kw.items()}))
+    assert np.isfinite(actlab.distillation_loss(x, x[::-1], np.float32(2.0)))
+    np.testing.assert_array_equal(actlab.cross_entropy(x, np.array([0, 2]), label_smoothing=np.float32(0.25)),
+                                  actlab.cross_entropy(x, np.array([0, 2]), label_smoothing=0.25))
+    np.testing.assert_array_equal(actlab.gumbel_softmax(x, tau=np.float32(0.5), generator=0),
+                                  actlab.gumbel_softmax(x, tau=0.5, generator=0))
+    with pytest.raises(TypeError, match="temperature"):
+        actlab.softmax(x, temperature=np.bool_(True))
+
+
 # --- seeded reproducibility ------------------------------------------------------------------------
 
 

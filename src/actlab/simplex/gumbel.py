@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import _xp
 from .._simplex import normalize_axis
-from ..registry import Entry, Param, Properties, positive, register
+from ..registry import Entry, Param, Properties, plain_number, positive, register
 from .softmax import softmax
 
 __all__ = ["gumbel_softmax", "gumbel_noise"]
@@ -44,6 +44,7 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
         >>> actlab.gumbel_softmax([1.0, 2.0, 3.0], hard=True, generator=0).tolist()
         [0.0, 0.0, 1.0]
     """
+    tau = plain_number(tau)
     if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not positive(float(tau)):
         raise ValueError(f"gumbel_softmax(): tau must be positive and finite, got {tau!r}")
     xp, x = _xp.as_float_array(logits, "logits")
