@@ -383,6 +383,14 @@ def test_logsumexp_empty_and_keepdims():
     x = torch.zeros(2, 0, requires_grad=True)
     actlab.logsumexp(x).sum().backward()
     assert x.grad.shape == (2, 0)
+    # 0-d: one entry, its own logsumexp (torch.logsumexp(t, 0), the oracle, with its gradient 1)
+    t = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    for keepdims in (False, True):
+        y = actlab.logsumexp(t, keepdims=keepdims)
+        assert y.shape == () and y == torch.logsumexp(t, 0)
+        (gt,) = torch.autograd.grad(y, t)
+        assert gt == 1.0
+    assert actlab.logsumexp(np.float64(-inf)) == -inf
 
 
 @pytest.mark.parametrize("e", [e for e in TEMPERATURE_MAPS if e.name != "sum_normalize"], ids=lambda e: e.name)

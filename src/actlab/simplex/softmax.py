@@ -175,9 +175,10 @@ def softmax(x, num, den, *, xp):
             ``beta=math.log(b)``.
 
     Non-finite input: -inf entries get 0; +inf entries share the mass
-    equally; a row of all -inf gives zeros; NaN makes its row NaN. K = 1
-    gives 1 (0 for -inf); K = 0 returns the empty array; 0-d input is a
-    ValueError.
+    equally (the gradient there is ``y * (g - <g, y>)``, the limit as they
+    tie far above the rest: the rule of every map); a row of all -inf gives
+    zeros; NaN makes its row NaN. K = 1 gives 1 (0 for -inf); an empty
+    input gives the empty result; a 0-d input is one class (1).
 
     Example:
         >>> import actlab

@@ -42,7 +42,8 @@ def sparsemax(x: Any, *, xp: Any) -> Any:
     Euclidean projection of ``x`` onto the simplex; exact.
 
     Non-finite entries follow the limits: -inf gets 0, +inf entries share
-    the mass equally, a NaN makes its row NaN, an all -inf row gives zeros
+    the mass equally (with the limit gradient, the support Jacobian on them,
+    as every map), a NaN makes its row NaN, an all -inf row gives zeros
     (and zero gradients).
 
     Args:
