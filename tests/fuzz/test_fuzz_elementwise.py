@@ -125,23 +125,7 @@ def test_gradient_matches_derivative_at_edges(e):
         assert gg.shape == x.shape
 
 
-#: Forward mode is not registered from ``.derivative``: the torch backend's
-#: elementwise autograd Function has no ``jvp`` staticmethod, so ``torch.func.jvp``
-#: differentiates the forward formula instead (wrong at kinks and limits).
-JVP_DEFECTS: set[str] = set()  # fixed: the element-wise autograd Functions register a jvp from .derivative
-
-
-def _jvp_param(e):
-    marks = []
-    if e.name in JVP_DEFECTS:
-        marks.append(pytest.mark.xfail(strict=True, reason=(
-            "src/actlab/backends/torch (elementwise autograd Function): no jvp registered from the same "
-            "derivative; torch.func.jvp differentiates the forward formula (softplus'(0) = -0.5, "
-            "leaky_relu'(0) = 1, silu'(inf) = 0, tanh'(6) 5000 ULP off)")))
-    return pytest.param(e, id=e.name, marks=marks)
-
-
-@pytest.mark.parametrize("e", [_jvp_param(e) for e in ELEMENTWISE])
+@pytest.mark.parametrize("e", ELEMENTWISE, ids=IDS)
 def test_forward_mode_matches_derivative(e):
     """``torch.func.jvp`` (forward mode) gives ``.derivative``, as backward does."""
     if e.derivative is None:
