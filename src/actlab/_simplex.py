@@ -230,6 +230,9 @@ class MapSpec:
             return values
         out = []
         for v in values:
+            if not _xp.is_array(v):  # (isinstance: tracers answer it for symbolic floats)
+                out.append(v)
+                continue
             n = getattr(v, "ndim", 0)
             if 0 < n < ndim:
                 v = xp_of(v).reshape(v, (1,) * (ndim - n) + tuple(v.shape))
