@@ -124,7 +124,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     result = render_gallery(args.out, formats=args.format or (), processes=args.jobs, progress=not args.quiet,
                             entries=entries)
     n = sum(1 for w in result.written.values() if "png" in w)
-    print(f"wrote {n} figures; open {result.index.resolve()}")
+    print(f"wrote {n} figures in {result.seconds:.0f} s; open {result.index.resolve()}")
     for slug, why in result.skipped.items():
         print(f"  comparison {slug} skipped: {why}")
     for stem, err in result.errors.items():

@@ -38,8 +38,17 @@ def numba_sparse() -> Any:
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
         else:  # the vectorised float32 kernels, and the screening kernels for the rest
-            _NUMBA.append(SimpleNamespace(forward_rows=numba_sparse_f32.forward_any, vjp_rows=numba_sparse_f32_grad.vjp_any))
+            from .compile_notice import SPARSE_NOTICE  # says so while numba compiles them (fresh cache)
+
+            _NUMBA.append(SimpleNamespace(forward_rows=SPARSE_NOTICE.wrap(numba_sparse_f32.forward_any, _kind),
+                                          vjp_rows=SPARSE_NOTICE.wrap(numba_sparse_f32_grad.vjp_any, _kind)))
     return _NUMBA[0]
+
+
+def _kind(x: np.ndarray, *args: Any) -> tuple[Any, ...]:
+    """What may compile separately: the dtype, short or long rows, the map (beta)."""
+    scalars = tuple(a for a in args if isinstance(a, (int, float)))
+    return x.dtype.char, x.ndim, x.shape[-1] <= 4096 if x.ndim else True, scalars
 
 
 def _numba_rows(x: Any) -> Any:

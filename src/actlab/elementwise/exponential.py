@@ -67,6 +67,10 @@ def elu(x, alpha, *, xp):
         x: input.
         alpha: saturation value for x -> -inf is -alpha (default 1).
 
+    Returns:
+        ``elu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, inf].
+
     Example:
         >>> import actlab
         >>> actlab.elu([-1e-20, 2.0]).tolist()
@@ -99,6 +103,10 @@ def _selu_positive(v, xp):
 def selu(x, *, xp):
     r"""Scaled ELU, :math:`\lambda\,\mathrm{elu}(x, \alpha)` with
     alpha = 1.6732632423543772, lambda = 1.0507009873554805 (Klambauer et al.).
+
+    Returns:
+        ``selu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1.7581, inf].
 
     Example:
         >>> import actlab
@@ -150,6 +158,10 @@ def _d_celu(x, alpha, *, xp):
 @float32_policy(native_float32=True)
 def celu(x, alpha, *, xp):
     r"""Continuously differentiable ELU, :math:`\max(0,x)+\min(0,\alpha(e^{x/\alpha}-1))`.
+
+    Returns:
+        ``celu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, inf].
 
     Example:
         >>> import actlab
@@ -259,6 +271,10 @@ def softplus(x, beta, *, xp):
     Args:
         x: input.
         beta: sharpness, > 0 (default 1).
+
+    Returns:
+        ``softplus(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [0, inf].
 
     Example:
         >>> import actlab

@@ -147,6 +147,10 @@ def cross_entropy(logits, target, /, *, axis=-1, weight=None, ignore_index=-100,
         reduction: "mean" (weighted mean over counted rows), "sum", "none".
         label_smoothing: e in [0, 1]: the target becomes ``(1-e) q + e/C``.
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> round(float(actlab.cross_entropy([[2.0, 0.0, -1.0]], [0])), 6)
@@ -182,6 +186,10 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
         weight: broadcastable per-element weight.
         pos_weight: weight of the positive term, broadcast along the last axis.
         reduction: "mean" (over all elements), "sum", "none".
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per element (the
+        shape of ``logits``) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab
@@ -248,7 +256,7 @@ register_loss(
     cross_entropy,
     latex=r"L(z,k)=-z_k+\log\sum_j e^{z_j}",
     dlatex=r"\nabla_z L=\mathrm{softmax}(z)-\mathrm{onehot}(k)",
-    reference="Seeds 001, 002; torch.nn.functional.cross_entropy conventions.",
+    reference="Bridle 1990 (softmax cross-entropy); label smoothing: Szegedy et al. 2016, arXiv:1512.00567; torch.nn.functional.cross_entropy conventions.",
     params=_CE_PARAMS,
 )
 register_loss(

@@ -30,6 +30,10 @@ def distillation_loss(student_logits, teacher_logits, /, temperature, *, axis=-1
         reduction: "mean" over rows (PyTorch's ``kl_div`` "batchmean"), "sum",
             or "none" (one value per row).
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> float(actlab.distillation_loss([[1.0, 2.0]], [[1.0, 2.0]], 2.0))
@@ -73,6 +77,10 @@ def spherical_cross_entropy(logits, target, /, *, axis=-1, eps=1e-6, weight=None
     Targets, ``weight``, ``ignore_index``, ``reduction`` and
     ``label_smoothing`` as in :func:`cross_entropy`; ``eps > 0``.
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> round(float(actlab.spherical_cross_entropy([[1.0, 2.0]], [1], eps=0.0)), 6)
@@ -92,6 +100,10 @@ def taylor_cross_entropy(logits, target, /, *, axis=-1, order=2, weight=None, ig
 
     Targets, ``weight``, ``ignore_index``, ``reduction`` and
     ``label_smoothing`` as in :func:`cross_entropy`; ``order`` even >= 2.
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab

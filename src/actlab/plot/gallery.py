@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..registry import registry as _all_entries
 
 __all__ = ["Job", "GalleryResult", "plan", "render_gallery", "DRAWN_KINDS"]
 
-DRAWN_KINDS = ("elementwise", "gated", "grouped", "simplex", "loss")
+DRAWN_KINDS = ("elementwise", "gated", "grouped", "simplex", "loss", "reduction", "stochastic")
 SIMPLEX_TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -56,6 +57,9 @@ class GalleryResult:
     written: dict[str, tuple[str, ...]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    """Wall time of the drawing (every figure and formula), measured by the run."""
+    processes: int = 1
 
 
 def _entry_jobs(e: Entry, formats: tuple[str, ...]) -> list[Job]:
@@ -195,6 +199,7 @@ def render_gallery(
         n = 1
     bar = tqdm(total=len(jobs), desc="actlab gallery", unit="fig", disable=not progress, file=sys.stderr)
     results = []
+    start = time.perf_counter()
     try:
         if n == 1:
             for job in jobs:
@@ -209,7 +214,8 @@ def render_gallery(
                     bar.update()
     finally:
         bar.close()
-    result = GalleryResult(out=out, index=out / "index.html", skipped=skipped)
+    result = GalleryResult(out=out, index=out / "index.html", skipped=skipped,
+                           seconds=time.perf_counter() - start, processes=n)
     for stem, written, error in results:
         result.written[stem] = written
         if error:

@@ -190,6 +190,10 @@ def spherical_softmax(x, num, den, eps, *, xp):
         x: array or nested list; ``axis``, ``temperature`` (keyword).
         eps: the additive constant, > 0.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab
         >>> actlab.spherical_softmax([1.0, 2.0], eps=0.0001).round(4).tolist()
@@ -223,6 +227,10 @@ def taylor_softmax(x, num, den, order, *, xp):
     Args:
         x: array or nested list; ``axis``, ``temperature`` (keyword).
         order: even integer >= 2.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab
@@ -267,6 +275,10 @@ def sum_normalize(x, *, xp):
     makes its row NaN. Rescaled by a power of two, so the sum never
     overflows.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab
         >>> actlab.sum_normalize([1.0, 2.0]).round(4).tolist()
@@ -305,6 +317,10 @@ def hardmax(x, *, xp):
 
     Piecewise constant: zero gradient. A row of all -inf gives zeros; NaN
     makes its row NaN. Use ``hardmax(-x)`` for the minimum.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab

@@ -94,6 +94,10 @@ def entmax15(x: Any, *, xp: Any) -> Any:
     Args:
         x: scores; axis: the map's axis; temperature: divides ``x`` first.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab
         >>> [round(v, 4) for v in actlab.entmax15([-2.0, 0.0, 0.5]).tolist()]
@@ -161,6 +165,10 @@ def entmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
         n_iter: the most Newton-bisection steps (each halves the bracket at
             worst; Newton usually converges in fewer than 10).
         axis, temperature: the map's axis; ``x`` is divided by ``temperature``.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab

@@ -36,6 +36,10 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
         generator: ``numpy.random.Generator`` or int seed (any backend), or
             ``torch.Generator`` (tensors); reproducible for a fixed one.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab, numpy as np
         >>> y = actlab.gumbel_softmax([1.0, 2.0, 3.0], tau=0.5, generator=np.random.default_rng(0))

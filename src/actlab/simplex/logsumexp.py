@@ -62,6 +62,10 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
     All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; a 0-d
     input is one entry (its own logsumexp, as ``torch.logsumexp(t, 0)``).
 
+    Returns:
+        ``log(sum(exp(x)))`` along ``axis``: the shape of ``x`` without that axis (kept with size 1
+        when ``keepdims``), its array type and floating dtype.
+
     Example:
         >>> import actlab
         >>> float(actlab.logsumexp([0.0, -50.0]))

@@ -180,6 +180,10 @@ def softmax(x, num, den, *, xp):
     zeros; NaN makes its row NaN. K = 1 gives 1 (0 for -inf); an empty
     input gives the empty result; a 0-d input is one class (1).
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab
         >>> actlab.softmax([1.0, 2.0]).round(4).tolist()
@@ -208,6 +212,10 @@ def softmin(x, num, den, *, xp):
 
     Same accuracy and non-finite rules as :func:`softmax` applied to ``-x``
     (so +inf entries of x get 0 and -inf entries share the mass).
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab
@@ -239,6 +247,10 @@ def log_softmax(x, num, den, *, xp):
 
     -inf entries give -inf with zero gradient; a row of all -inf gives
     -inf everywhere; +inf entries share the mass (``-log m``, others -inf).
+
+    Returns:
+        The log-probabilities (``log_softmax``): the shape, array type and floating dtype of the
+        input, values in [-inf, 0].
 
     Example:
         >>> import actlab

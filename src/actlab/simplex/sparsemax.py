@@ -49,6 +49,10 @@ def sparsemax(x: Any, *, xp: Any) -> Any:
     Args:
         x: scores; axis: the map's axis; temperature: divides ``x`` first.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab
         >>> actlab.sparsemax([-2.0, 0.0, 0.5]).tolist()

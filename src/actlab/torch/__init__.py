@@ -26,6 +26,8 @@ from .functional import __all__ as _functional_all
 from .large_output import (
     HierarchicalSoftmax,
     LinearCrossEntropyLoss,
+    LinearEntmaxLoss,
+    LinearSparsemaxLoss,
     LogUniformSampler,
     NCELoss,
     NegativeSamplingLoss,
@@ -53,7 +55,7 @@ __all__ = [
     *_activations_all, *_functional_all, "functional",
     "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
     "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss", "MultiheadAttention",
-    "LinearCrossEntropyLoss", "HierarchicalSoftmax",
+    "LinearCrossEntropyLoss", "LinearSparsemaxLoss", "LinearEntmaxLoss", "HierarchicalSoftmax",
     "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
     "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",
     "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler",

@@ -22,6 +22,7 @@ array-API math runs instead) and tested to agree with it.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -32,14 +33,17 @@ _NUMBA: list[Any] = []
 
 
 def numba_rows() -> Any:
-    """:mod:`actlab.backends.numba_softmax`, or None without numba (imported on first use)."""
+    """The kernels of :mod:`actlab.backends.numba_softmax`, or None without numba (imported on first use)."""
     if not _NUMBA:
         try:
             from .. import numba_softmax
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
-        else:
-            _NUMBA.append(numba_softmax)
+        else:  # each entry point says so while numba compiles it (fresh cache)
+            from ..compile_notice import SOFTMAX_NOTICE
+
+            _NUMBA.append(SimpleNamespace(**{n: SOFTMAX_NOTICE.wrap(getattr(numba_softmax, n))
+                                             for n in numba_softmax.__all__}))
     return _NUMBA[0]
 
 
