@@ -72,7 +72,17 @@ class NumpyBackend(Backend):
     row_blocks = True
 
     def float_array(self, x: Any, name: str) -> Any:
-        return super().float_array(np.asarray(x) if isinstance(x, np.generic) else x, name)
+        """As the base class, for plain ndarrays in native byte order: a NumPy
+        scalar or an ndarray subclass (``np.matrix``) becomes a plain array,
+        a big-endian array a native one (same values); a masked array is a
+        TypeError (its mask would be dropped)."""
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(f"{name} must be a plain array, got a masked array (fill it first: x.filled(...))")
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        if not x.dtype.isnative:
+            x = x.astype(x.dtype.newbyteorder("="))
+        return super().float_array(x, name)
 
     def elementwise_lanes(self, spec: Any) -> Any:
         """SciPy's logistic ufuncs where accurate (:mod:`.numpy_fast`)."""

@@ -15,7 +15,7 @@ from typing import Any
 from .. import _xp
 from .._simplex import move_axis_last
 from ..elementwise import softplus
-from ..registry import Entry, Param, register
+from ..registry import Entry, Param, plain_number, register
 from ..simplex.softmax import log_softmax
 from ._reduction import check_reduction, class_targets, reduce_loss
 
@@ -31,6 +31,7 @@ def _like(value: Any, x: Any, xp: Any, name: str) -> Any:
 
 
 def _check_smoothing(label_smoothing: Any, owner: str) -> float:
+    label_smoothing = plain_number(label_smoothing)
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)):
         raise TypeError(f"{owner}(): label_smoothing must be a number, got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:

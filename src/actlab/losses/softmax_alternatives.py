@@ -53,7 +53,11 @@ def distillation_loss(student_logits, teacher_logits, /, temperature, *, axis=-1
     te, _ = move_axis_last(te, axis, xp, "distillation_loss")
     ls = log_softmax(s, axis=-1, temperature=t)
     lt = log_softmax(te, axis=-1, temperature=t)
-    terms = xp.where(lt == -math.inf, 0.0, xp.exp(lt) * (lt - ls))
+    # 0 log 0 = 0: classes the teacher gives no mass (masked, or underflowed)
+    # drop out before the difference, which would be -inf - -inf there
+    pt = xp.exp(lt)
+    keep = pt > 0.0
+    terms = xp.where(keep, pt * (xp.where(keep, lt, 0.0) - xp.where(keep, ls, 0.0)), 0.0)
     return reduce_loss((t * t) * xp.sum(terms, axis=-1), None, None, reduction, xp)
 
 

@@ -83,6 +83,7 @@ def _vjp15(x: Any, y: Any, g: Any, *, xp: Any) -> Any:
     latex=r"\operatorname{entmax}_{1.5}(z)_i=\left[\tfrac{z_i}{2}-\tau(z)\right]_+^2",
     dlatex=r"\operatorname{diag}(w)-\frac{ww^\top}{\sum_j w_j},\ w=\sqrt{p}",
     vjp=_vjp15,
+    shift_invariant=True,
     reference=_REF,
     properties=_PROPS,
     notes="Exact (closed form on the support); between softmax (dense) and sparsemax. C^1, not C^2.",
@@ -122,7 +123,8 @@ def _beta(alpha: Any, x: Any, xp: Any) -> Any:
     if alpha.dtype != x.dtype:
         alpha = xp.astype(alpha, x.dtype)
     if alpha.ndim == x.ndim and alpha.shape[-1] != 1:
-        raise ValueError(f"entmax(): an array alpha must have size 1 along the map's axis, got shape {tuple(alpha.shape)}")
+        raise ValueError("entmax(): an array alpha must have size 1 along the map's axis (one alpha per row, "
+                         f"not per class), got shape {tuple(alpha.shape)} against x's {tuple(x.shape)} (axis last)")
     if not threshold.static_required(x, xp) and not bool(xp.all(alpha > 1.0)):
         raise ValueError("entmax(): an array alpha must be > 1 everywhere (use a float alpha=1 for softmax)")
     return alpha - 1.0
@@ -137,6 +139,7 @@ def _valid_alpha(a: float) -> bool:
     latex=r"\operatorname{entmax}_\alpha(z)_i=\left[(\alpha-1)z_i-\tau(z)\right]_+^{1/(\alpha-1)}",
     dlatex=r"\operatorname{diag}(w)-\frac{ww^\top}{\sum_j w_j},\ w=p^{2-\alpha}",
     vjp=_entmax_vjp,
+    shift_invariant=True,
     param_vjp=_alpha_vjp,
     reference=_REF,
     properties=_PROPS,

@@ -59,8 +59,8 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
         axis: the axis to reduce.
         keepdims: keep the reduced axis with length 1.
 
-    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; 0-d
-    input is a ValueError.
+    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; a 0-d
+    input is one entry (its own logsumexp, as ``torch.logsumexp(t, 0)``).
 
     Returns:
         ``log(sum(exp(x)))`` along ``axis``: the shape of ``x`` without that axis (kept with size 1
@@ -74,7 +74,7 @@ def logsumexp(x, /, *, axis=-1, keepdims=False):
         1000.6931471805599
     """
     xp, x = _xp.as_float_array(x)
-    x, ax = move_axis_last(x, axis, xp, "logsumexp")
+    x, ax = move_axis_last(x, axis, xp, "logsumexp", scalar=True)
     xw, out_dtype = _xp.to_working(xp, x)
     y = xp.apply_logsumexp(xw, logsumexp_math)
     if y.dtype != out_dtype:

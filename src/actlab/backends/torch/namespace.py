@@ -127,7 +127,8 @@ def abs(x: torch.Tensor, /) -> torch.Tensor:  # noqa: A001
     nothing records a derivative, torch's one-pass ``abs`` (a third of the
     time of the ``where``).
     """
-    if (x.requires_grad and torch.is_grad_enabled()) or _wrapped(x) or torch.compiler.is_compiling():
+    # (is_compiling first: Dynamo cannot trace the functorch query)
+    if torch.compiler.is_compiling() or (x.requires_grad and torch.is_grad_enabled()) or _wrapped(x):
         return torch.where(x >= 0, x, -x)
     return torch.abs(x)
 

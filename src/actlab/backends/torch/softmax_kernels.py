@@ -106,9 +106,15 @@ def softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor 
     return torch._softmax_backward_data(g, y, -1, y.dtype)
 
 
-def log_softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
+def log_softmax_backward(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, masked: float,
+                         xp: Any) -> torch.Tensor | None:
+    """torch's log_softmax backward ``g - exp(y) sum g``, where no entry of
+    ``x`` is ``masked`` (-inf, or +inf for a negative temperature) or NaN;
+    None otherwise (the array-API formula then drops the masked entries)."""
     if y.dtype != g.dtype or y.shape != g.shape or not xp.may_branch(y) or not xp.may_branch(g):
         return None
-    if y.numel() and bool(y.amin() == -torch.inf):  # a reduction, no boolean temporary
-        return None
+    if x.numel():  # a reduction, no boolean temporary; NaN compares False
+        edge = x.amin() if masked < 0 else x.amax()
+        if not bool(edge > masked if masked < 0 else edge < masked):
+            return None
     return torch._log_softmax_backward_data(g, y, -1, y.dtype)
