@@ -205,10 +205,28 @@ def test_dropout_is_seeded_and_masks_weights():
     ({"normalizer": "sparsemax", "alpha": 1.5}, "unexpected option 'alpha'"),
     ({"temperature": 0.0, "normalizer": "sparsemax"}, "temperature"),
     ({"is_causal": True, "attn_mask": torch.ones(L, S, dtype=torch.bool)}, "not both|should not be set"),
-    ({"normalizer": "sparsemax", "dropout_p": 0.1, "path": "blocked"}, "blocked path"),
+    ({"normalizer": "taylor_softmax", "path": "blocked"}, "blocked path"),
     ({"normalizer": "softmax", "sink": torch.zeros(5)}, "one value per head"),
 ])
 def test_bad_arguments_are_named(bad, match):
     q, k, v = _inputs()
     with pytest.raises((ValueError, TypeError), match=match):
         actlab.attention(q, k, v, **bad)
+
+
+@pytest.mark.parametrize("name,opts", [("sparsemax", {}), ("entmax15", {}), ("entmax", {"alpha": 1.3}),
+                                       ("entmax", {"alpha": torch.tensor([1.2, 1.6, 2.5], dtype=torch.float64)})],
+                         ids=["sparsemax", "entmax15", "entmax-1.3", "entmax-per-head"])
+@pytest.mark.parametrize("candidates", [512, 1], ids=["in-memory", "sweeps"])
+def test_blocked_threshold_both_searches_equal_the_reference(name, opts, candidates, monkeypatch):
+    # the candidates solved in memory, and (too many of them) the sweeps over the key blocks
+    from actlab._attention import blocked_threshold
+
+    monkeypatch.setattr(blocked_threshold, "CANDIDATES", candidates)
+    q, k, v = _inputs(seed=4, Lq=11, Sk=23)
+    allowed = torch.rand(11, 23, generator=torch.Generator().manual_seed(1)) > 0.3
+    allowed[2] = False
+    alpha = opts.get("alpha")
+    ref = reference(q, k, v, allowed, normalizer=name, alpha=alpha.reshape(-1, 1, 1) if torch.is_tensor(alpha) else alpha)
+    out = actlab.attention(q, k, v, attn_mask=allowed, normalizer=name, path="blocked", block_size=5, **opts)
+    torch.testing.assert_close(out, ref, rtol=1e-11, atol=1e-12)

@@ -109,6 +109,35 @@ def _load(driver, url):
     return driver.execute_script(_IMAGES)
 
 
+_WIDTHS = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+_OVERFLOWING_CARDS = """
+return Array.from(document.querySelectorAll('article.card'))
+  .filter(c => c.scrollWidth > c.clientWidth + 1 || c.getBoundingClientRect().right > window.innerWidth)
+  .map(c => c.id);
+"""
+_CARDS_WITHOUT_THUMBNAIL = """
+return Array.from(document.querySelectorAll('article.card')).filter(c => {
+  const i = c.querySelector('img.thumb');
+  return !i || !i.complete || i.naturalWidth === 0;
+}).map(c => c.id);
+"""
+
+
+def test_no_horizontal_scroll_and_every_card_has_its_thumbnail(site, driver):
+    """At 1280 px no page scrolls sideways and no card overflows its grid cell
+    (long names such as binary_cross_entropy_with_logits wrap); every card
+    of the index shows a thumbnail that loaded."""
+    base, out, _ = site
+    for page in ("index.html", "comparisons.html", *sorted(f"f/{p.name}" for p in (out / "f").glob("*.html"))):
+        _load(driver, f"{base}/{page}")
+        scroll, client = driver.execute_script(_WIDTHS)
+        assert scroll <= client, f"{page} scrolls sideways: {scroll} px of content in {client} px"
+    _load(driver, f"{base}/index.html")
+    assert driver.execute_script("return window.innerWidth") == 1280
+    assert not driver.execute_script(_OVERFLOWING_CARDS)
+    assert not driver.execute_script(_CARDS_WITHOUT_THUMBNAIL)
+
+
 def test_every_page_loads_every_image(site, driver, tmp_path):
     base, out, log = site
     pages = ["index.html", "comparisons.html", *sorted(f"f/{p.name}" for p in (out / "f").glob("*.html"))]
@@ -153,5 +182,5 @@ def test_screenshot_of_the_index(site, driver, tmp_path):
     data = shot.read_bytes()
     assert data[:4] == b"\x89PNG" and len(data) > 20_000
     target = os.environ.get("ACTLAB_SCREENSHOT")
-    if target:  # keep a copy, e.g. for docs/img/gallery-index.png
+    if target:  # keep a copy: ACTLAB_SCREENSHOT=docs/img/gallery-index.png writes the README's picture
         Path(target).write_bytes(data)

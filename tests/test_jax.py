@@ -220,3 +220,21 @@ def test_gated_units_and_maxout():
         assert jax.grad(lambda v, f=f: f(v).sum())(xj).shape == xj.shape
     np.testing.assert_array_equal(np.asarray(jax.jit(lambda v: actlab.maxout(v, pieces=2))(xj)),
                                   actlab.maxout(F32, pieces=2))
+
+
+def test_error_free_sums_stay_exact_under_jit():
+    # XLA folds (c + b) - c to b for a constant c: TwoSum and the double-word
+    # subtraction from a constant must still be exact (checked in rationals)
+    from fractions import Fraction
+
+    from actlab._xp import two_sum
+    from actlab.elementwise.double_word import DW
+
+    with jax.enable_x64(True):
+        q = jnp.asarray(np.random.default_rng(3).uniform(0.1, 3.0, size=257))
+        xp = backend_of(q)
+        s, e = jax.jit(lambda v: two_sum(1.0, v))(q)
+        d = jax.jit(lambda v: (lambda w: (w.hi, w.lo))(1.0 - DW.of(v, xp)))(q)
+        for qi, si, ei, hi, lo in zip(*(np.asarray(a).tolist() for a in (q, s, e, *d))):
+            assert Fraction(si) + Fraction(ei) == 1 + Fraction(qi)
+            assert Fraction(hi) + Fraction(lo) == 1 - Fraction(qi)

@@ -222,3 +222,75 @@ def test_figures_leave_the_global_style_alone():
     before = dict(matplotlib.rcParams)
     function_figure(actlab.get("mish"))
     assert dict(matplotlib.rcParams) == before
+
+
+def test_every_registered_kind_is_drawn_with_a_thumbnail():
+    """A card without a thumbnail is a kind the gallery does not draw."""
+    assert {e.kind for e in actlab.registry()} <= set(DRAWN_KINDS)
+
+
+def test_logsumexp_curve_is_the_softplus_of_the_score_gap():
+    """logsumexp([t, 0]) = log(1 + e^t) (NumPy's logaddexp), slope sigmoid(t) (SciPy's expit)."""
+    from scipy.special import expit
+
+    t = np.linspace(-5, 5, 201)
+    c = curves.curve(actlab.get("logsumexp"), t)
+    np.testing.assert_allclose(c.y, np.logaddexp(t, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(c.dy, expit(t), rtol=1e-12)
+
+
+def test_gumbel_softmax_curve_is_its_expectation():
+    """The mean of the draws against E[sigmoid((t + L) / tau)], L standard
+    logistic (the difference of two Gumbel variables), by quadrature."""
+    from scipy.integrate import quad
+    from scipy.special import expit
+
+    e = actlab.get("gumbel_softmax")
+    t = np.array([-3.0, -1.0, 0.0, 0.5, 2.0])
+    c = curves.curve(e, t)
+    tau = curves.plot_params(e)["tau"]
+    exact = [quad(lambda u, s=s: expit((s + np.log(u / (1 - u))) / tau), 0, 1)[0] for s in t]
+    np.testing.assert_allclose(c.y, exact, atol=0.04)  # 2000 draws: standard error <= 0.011
+
+
+@pytest.mark.parametrize("name", ["spherical_softmax", "spherical_cross_entropy"])
+def test_spherical_curves_show_their_shape(name):
+    """Away from t = 0 the drawn function changes over a good part of the axes'
+    height (on [t, 0] it is a flat line with a spike at 0)."""
+    e = actlab.get(name)
+    fig = function_figure(e)
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    line = next(ln for ln in data_lines(ax) if ln.get_color() == FUNCTION_COLOR)
+    x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+    away = (np.abs(x) > 0.5) & np.isfinite(y)
+    assert np.ptp(y[away]) > 0.2 * (hi - lo)
+
+
+def test_compare_figure_keeps_its_axis_labels():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from actlab.plot.compare_figure import compare_figure
+    from actlab.plot.style import styled
+
+    maps = [(n, np.asarray(actlab.get(n).function(np.array([1.0, 2.0, 3.0])))) for n in ("softmax", "sparsemax")]
+    fig = compare_figure([1.0, 2.0, 3.0], maps)
+    styled(FigureCanvasAgg(fig).draw)()  # with the fonts save_figure uses
+    ax = fig.axes[0]
+    box = fig.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        ext = label.get_window_extent()
+        assert label.get_text() and ext.y0 >= box.y0 and ext.x0 >= box.x0 and ext.y1 <= box.y1, label.get_text()
+
+
+def test_index_counts_and_timing_come_from_the_run(tmp_path):
+    from actlab.plot.gallery import render_gallery
+
+    names = ["binary_cross_entropy_with_logits", "logsumexp", "gumbel_softmax"]
+    result = render_gallery(tmp_path, progress=False, processes=1, entries=[actlab.get(n) for n in names])
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    n_fig = sum(1 for w in result.written.values() if "png" in w)
+    assert f"{len(names)} functions in " in page and f"{n_fig} figures" in page
+    assert f"Drawn in {result.seconds:.0f} s" in page and result.seconds > 0
+    for n in names:  # every card has its thumbnail
+        assert f'src="thumb/{n}.png"' in page and (tmp_path / "thumb" / f"{n}.png").is_file()

@@ -337,15 +337,35 @@ def scope_of(x: Any) -> Any:
     return None if backend is None else backend.precision_scope()
 
 
+def _host_array(x: Any, name: str) -> np.ndarray:
+    """A Python number, list or tuple (or NumPy scalar) as a NumPy array.
+    Integers beyond int64 (``10**30``), which NumPy keeps as objects, are
+    converted to float64 as ``float()`` does; beyond float64's range they
+    are a TypeError naming ``name``."""
+    a = np.asarray(x)
+    if a.dtype == object and isinstance(x, (int, list, tuple)):
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (OverflowError, TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a real number array, got {_short(x)} ({err})") from None
+    return a
+
+
+def _short(x: Any) -> str:
+    r = repr(x)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
 def as_float_array(x: Any, name: str = "x") -> tuple[Any, Array]:
     """``(backend, x)`` with ``x`` a real floating array.
 
-    Python scalars, lists and tuples become NumPy arrays; integer and boolean
-    arrays are promoted to the backend's default real floating dtype;
-    complex input is a ``TypeError`` naming the argument.
+    Python scalars, lists and tuples become NumPy arrays (Python integers
+    beyond int64 as float64); integer and boolean arrays are promoted to the
+    backend's default real floating dtype; complex input is a ``TypeError``
+    naming the argument.
     """
     if isinstance(x, (bool, int, float, complex, list, tuple, np.generic)):
-        x = np.asarray(x)
+        x = _host_array(x, name)
     backend = backend_of(x)
     if backend is None:
         raise TypeError(f"{name} must be an array or a number, got {type(x).__name__}")

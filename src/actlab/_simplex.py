@@ -20,6 +20,10 @@ temperature, both with the map's axis last; ``params`` in declaration order):
   tensors that require grad (a learned alpha); an array parameter with as
   many axes as ``x`` has its ``axis`` moved last with ``x``.
 
+Maps that the front-end divides by the temperature and that are
+shift-invariant (``shift_invariant=True``: sparsemax, entmax) get rows whose
+quotient would overflow shifted first, so their top entry stays finite.
+
 With ``exact_temperature=True`` the front-end does not divide x by the
 temperature: the pieces receive the raw x and two leading parameters
 ``num, den`` (the map is applied to ``x * num / den``), so the math can form
@@ -30,16 +34,20 @@ inverse temperature of the Boltzmann form.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from . import _xp
 from ._activation import param_annotations
+from ._backend import backend_of as xp_of
 from ._codegen import REQUIRED_ARG, generated_function
-from .registry import REQUIRED, Entry, Param, Properties, is_finite, register
+from .registry import REQUIRED, Entry, Param, Properties, is_finite, plain_number, register
 
-__all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last"]
+__all__ = ["MapSpec", "simplex_map", "check_temperature", "move_axis_last", "normalize_axis"]
 
 Math = Callable[..., Any]
 
@@ -59,6 +67,7 @@ class MapFunction(Protocol):
 
 def check_temperature(temperature: Any, owner: str) -> float:
     """A non-zero finite number, else ValueError naming it."""
+    temperature = plain_number(temperature)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
         raise TypeError(f"{owner}(): temperature must be a number, got {type(temperature).__name__}")
     t = float(temperature)
@@ -67,16 +76,75 @@ def check_temperature(temperature: Any, owner: str) -> float:
     return t
 
 
-def move_axis_last(x: Any, axis: int, xp: Any, owner: str) -> tuple[Any, int]:
-    """``x`` with ``axis`` moved to the end, and the normalised axis."""
-    if x.ndim == 0:
+def normalize_axis(axis: Any, ndim: int, owner: str) -> int:
+    """``axis`` as an int in ``[0, ndim)``: Python and NumPy integers (anything
+    with ``__index__`` but a bool), else a ValueError naming it. A 0-d array
+    takes axis 0 or -1, as ``torch.softmax`` does."""
+    try:
+        if isinstance(axis, (bool, np.bool_)):
+            raise TypeError
+        a = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"{owner}(): axis must be an integer, got {axis!r}") from None
+    n = max(ndim, 1)
+    if not -n <= a < n:
+        raise ValueError(f"{owner}(): axis {axis!r} is out of range for x with {ndim} axes")
+    return a % n
+
+
+SCALAR = -1
+"""The axis :func:`move_axis_last` returns for a 0-d input taken as one class."""
+
+
+def move_axis_last(x: Any, axis: Any, xp: Any, owner: str, scalar: bool = False) -> tuple[Any, int]:
+    """``x`` with ``axis`` moved to the end, and the normalised axis.
+
+    A 0-d ``x`` is a ValueError, or with ``scalar=True`` a single class (as
+    ``torch.softmax(t, 0)`` and ``scipy.special.softmax`` take it): ``x`` of
+    shape (1,) and the axis :data:`SCALAR`, which :func:`move_axis_back` undoes.
+    """
+    if x.ndim == 0 and not scalar:
         raise ValueError(f"{owner}(): x must have at least one axis, got a 0-d array")
-    if isinstance(axis, bool) or not isinstance(axis, int) or not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{owner}(): axis {axis!r} is out of range for x with {x.ndim} axes")
-    axis %= x.ndim
-    if axis == x.ndim - 1:
-        return x, axis
-    return _moveaxis(x, axis, x.ndim - 1, xp), axis
+    ax = normalize_axis(axis, x.ndim, owner)
+    if x.ndim == 0:
+        return xp.reshape(x, (1,)), SCALAR
+    if ax == x.ndim - 1:
+        return x, ax
+    return _moveaxis(x, ax, x.ndim - 1, xp), ax
+
+
+def _divide(x: Any, t: float, xp: Any, shift: bool) -> Any:
+    """``x / t`` without an overflow warning. Past the float range the
+    quotient is +-inf; for a map that is shift-invariant (``map(z + c) =
+    map(z)``) the rows where that can happen are first shifted so that their
+    top entry in ``z = x / t`` is 0: only entries that lie beyond the float
+    range below it (outside any sparse support) become -inf."""
+    if abs(t) >= 1.0:
+        return x / t
+    with xp.quiet():
+        if shift:
+            fin = xp.isfinite(x)
+            xf = xp.where(fin, x, 0.0)
+            big = xp.max(xp.abs(xf), axis=-1, keepdims=True) > float(xp.finfo(x.dtype).max) * abs(t)
+            top = xp.max(xf, axis=-1, keepdims=True) if t > 0 else xp.min(xf, axis=-1, keepdims=True)
+            x = x - xp.detach(xp.where(big, top, 0.0))
+        return x / t
+
+
+def _empty(x: Any) -> bool:
+    return any(n == 0 for n in x.shape)
+
+
+def _broadcast_to(v: Any, shape: tuple[int, ...], xp: Any, what: str) -> Any:
+    """``v`` broadcast to ``shape`` (a copy, so kernels that read rows see
+    whole rows), else a ValueError naming ``what``."""
+    vs = tuple(v.shape)
+    if vs == shape:
+        return v
+    pad = (1,) * (len(shape) - len(vs)) + vs
+    if len(vs) > len(shape) or any(a not in (1, b) for a, b in zip(pad, shape)):
+        raise ValueError(f"{what} has shape {vs}, which does not broadcast to x's shape {shape}")
+    return xp.broadcast_to(xp.reshape(v, pad), shape) + 0.0
 
 
 def _moveaxis(x: Any, src: int, dst: int, xp: Any) -> Any:
@@ -88,6 +156,8 @@ def _moveaxis(x: Any, src: int, dst: int, xp: Any) -> Any:
 
 
 def move_axis_back(y: Any, axis: int, xp: Any) -> Any:
+    if axis == SCALAR:
+        return xp.reshape(y, ())
     if axis == y.ndim - 1:
         return y
     return _moveaxis(y, y.ndim - 1, axis, xp)
@@ -107,11 +177,13 @@ class MapSpec:
     param_vjp: Math | None = None
     exact_temperature: bool = False
     masks: bool = False
+    shift_invariant: bool = False
 
     def scale_values(self, temperature: Any, beta: Any) -> tuple[float, float]:
         """``(num, den)`` for maps that apply the temperature in their math."""
         if beta is None:
             return 1.0, check_temperature(temperature, self.name)
+        beta, temperature = plain_number(beta), plain_number(temperature)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)):
             raise TypeError(f"{self.name}(): beta must be a number, got {type(beta).__name__}")
         if not is_finite(beta):
@@ -139,12 +211,12 @@ class MapSpec:
         """``(xp, x_last, axis, out_dtype)``: x as a float array in working
         precision, divided by the temperature, with ``axis`` last."""
         xp, x = _xp.as_float_array(x)
-        x, axis = move_axis_last(x, axis, xp, self.name)
+        x, axis = move_axis_last(x, axis, xp, self.name, scalar=True)
         xw, out_dtype = _xp.to_working(xp, x)
         if self.temperature:
             t = check_temperature(temperature, self.name)
             if t != 1.0 and not self.exact_temperature:
-                xw = xw / t
+                xw = _divide(xw, t, xp, self.shift_invariant)
         return xp, xw, axis, out_dtype
 
     def finish(self, y: Any, axis: int, out_dtype: Any, xp: Any) -> Any:
@@ -152,12 +224,22 @@ class MapSpec:
         return move_axis_back(y, axis, xp)
 
     def align(self, values: tuple[Any, ...], axis: int, ndim: int, xp: Any) -> tuple[Any, ...]:
-        """Array parameters with ``ndim`` axes get ``axis`` moved last, like x."""
-        if axis == ndim - 1:
+        """Array parameters get ``axis`` moved last, like x: they broadcast
+        against x in the caller's layout (one with fewer axes than x gets
+        leading axes of size 1 first, as NumPy broadcasting aligns it)."""
+        if axis == SCALAR:
             return values
-        return tuple(
-            _moveaxis(v, axis, ndim - 1, xp) if getattr(v, "ndim", None) == ndim else v for v in values
-        )
+        out = []
+        for v in values:
+            if not _xp.is_array(v):  # (isinstance: tracers answer it for symbolic floats)
+                out.append(v)
+                continue
+            n = getattr(v, "ndim", 0)
+            if 0 < n < ndim:
+                v = xp_of(v).reshape(v, (1,) * (ndim - n) + tuple(v.shape))
+                n = ndim
+            out.append(_moveaxis(v, axis, ndim - 1, xp_of(v)) if n == ndim and axis != ndim - 1 else v)
+        return tuple(out)
 
     def __call__(self, x: Any, values: tuple[Any, ...], axis: int, temperature: Any, beta: Any = None,
                  where: Any = None) -> Any:
@@ -167,6 +249,8 @@ class MapSpec:
 
             x, values = masked_input(self, x, where, temperature, values)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
+        if _empty(xw):  # as torch.softmax: an empty result, a zero-size gradient
+            return self.finish(xw * 0.0, ax, out_dtype, xp)
         values = self.align(values, ax, xw.ndim, xp)
         y = xp.apply_map(self, xw, values)
         return self.finish(y, ax, out_dtype, xp)
@@ -176,10 +260,15 @@ class MapSpec:
     ) -> Any:
         """The VJP or JVP at ``x`` applied to ``v`` (same shape as x), along ``axis``."""
         values = self.all_values(values, temperature, beta)
+        _, x = _xp.as_float_array(x)
+        arg = "g" if which == "vjp" else "v"
+        _, v = _xp.as_float_array(v, arg)
+        v = _broadcast_to(v, tuple(x.shape), xp_of(x), f"{self.name}.{which}(): {arg}")
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
-        _, v = _xp.as_float_array(v, "v")
-        v, _ = move_axis_last(v, axis, xp, self.name)
+        v, _ = move_axis_last(v, axis, xp, self.name, scalar=True)
         v = xp.astype(v, xw.dtype) if v.dtype != xw.dtype else v
+        if _empty(xw):
+            return self.finish(v * 0.0, ax, out_dtype, xp)
         values = self.align(values, ax, xw.ndim, xp)
         y = self.forward(xw, *values, xp=xp)
         fn = self.vjp if which == "vjp" or self.jvp is None else self.jvp
@@ -208,7 +297,7 @@ class MapSpec:
         if self.divides(temperature):
             jac = jac / float(temperature)
         jac = jac if jac.dtype == out_dtype else xp.astype(jac, out_dtype)
-        if ax != xw.ndim - 1:
+        if ax not in (SCALAR, xw.ndim - 1):
             raise ValueError(f"{self.name}.jacobian(): only axis=-1 is supported")
         return jac
 
@@ -243,6 +332,7 @@ def simplex_map(
     temperature_sweep: tuple[float, ...] = (),
     param_vjp: Math | None = None,
     masks: bool = False,
+    shift_invariant: bool = False,
 ) -> Callable[[Math], MapFunction]:
     """Decorate the forward math of a map along an axis (last axis in the math).
 
@@ -256,7 +346,8 @@ def simplex_map(
         fname = name or forward.__name__
         spec = MapSpec(
             fname, forward, vjp, jvp, tuple(params), temperature,
-            exact_temperature=exact_temperature, param_vjp=param_vjp, masks=masks,
+            exact_temperature=exact_temperature, param_vjp=param_vjp, shift_invariant=shift_invariant,
+            masks=masks,
         )
 
         def call(x: Any, values: tuple[Any, ...], axis: int = -1, temperature: Any = 1.0, beta: Any = None,

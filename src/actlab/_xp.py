@@ -212,6 +212,8 @@ def _bits(x: Array, xp) -> int:
 
 def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
     """``s + e = a + b`` exactly, ``s = fl(a + b)`` (Knuth's TwoSum)."""
+    if isinstance(a, (int, float)):  # the constant second: XLA folds (c + b) - c to b under jit
+        a, b = b, a
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)

@@ -122,9 +122,9 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise CommandError(f"--jobs must be at least 1, got {args.jobs}")
     result = render_gallery(args.out, formats=args.format or (), processes=args.jobs, progress=not args.quiet,
-                            entries=entries)
+                            entries=entries, reproductions=args.reproductions)
     n = sum(1 for w in result.written.values() if "png" in w)
-    print(f"wrote {n} figures; open {result.index.resolve()}")
+    print(f"wrote {n} figures in {result.seconds:.0f} s; open {result.index.resolve()}")
     for slug, why in result.skipped.items():
         print(f"  comparison {slug} skipped: {why}")
     for stem, err in result.errors.items():
@@ -161,22 +161,38 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    import json
+    import contextlib
 
-    from ._attention.saturation import DIMS, saturation_rows, saturation_table
+    from .reproduce import experiment, report_text, write_record
 
-    dims = tuple(int(d) for d in parse_floats(args.dims, "--dims")) if args.dims else DIMS
-    if any(d < 1 for d in dims) or args.keys < 2 or args.queries < 1:
-        raise CommandError("--dims, --keys (>= 2) and --queries must be positive")
-    rows = saturation_rows(dims=dims, keys=args.keys, queries=args.queries, seed=args.seed)
-    header, body = saturation_table(rows)
-    print(f"Gradient norm ||dO/ds||_F of the attention output w.r.t. the scores (mean over {args.queries} "
-          f"queries, {args.keys} keys, seed {args.seed}); in brackets the mean largest weight.")
-    print(table(header, body))
+    exp = experiment(args.experiment)
+    options: dict = {}
+    if args.experiment == "attention-saturation":
+        if args.dims:
+            options["dims"] = tuple(int(d) for d in parse_floats(args.dims, "--dims"))
+        options.update(keys=args.keys, queries=args.queries)
+    elif args.experiment == "large-vocabulary":
+        options.update(corpus=args.corpus, steps=args.steps)
+    elif args.dims or args.corpus or args.steps or args.queries:
+        raise CommandError("--dims, --keys, --queries, --corpus and --steps belong to other experiments")
+    try:
+        from threadpoolctl import threadpool_limits  # comes with scikit-learn
+        limits: contextlib.AbstractContextManager = threadpool_limits(1)
+    except ImportError:
+        limits = contextlib.nullcontext()
+    with limits:  # one BLAS thread: on a shared 2-core machine more threads mostly wait for each other
+        rows = exp.run(full=args.full, progress=not args.quiet, seed=args.seed, **options)
+    settings = {"full": args.full, "seed": args.seed, **{k: v for k, v in options.items() if v is not None}}
+    print(report_text(exp, rows, settings))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows}, f, indent=1)
+        write_record(args.json, exp, rows, settings)
         print(f"wrote {args.json}")
+    if args.plot:
+        from .plot.reproductions import figure
+        from .plot.style import save_figure
+
+        save_figure(figure(exp.name, rows), args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -216,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPUs, at most 4)")
     s.add_argument("--only", metavar="NAME,NAME,...", help="only these functions (and the comparisons among them)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--reproductions", metavar="DIR", help="draw the reproduction records NAME.json in DIR "
+                   "(written by 'actlab reproduce NAME --json DIR/NAME.json'; default: the shipped ones)")
     s.set_defaults(run=cmd_gallery)
 
     s = sub.add_parser("compare", help="vector maps side by side on the same scores")
@@ -228,15 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", metavar="FILE", help="also draw the table as a bar chart")
     s.set_defaults(run=cmd_compare)
 
+    from .reproduce import EXPERIMENTS
+
     s = sub.add_parser("reproduce", help="rerun an experiment of the source articles and print its table")
-    s.add_argument("experiment", choices=("attention-saturation",),
-                   help="attention-saturation: the gradient through softmax, sparsemax and entmax15 "
-                   "attention vs d_k, with and without the 1/sqrt(d_k) scale")
-    s.add_argument("--dims", metavar="D1,D2,...", help="the d_k values (default 8,16,...,1024)")
-    s.add_argument("--keys", type=int, default=64, help="keys per query (default 64)")
-    s.add_argument("--queries", type=int, default=256, help="queries averaged over (default 256)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("experiment", choices=tuple(EXPERIMENTS), help="; ".join(
+        f"{name}: {e.title}" for name, e in EXPERIMENTS.items()).replace("%", "%%"))
+    s.add_argument("--full", action="store_true", help="the paper-sized run (default: at most ten minutes)")
     s.add_argument("--json", metavar="FILE", help="also write {\"rows\": [...]} to FILE")
+    s.add_argument("--plot", metavar="FILE", help="also draw the figure (PNG, SVG or PDF)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--dims", metavar="D1,D2,...", help="attention-saturation: the d_k values (default 8,16,...,1024)")
+    s.add_argument("--keys", type=int, default=64, help="attention-saturation: keys per query (default 64)")
+    s.add_argument("--queries", type=int, default=None, help="attention-saturation: queries (default 256)")
+    s.add_argument("--corpus", metavar="FILE", help="large-vocabulary: a text file instead of the KJV Bible")
+    s.add_argument("--steps", type=int, default=None, help="large-vocabulary: training steps per loss")
     s.set_defaults(run=cmd_reproduce)
     return p
 

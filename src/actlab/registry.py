@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["Param", "Properties", "Entry", "register", "registry", "get", "REQUIRED"]
 
 
@@ -49,6 +51,7 @@ class Param:
         """Return ``value`` if it is allowed, else raise a ValueError naming it."""
         if value is REQUIRED:
             raise TypeError(f"{owner}() missing required argument {self.name!r}")
+        value = plain_number(value)
         if self.choices is not None:
             if value not in self.choices:
                 raise ValueError(
@@ -70,6 +73,15 @@ class Param:
         if isinstance(value, (str, bytes)) or value is None:
             raise TypeError(f"{owner}(): {self.name} must be a number or an array, got {value!r}")
         return value
+
+
+def plain_number(v: Any) -> Any:
+    """A NumPy real scalar (``np.float32(2.0)``, ``np.int64(3)``, as from an
+    array's ``max()`` or a shape) as the Python number it holds; anything
+    else (a NumPy bool included) unchanged."""
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    return v
 
 
 def is_finite(v: float) -> bool:

@@ -125,23 +125,7 @@ def test_gradient_matches_derivative_at_edges(e):
         assert gg.shape == x.shape
 
 
-#: Forward mode is not registered from ``.derivative``: the torch backend's
-#: elementwise autograd Function has no ``jvp`` staticmethod, so ``torch.func.jvp``
-#: differentiates the forward formula instead (wrong at kinks and limits).
-JVP_DEFECTS: set[str] = set()  # fixed: the element-wise autograd Functions register a jvp from .derivative
-
-
-def _jvp_param(e):
-    marks = []
-    if e.name in JVP_DEFECTS:
-        marks.append(pytest.mark.xfail(strict=True, reason=(
-            "src/actlab/backends/torch (elementwise autograd Function): no jvp registered from the same "
-            "derivative; torch.func.jvp differentiates the forward formula (softplus'(0) = -0.5, "
-            "leaky_relu'(0) = 1, silu'(inf) = 0, tanh'(6) 5000 ULP off)")))
-    return pytest.param(e, id=e.name, marks=marks)
-
-
-@pytest.mark.parametrize("e", [_jvp_param(e) for e in ELEMENTWISE])
+@pytest.mark.parametrize("e", ELEMENTWISE, ids=IDS)
 def test_forward_mode_matches_derivative(e):
     """``torch.func.jvp`` (forward mode) gives ``.derivative``, as backward does."""
     if e.derivative is None:
@@ -171,13 +155,7 @@ INPUT_KINDS = {
 }
 
 
-BIG_INT = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_backend.py as_float_array: np.asarray(10**30) is an object array, refused as "
-    "'got dtype object' instead of converted to float64 (torch.tensor(10.0**30) and float() accept it)"))
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=BIG_INT) if k == "big python int" else k
-                                  for k in INPUT_KINDS])
+@pytest.mark.parametrize("kind", list(INPUT_KINDS))
 @pytest.mark.parametrize("e", ELEMENTWISE, ids=IDS)
 def test_input_kinds(e, kind):
     """Python numbers and lists come back as NumPy arrays of the default float,
@@ -217,9 +195,6 @@ def test_bool_input_is_promoted_or_refused_clearly():
             np.testing.assert_array_equal(y, call(e, np.array([1.0, 0.0])))
 
 
-BIG_ENDIAN_DEFECTS = {"softplus", "gelu", "mish", "hardswish"}
-
-
 @pytest.mark.parametrize("e", ELEMENTWISE, ids=IDS)
 def test_layouts(e):
     """Non-contiguous, Fortran-order, read-only and stride-0 arrays give the
@@ -233,11 +208,7 @@ def test_layouts(e):
         np.testing.assert_array_equal(y, want, err_msg=f"{e.name} on a {name} array")
 
 
-@pytest.mark.parametrize("e", [
-    pytest.param(e, id=e.name, marks=[pytest.mark.xfail(strict=True, reason=(
-        "src/actlab/_backend.py as_float_array keeps a non-native byte order, and the NumPy kernels of "
-        "elementwise/{exponential,self_gated}.py call np.clip(..., out=) with casting='no', which "
-        "refuses dtype('>f8')"))] if e.name in BIG_ENDIAN_DEFECTS else []) for e in ELEMENTWISE])
+@pytest.mark.parametrize("e", ELEMENTWISE, ids=IDS)
 def test_big_endian(e):
     base = np.array([[-1000.0, -2.0, -0.0, 0.5], [3.0, 50.0, 1e300, -1e-310]])
     for name, a in {"bigendian": layouts(base)["bigendian"]}.items():

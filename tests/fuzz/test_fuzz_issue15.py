@@ -35,25 +35,46 @@ import actlab.torch as at
 inf, nan = math.inf, math.nan
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/entmax.py: with n_iter=1 the bisection stops far from the threshold and the rows are "
-    "returned unnormalised (sums of 1.4-3.0 on CPU); the result should be normalised (or n_iter checked)"))
-def test_entmax_few_iterations_still_sums_to_one():
-    x = np.random.default_rng(0).normal(size=(3, 5))
-    np.testing.assert_allclose(actlab.entmax(x, alpha=1.3, n_iter=1).sum(-1), 1.0, rtol=1e-6)
+@pytest.mark.parametrize("k", [5, 300, 5000])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_entmax_few_iterations_still_sums_to_one(k, dtype):
+    """Stopped early by n_iter, the compiled kernels normalise by the sum of
+    the entries they write (as the array-API path does): rows sum to 1."""
+    from actlab.simplex import sparse_forward
+
+    x = np.random.default_rng(0).normal(size=(3, k)).astype(dtype)
+    eps = np.finfo(dtype).eps
+    for alpha in (1.3, 4.0 / 3.0, 1.25, 1.7, 3.0):
+        for n_iter in (1, 2, 3):
+            for y in (actlab.entmax(x, alpha=alpha, n_iter=n_iter),
+                      actlab.entmax(torch.from_numpy(x), alpha=alpha, n_iter=n_iter).numpy()):
+                assert np.all(y >= 0)
+                np.testing.assert_allclose(y.astype(np.float64).sum(-1), 1.0, rtol=0, atol=16 * eps,
+                                           err_msg=f"alpha={alpha} n_iter={n_iter}")
+    # converged, the compiled kernels agree with the array-API bisection (the second algorithm)
+    y = actlab.entmax(x, alpha=1.3)
+    sparse_forward.USE_COMPILED = False
+    try:
+        ref = actlab.entmax(x.astype(np.float64), alpha=1.3, n_iter=200)
+    finally:
+        sparse_forward.USE_COMPILED = True
+    np.testing.assert_allclose(y, ref, rtol=64 * eps, atol=64 * eps)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/entmax.py: an alpha array of one value per class (shape (K,)) is silently accepted and "
-    "broadcast along the map's axis, giving a map that is not entmax of any alpha; it must have size 1 there"))
 def test_entmax_per_class_alpha_is_refused():
+    x = np.random.default_rng(0).normal(size=(2, 3))
     with pytest.raises(ValueError, match="alpha"):
-        actlab.entmax(np.random.default_rng(0).normal(size=(2, 3)), alpha=np.array([1.2, 1.5, 1.8]))
+        actlab.entmax(x, alpha=np.array([1.2, 1.5, 1.8]))
+    with pytest.raises(ValueError, match="alpha"):
+        actlab.entmax(torch.from_numpy(x), alpha=torch.tensor([[1.2, 1.5, 1.8]]))
+    # one alpha per row broadcasts, in the caller's layout, whatever the axis
+    rows = [actlab.entmax(x[0], alpha=1.2), actlab.entmax(x[1], alpha=1.8)]
+    np.testing.assert_allclose(actlab.entmax(x, alpha=np.array([[1.2], [1.8]])), rows, rtol=1e-14)
+    np.testing.assert_allclose(actlab.entmax(x.T, alpha=np.array([1.2, 1.8]), axis=0).T, rows, rtol=1e-14)
+    np.testing.assert_allclose(actlab.entmax(torch.from_numpy(x.T), alpha=torch.tensor([1.2, 1.8],
+                               dtype=torch.float64), axis=0).T.numpy(), rows, rtol=1e-14)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/softmax.py (log_softmax's backward): on [1e308, -1e308, 0] the gradient is "
-    "[-3, 0, 3] where torch.log_softmax gives the right [-5, 2, 3] (sum of g lost to the huge spread)"))
 def test_log_softmax_gradient_at_extreme_spread():
     x = torch.tensor([1e308, -1e308, 0.0], dtype=torch.float64, requires_grad=True)
     g = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
@@ -63,9 +84,6 @@ def test_log_softmax_gradient_at_extreme_spread():
     torch.testing.assert_close(ours, ref)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_backend.py as_float_array: a np.matrix is kept as a matrix (an ndarray subclass whose "
-    "min() takes no keepdims), so softmax fails with a TypeError from NumPy instead of treating it as a 2-d array"))
 def test_numpy_matrix_input():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)
@@ -74,30 +92,105 @@ def test_numpy_matrix_input():
     np.testing.assert_array_equal(actlab.sigmoid(m), actlab.sigmoid(np.asarray(m)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/elementwise/exponential.py softplus: log(1 + e^(beta x)) / beta overflows with a RuntimeWarning "
-    "for a subnormal beta (1e-310) on NumPy; the quotient should be formed quietly (its value is inf)"))
-def test_softplus_tiny_beta_is_quiet():
-    y = actlab.softplus(np.array([1.0, -1.0, 1e300]), beta=1e-310)
-    assert not np.isnan(y).any()
+@pytest.mark.parametrize("beta", [1e-310, 5e-324, 1e-300, 1e-40, 1e-20])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_tiny_beta_is_quiet_and_right(beta, dtype):
+    """log(1 + e^(beta x)) / beta for tiny betas: no RuntimeWarning where the
+    quotient passes the float range (its value is inf), and mpmath's value
+    to an ULP, also for |x| past 1e290 where beta x still matters
+    (softplus(1e300, beta=1e-300) = log(1 + e) * 1e300)."""
+    mpmath = pytest.importorskip("mpmath")
+    big = 1e300 if dtype == "float64" else 1e38
+    x = np.array([1.0, -1.0, 1e30, 0.0, -1e30, big, -big, 3e299 if dtype == "float64" else 3e37], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = actlab.softplus(x, beta=beta)
+        yt = actlab.softplus(torch.from_numpy(x), beta=beta).numpy()
+        d = actlab.softplus.derivative(x, beta=beta)
+    with mpmath.workdps(50):
+        b = mpmath.mpf(beta)
+        ref = np.array([float(mpmath.log1p(mpmath.exp(b * mpmath.mpf(float(v)))) / b) for v in x])
+        dref = np.array([float(1 / (1 + mpmath.exp(-b * mpmath.mpf(float(v))))) for v in x])
+    with np.errstate(over="ignore"):
+        ref = ref.astype(dtype)
+    for got in (y, yt):
+        assert np.array_equal(np.isinf(got), np.isinf(ref)), (got, ref)
+        fin = np.isfinite(ref)
+        np.testing.assert_array_less(np.abs(got[fin] - ref[fin]), 1.01 * np.spacing(np.abs(ref[fin])) + 1e-300)
+    np.testing.assert_allclose(d, dref, rtol=4 * np.finfo(dtype).eps)
 
 
-GRAD_AT_PLUS_INF = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/alternatives.py: spherical_softmax, taylor_softmax and sum_normalize give +inf entries a "
-    "zero gradient where softmax, sparsemax and entmax give the Jacobian of the finite limit (the entries "
-    "sharing the mass); one convention is needed for every map"))
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[GRAD_AT_PLUS_INF] if n in (
-    "spherical_softmax", "taylor_softmax", "sum_normalize") else []) for n in (
-    "softmax", "sparsemax", "spherical_softmax", "taylor_softmax", "sum_normalize")])
-def test_gradient_at_plus_inf_entries_is_one_convention(name):
+@pytest.mark.parametrize("name", ["softmax", "softmin", "log_softmax", "sparsemax", "entmax15", "entmax",
+                                  "spherical_softmax", "taylor_softmax", "sum_normalize"])
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_gradient_at_plus_inf_entries_is_one_convention(name, temperature):
     """Between +inf entries the map is the uniform distribution on them; the
-    gradient there is that of the map restricted to them (softmax's rule)."""
-    x = torch.tensor([[inf, 0.0, inf, 1.0]], dtype=torch.float64, requires_grad=True)
+    gradient there is the map's Jacobian at that output: for the
+    shift-invariant maps the limit of the gradient at [a, 0, a, 1] as a grows
+    (reached at a = 1e4, the oracle), for the ratio maps (whose own Jacobian
+    vanishes in that limit) softmax's y (g - <g, y>)."""
+    f = actlab.get(name).function
+    kw = {} if name == "sum_normalize" else {"temperature": temperature}
+    sign = -1.0 if name == "softmin" else 1.0  # softmin's mass goes to -inf entries
+    x = sign * torch.tensor([[inf, 0.0, inf, 1.0]], dtype=torch.float64)
     g = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64)
-    (gx,) = torch.autograd.grad(actlab.get(name).function(x), x, g)
-    assert gx[0, 0] != 0 and gx[0, 0] == -gx[0, 2] and gx[0, 1] == 0 and gx[0, 3] == 0, gx
+    xr = x.clone().requires_grad_()
+    (gx,) = torch.autograd.grad(f(xr, **kw), xr, g)
+    if name != "log_softmax":  # (log_softmax: the entries below keep their g_j, as at any finite point)
+        assert gx[0, 0] != 0 and gx[0, 0] == -gx[0, 2] and gx[0, 1] == 0 and gx[0, 3] == 0, gx
+    if name in ("spherical_softmax", "taylor_softmax", "sum_normalize"):
+        y = torch.tensor([[0.5, 0.0, 0.5, 0.0]], dtype=torch.float64)
+        want = y * (g - (g * y).sum(-1, keepdim=True))
+        want = want / (temperature if kw else 1.0)
+    else:
+        far = (sign * torch.tensor([[1e4, 0.0, 1e4, 1.0]], dtype=torch.float64)).requires_grad_()
+        (want,) = torch.autograd.grad(f(far, **kw), far, g)
+    torch.testing.assert_close(gx, want, rtol=1e-12, atol=1e-300)
+
+
+def _numeric_params():
+    from actlab.registry import REQUIRED
+
+    out = []
+    for e in actlab.registry():
+        if e.kind not in ("elementwise", "simplex", "stochastic"):
+            continue
+        for p in e.params:
+            if p.choices is None and p.default is not REQUIRED and isinstance(p.default, (int, float)) \
+                    and not isinstance(p.default, bool):
+                out.append(pytest.param(e, p, id=f"{e.name}-{p.name}"))
+    return out
+
+
+@pytest.mark.parametrize(("e", "p"), _numeric_params())
+def test_numpy_scalar_parameters(e, p):
+    """A parameter given as a NumPy scalar (np.float32, np.int64: what an
+    array's max() or a shape gives) is read as the Python number it holds."""
+    from fuzz_inputs import call
+
+    x = np.array([[1.0, 2.0, 0.0, 0.5], [0.5, 0.25, 3.0, 1.0]])
+    value = p.sweep[-1] if p.sweep else p.default
+    scalar = np.int64(value) if type(p.default) is int else np.float32(value)
+    want = call(e, x, **{p.name: scalar.item()})
+    got = call(e, x, **{p.name: scalar})
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kw", [{"temperature": np.float32(2.0)}, {"temperature": np.int64(2)},
+                                {"beta": np.float32(0.5)}])
+def test_numpy_scalar_temperature(kw):
+    x = np.array([[1.0, 2.0, 0.0], [0.5, 0.25, 3.0]])
+    for f in (actlab.softmax, actlab.log_softmax, actlab.sparsemax, actlab.entmax15, actlab.spherical_softmax):
+        if "beta" in kw and f in (actlab.sparsemax, actlab.entmax15):
+            continue
+        np.testing.assert_array_equal(f(x, **kw), f(x, **{k: float(v) for k, v in kw.items()}))
+    assert np.isfinite(actlab.distillation_loss(x, x[::-1], np.float32(2.0)))
+    np.testing.assert_array_equal(actlab.cross_entropy(x, np.array([0, 2]), label_smoothing=np.float32(0.25)),
+                                  actlab.cross_entropy(x, np.array([0, 2]), label_smoothing=0.25))
+    np.testing.assert_array_equal(actlab.gumbel_softmax(x, tau=np.float32(0.5), generator=0),
+                                  actlab.gumbel_softmax(x, tau=0.5, generator=0))
+    with pytest.raises(TypeError, match="temperature"):
+        actlab.softmax(x, temperature=np.bool_(True))
 
 
 # --- seeded reproducibility ------------------------------------------------------------------------
@@ -181,7 +274,6 @@ MIRRORED = {
 }
 
 
-ZERO_D_REFUSED = {"softmax", "log_softmax", "softmin", "logsumexp"}
 
 
 def _opinfo_cases():
@@ -209,8 +301,6 @@ def test_opinfo_sample_inputs(op, ours, dtype):
         args, kwargs = (sample.input, *sample.args), dict(sample.kwargs)
         if kwargs.pop("dtype", None) is not None or kwargs.get("inplace"):
             continue
-        if sample.input.ndim == 0 and ours in ZERO_D_REFUSED:
-            continue  # test_fuzz_maps.test_zero_d_input_is_one_class (xfail)
         try:
             want = op.op(*[a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args],
                          **kwargs)  # PyTorch in float64: the reference for both dtypes

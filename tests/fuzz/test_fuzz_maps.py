@@ -14,6 +14,7 @@ K = 1, large K, 0-d, empty batches), layouts, argument checking, the public
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -76,20 +77,7 @@ def test_softmin_masks_plus_inf():
     assert gx[0, 1] == 0 and not torch.isnan(gx).any()
 
 
-NAN_LEAK = {"log_softmax"}
-
-
-def _nan_param(e):
-    marks = []
-    if e.name in NAN_LEAK:
-        marks.append(pytest.mark.xfail(strict=True, reason=(
-            "src/actlab/simplex/softmax.py (log_softmax's backward): one NaN row makes the whole batch take "
-            "the non-finite path, which gives masked entries and all -inf rows of the other rows a non-zero "
-            "gradient (g - softmax * sum g with sum g taken over the masked row)")))
-    return pytest.param(e, id=e.name, marks=marks)
-
-
-@pytest.mark.parametrize("e", [_nan_param(e) for e in MAPS])
+@pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_nan_row_stays_in_its_row(e):
     """One NaN row anywhere in the batch: that row is NaN, the other rows'
     values and gradients are those of the batch without it."""
@@ -110,27 +98,23 @@ def test_nan_row_stays_in_its_row(e):
     torch.testing.assert_close(gx[keep], g0, equal_nan=True, msg=lambda m: f"{e.name}: NaN row leaks: {m}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/gumbel.py: the hard straight-through one-hot is argmax(y) even where y is all "
-    "zeros (an all -inf row), so it lands on a masked entry"))
 def test_hard_gumbel_softmax_never_picks_a_masked_entry():
     x = torch.tensor([[-inf, -inf, -inf], [-inf, 0.0, -inf], [0.0, 1.0, -inf]])
     for seed in range(5):
         y = actlab.gumbel_softmax(x, hard=True, generator=torch.Generator().manual_seed(seed))
         assert torch.all(y[x == -inf] == 0), y
         assert torch.equal(y[1], torch.tensor([0.0, 1.0, 0.0]))
+        assert torch.equal(y.sum(-1), torch.tensor([0.0, 1.0, 1.0]))
+    y = actlab.gumbel_softmax(torch.tensor([[nan, 0.0, 1.0]]), hard=True, generator=0)
+    assert torch.isnan(y).all()  # NaN stays NaN, as in the soft sample
+    assert actlab.gumbel_softmax(torch.ones(3, 0), hard=True, generator=0).shape == (3, 0)
+    assert float(actlab.gumbel_softmax(np.float64(2.0), hard=True, generator=0)) == 1.0
 
 
-NEAR_MAX = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/simplex/alternatives.py: sum_normalize, spherical_softmax and taylor_softmax form x_i^2 "
-    "(or the sum of x) unscaled, which overflows near the largest float and returns a row of zeros "
-    "instead of a distribution (scaling the row by its largest magnitude first is exact)"))
 ALTERNATIVES = ("sum_normalize", "spherical_softmax", "taylor_softmax")
 
 
-@pytest.mark.parametrize(("e", "dtype"), [
-    pytest.param(e, d, id=f"{e.name}-{d}", marks=[NEAR_MAX] if e.name in ALTERNATIVES and d in ("float32", "float64")
-                 else []) for e in MAPS for d in TORCH_FLOATS])
+@pytest.mark.parametrize(("e", "dtype"), [pytest.param(e, d, id=f"{e.name}-{d}") for e in MAPS for d in TORCH_FLOATS])
 def test_torch_dtypes_and_edge_rows(e, dtype):
     dt = getattr(torch, dtype)
     fi = torch.finfo(dt)
@@ -183,58 +167,56 @@ def test_torch_layouts(e):
                                        msg=lambda m, name=name: f"{e.name} {name}: {m}")
 
 
-K0_GRAD = ("src/actlab/backends/torch (the softmax family's autograd Function): with K = 0 and requires_grad "
-           "the input is returned as-is and saved for backward (RuntimeError); torch.softmax accepts it")
-K0_DEFECTS = {
-    "hardmax": "src/actlab/simplex (hardmax): K = 0 calls amax over an empty axis (IndexError)",
-    "gumbel_softmax": ("src/actlab/backends/torch straight_through/apply_map: with K = 0 and requires_grad the "
-                       "autograd Function returns its input as-is and saves it (RuntimeError)"),
-    "softmax": K0_GRAD, "softmin": K0_GRAD, "log_softmax": K0_GRAD,
-    "spherical_softmax": "src/actlab/simplex/alternatives.py: K = 0 calls amax over an empty axis (IndexError)",
-    "taylor_softmax": "src/actlab/simplex/alternatives.py: K = 0 calls amax over an empty axis (IndexError)",
-    "sparsemax": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-    "entmax15": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-    "entmax": "src/actlab/simplex/sparse_forward.py: K = 0 rows fail to reshape (ValueError from NumPy)",
-}
-
-
 def _shape_params():
     out = []
     for e in MAPS:
-        for shape in [(0, 3), (3, 0), (0, 0), (2, 1), (1,), (4, 0, 2)]:
-            marks = []
-            if 0 in shape[-1:] and e.name in K0_DEFECTS:
-                marks = [pytest.mark.xfail(strict=True, reason=K0_DEFECTS[e.name])]
-            out.append(pytest.param(e, shape, id=f"{e.name}-{shape}", marks=marks))
+        for shape in [(0, 3), (3, 0), (0, 0), (2, 1), (1,), (4, 0, 2), (0,)]:
+            out.append(pytest.param(e, shape, id=f"{e.name}-{shape}"))
     return out
 
 
 @pytest.mark.parametrize(("e", "shape"), _shape_params())
 def test_empty_and_single_class(e, shape):
-    if e.name == "sum_normalize" and shape[-1] == 0:  # outside its domain (rows with a positive sum)
-        with pytest.raises(ValueError, match="sum"):
-            call(e, np.zeros(shape))
-        return
+    """One rule for every map (sum_normalize included): an empty input, K = 0 or an empty batch,
+    gives the empty result of the same shape and dtype and a zero-size gradient, as torch.softmax."""
     x = torch.full(shape, 2.0, dtype=torch.float32, requires_grad=True)
     y = call(e, x)
-    assert y.shape == x.shape
+    assert y.shape == x.shape and y.dtype == x.dtype
     if not _sums_to_one(e):
         return
     if x.numel():
         assert torch.all(y == (0.0 if e.name in LOG else 1.0))
     (gx,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
     assert gx is None or (gx.shape == x.shape and torch.all(gx == 0))
+    # torch.softmax, the oracle, on the same shape: an empty result and a zero-size gradient
+    xt = x.detach().clone().requires_grad_()
+    (gt,) = torch.autograd.grad(torch.softmax(xt, -1).sum(), xt)
+    assert gt.shape == shape and (gx is None or gx.shape == gt.shape)
     yn = call(e, np.full(shape, 2.0))
-    assert yn.shape == shape
+    assert yn.shape == shape and yn.dtype == np.float64
+    if hasattr(e.function, "vjp") and e.name != "gumbel_softmax":
+        assert e.function.vjp(np.full(shape, 2.0), np.ones(shape)).shape == shape
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py move_axis_last: a 0-d input is refused, where torch.softmax(t, 0) and "
-    "scipy.special.softmax accept it (a single class: probability 1)"))
-@pytest.mark.parametrize("e", [e for e in MAPS if e.name != "log_softmax"], ids=lambda e: e.name)
+@pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_zero_d_input_is_one_class(e):
-    assert float(call(e, np.float64(2.0))) == 1.0
-    assert float(call(e, torch.tensor(2.0))) == 1.0
+    """A 0-d input is one class, as torch.softmax(t, 0) and scipy.special.softmax take it:
+    probability 1 (log-probability 0), a 0-d result and a zero gradient."""
+    want = 0.0 if e.name in LOG else 1.0
+    y = call(e, np.float64(2.0))
+    assert np.shape(y) == () and float(y) == want
+    for axis in (0, -1):
+        x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        y = call(e, x, axis=axis)
+        assert y.shape == () and float(y.detach()) == want
+        (gx,) = torch.autograd.grad(y, x, allow_unused=True)
+        assert gx is None or (gx.shape == () and gx == 0)
+    if e.name in ("softmax", "log_softmax"):  # torch's own op, the oracle
+        t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+        (gt,) = torch.autograd.grad(getattr(torch, e.name)(t, 0), t)
+        assert gt == 0
+    with pytest.raises(ValueError, match="axis"):
+        call(e, np.float64(2.0), axis=1)
 
 
 @pytest.mark.parametrize("e", MAPS, ids=IDS)
@@ -254,9 +236,6 @@ def test_bad_axis(e, axis):
         call(e, np.ones((2, 3)), axis=axis)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py move_axis_last: a NumPy integer axis (np.int64(1), as from np.argmax or "
-    "a shape) is refused as 'out of range' instead of read as an int"))
 @pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_numpy_integer_axis(e):
     x = np.array([[1.0, 2.0, 0.0], [0.5, 0.25, 3.0]])
@@ -287,14 +266,7 @@ def test_extreme_temperatures(e, t):
 
 
 SPARSE = ("sparsemax", "entmax15", "entmax")
-VJP_SHAPE = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py (public vjp) and backends/numba_sparse.py, numba_entmax_grad.py: no check of the "
-    "cotangent's shape; the numba VJP kernels read past a (1, 1) cotangent's buffer and return denormal "
-    "garbage instead of broadcasting it or raising"))
-
-
-@pytest.mark.parametrize("e", [pytest.param(e, id=e.name, marks=[VJP_SHAPE] if e.name in SPARSE else [])
-                               for e in MAPS])
+@pytest.mark.parametrize("e", MAPS, ids=IDS)
 def test_vjp_cotangent_shape(e):
     """A cotangent that broadcasts gives the broadcast result; one that does
     not is a ValueError (never a read past its buffer)."""
@@ -304,16 +276,31 @@ def test_vjp_cotangent_shape(e):
     if e.name == "sum_normalize":
         x = np.abs(x) + 0.1
     np.testing.assert_array_equal(e.function.vjp(x, np.ones((1, 1))), e.function.vjp(x, np.ones((4, 3))))
-    with pytest.raises(ValueError):
-        e.function.vjp(x, np.ones((2, 3)))
+    g = np.array([[1.0, -2.0, 0.5]])
+    np.testing.assert_array_equal(e.function.vjp(x, g), e.function.vjp(x, np.repeat(g, 4, axis=0)))
+    np.testing.assert_array_equal(e.function.vjp(x, g[0]), e.function.vjp(x, np.repeat(g, 4, axis=0)))
+    for bad in (np.ones((2, 3)), np.ones((4, 4)), np.ones((2, 4, 3))):
+        with pytest.raises(ValueError, match=r"\bg\b.*shape"):
+            e.function.vjp(x, bad)
+        if hasattr(e.function, "jvp"):
+            with pytest.raises(ValueError, match=r"\bv\b.*shape"):
+                e.function.jvp(x, bad)
 
 
-JVP_MASK_DEFECTS = {
-    "log_softmax": ("src/actlab/backends/torch (log_softmax's forward-mode rule): torch.func.jvp gives a "
-                    "masked (-inf) entry a non-zero tangent; the public jvp and the backward give 0"),
-    "sparsemax": ("src/actlab/backends/torch (sparsemax's forward-mode rule): torch.func.jvp gives an entry "
-                  "outside the support a non-zero tangent (the tangent passes through unprojected)"),
-}
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_vjp_kernels_check_the_cotangent(dtype):
+    """The compiled VJP's front door refuses a cotangent of another shape
+    (the kernels read it row by row as the output)."""
+    from actlab.backends.numpy import numba_sparse
+
+    kernels = numba_sparse()
+    if kernels is None:
+        pytest.skip("no numba")
+    y = actlab.sparsemax(np.random.default_rng(0).normal(size=(4, 3)).astype(dtype))
+    for beta in (1.0, 2.0, 0.5):
+        assert kernels.vjp_rows(y, np.ones_like(y), beta).shape == y.shape
+        with pytest.raises(ValueError, match="g"):
+            kernels.vjp_rows(y, np.ones((1, 1), dtype=dtype), beta)
 
 
 @pytest.mark.parametrize("e", MAPS, ids=IDS)
@@ -329,8 +316,6 @@ def test_public_vjp_jvp_agree_with_autograd(e):
     v = torch.as_tensor(e.function.vjp(x.numpy(), g.numpy()))
     torch.testing.assert_close(v, _grad(e, x, g))
     if hasattr(e.function, "jvp"):
-        if e.name in JVP_MASK_DEFECTS:
-            pytest.xfail(JVP_MASK_DEFECTS[e.name])
         _, t = torch.func.jvp(lambda z: call(e, z), (x,), (g,))
         torch.testing.assert_close(torch.as_tensor(e.function.jvp(x.numpy(), g.numpy())), t.nan_to_num(),
                                    msg=lambda m: f"{e.name}: torch.func.jvp against the public jvp: {m}")
@@ -367,8 +352,6 @@ def test_random_rows(x):
     rows with a NaN; never a RuntimeWarning."""
     nan_rows = np.isnan(x).any(-1)
     for e in MASKING:
-        if e.name in ALTERNATIVES and np.any(np.abs(x[np.isfinite(x)]) > 1e150):
-            continue  # NEAR_MAX above
         if not _sums_to_one(e):
             continue
         y = call(e, x)
@@ -423,18 +406,37 @@ def test_logsumexp_empty_and_keepdims():
     x = torch.zeros(2, 0, requires_grad=True)
     actlab.logsumexp(x).sum().backward()
     assert x.grad.shape == (2, 0)
+    # 0-d: one entry, its own logsumexp (torch.logsumexp(t, 0), the oracle, with its gradient 1)
+    t = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    for keepdims in (False, True):
+        y = actlab.logsumexp(t, keepdims=keepdims)
+        assert y.shape == () and y == torch.logsumexp(t, 0)
+        (gt,) = torch.autograd.grad(y, t)
+        assert gt == 1.0
+    assert actlab.logsumexp(np.float64(-inf)) == -inf
 
 
-TEMPERATURE_OVERFLOW = pytest.mark.xfail(strict=True, reason=(
-    "src/actlab/_simplex.py (MapSpec front-end, xw / t): dividing scores near the largest float by a "
-    "temperature below 1 overflows with a RuntimeWarning (the maps without exact_temperature: sparsemax, "
-    "entmax15, entmax, spherical_softmax, taylor_softmax)"))
-
-
-@pytest.mark.parametrize("e", [pytest.param(e, id=e.name, marks=[TEMPERATURE_OVERFLOW] if e.name in (
-    "sparsemax", "entmax15", "entmax", "spherical_softmax", "taylor_softmax", "sparsegen_lin", "alpha_relu",
-    "softpick", "normmax", "budget_sparsemax") else []) for e in TEMPERATURE_MAPS
-    if e.name != "sum_normalize"])
+@pytest.mark.parametrize("e", [e for e in TEMPERATURE_MAPS if e.name != "sum_normalize"], ids=lambda e: e.name)
 def test_temperature_below_one_near_the_largest_float(e):
-    y = call(e, np.array([1e308, -1e308, 0.0]), temperature=0.5)
+    """Scores whose quotient x / T leaves the float range: no warning, and the
+    limit values (z = 2e308 * [1, -1, 0] is a one-hot for the shift-invariant
+    maps and [1/2, 1/2, 0] for the spherical and Taylor softmax, whose
+    quadratic terms dominate; [2e308, 3e308, 0] picks its second entry)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = call(e, np.array([1e308, -1e308, 0.0]), temperature=0.5)
+        y2 = call(e, np.array([1e308, 1.5e308, 0.0]), temperature=0.5)
+        yt = call(e, torch.tensor([1e308, -1e308, 0.0], dtype=torch.float64), temperature=0.5)
     assert not np.isnan(y).any()
+    np.testing.assert_array_equal(np.asarray(yt), y)
+    p = np.exp(y) if e.name in LOG else y
+    even = e.name in ("spherical_softmax", "taylor_softmax")
+    one_hot = [0.0, 1.0, 0.0] if e.name == "softmin" else [1.0, 0.0, 0.0]  # softmin: the smallest score
+    np.testing.assert_allclose(p, [0.5, 0.5, 0.0] if even else one_hot, atol=1e-300)
+    p2 = np.exp(y2) if e.name in LOG else y2
+    if not even:
+        np.testing.assert_allclose(p2, [0.0, 0.0, 1.0] if e.name == "softmin" else [0.0, 1.0, 0.0], atol=1e-300)
+    else:  # p ~ z^2: [4, 9, 0] / 13; the -1e308 entry keeps its share
+        np.testing.assert_allclose(p2, [4 / 13, 9 / 13, 0.0], rtol=1e-15, atol=1e-300)
+        np.testing.assert_allclose(call(e, np.array([1e308, 0.0, -1e308]), temperature=0.5), [0.5, 0.0, 0.5],
+                                   atol=1e-300)

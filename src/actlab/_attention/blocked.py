@@ -69,6 +69,12 @@ class Run:
         self.queries = [(i, min(L, i + bq)) for i in range(0, L, bq)]
         self.n = plan.mask.counts(self.xp, q)
         self.f = row_factor(plan, self.n, self.params)
+        extra = arrays[len(plan.learnable):]
+        self.dmask = MaskGrad(self) if extra and extra[0] is not None else None
+
+    def drop(self, i0: int, i1: int, j0: int, j1: int, like: Any) -> Any:
+        """The tile's dropout factors (0 or 1/(1-p)) in ``like``'s dtype, or None."""
+        return self.plan.dropout(i0, i1, j0, j1, like)
 
     def rows(self, a: Any, i0: int, i1: int) -> Any:
         """Rows i0:i1 of a per-row array (or the float itself)."""
@@ -96,6 +102,34 @@ def _masked(x: Any, allowed: Any, xp: Any) -> Any:
     return x if allowed is None else xp.where(allowed, x, 0.0)
 
 
+def _dropped(w: Any, drop: Any) -> Any:
+    return w if drop is None else w * drop
+
+
+class MaskGrad:
+    r"""The gradient of a float ``attn_mask`` that requires grad: the tiles'
+    :math:`\partial t = f\, \partial s`, summed over the batch where the
+    mask is shared (``(Bm, L, S)``, the mask's own size: it is the one L x S
+    array the blocked path makes, and only when asked)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.add: Any = run.plan.mask.add
+        self.tiles: dict[tuple[int, int], Any] = {}
+        assert self.add is not None
+        self.bm = self.add.shape[0]
+
+    def put(self, i0: int, jb: int, dt: Any) -> None:
+        xp = self.run.xp
+        self.tiles[i0, jb] = xp.sum(dt, axis=0, keepdims=True) if self.bm == 1 and dt.shape[0] != 1 else dt
+
+    def result(self) -> Any:
+        run, xp, add = self.run, self.run.xp, self.add
+        rows = [xp.concat([self.tiles.get((i0, jb), xp.zeros_like(add[:, i0:i1, j0:j1]))
+                           for jb, (j0, j1) in enumerate(run.keys)], axis=-1) for i0, i1 in run.queries]
+        return xp.concat(rows, axis=1)
+
+
 # -- forward ------------------------------------------------------------------
 
 def _softmax_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, ...]]:
@@ -116,7 +150,7 @@ def _softmax_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, 
         else:
             p = xp.exp(s - ms)
             z = z * r + xp.sum(p, axis=-1, keepdims=True)
-        acc = acc * r + p @ run.v[:, j0:j1]
+        acc = acc * r + _dropped(p, run.drop(i0, i1, j0, j1, p)) @ run.v[:, j0:j1]
         m = m_new
     if name == "softpick":
         z = z + run.params["eps"] * xp.exp(-m)
@@ -151,7 +185,8 @@ def _simple_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
     acc = run.xp.zeros_like(qb[:, :, :1] * run.v[:1, :1, :])
     for j0, j1 in run.live(i0, i1):
         _, s, allowed = run.tile(qb, i0, i1, j0, j1)
-        acc = acc + _simple_weights(run, s, allowed, i0, i1)[0] @ run.v[:, j0:j1]
+        w = _simple_weights(run, s, allowed, i0, i1)[0]
+        acc = acc + _dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
     return acc, ()
 
 
@@ -181,7 +216,7 @@ def _stick_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, ..
         keep = _masked(log_sigmoid(-safe), allowed, xp)
         logw = log_sigmoid(safe) + _suffix(keep, xp, True, True) + carry
         w = _masked(xp.exp(logw), allowed, xp)
-        acc = acc + w @ run.v[:, j0:j1]
+        acc = acc + _dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
         carry = carry + xp.sum(keep, axis=-1, keepdims=True)
     return acc, (xp.concat(carries[::-1], axis=-1),)
 
@@ -250,7 +285,9 @@ def _stick_grad(run: Run, s: Any, allowed: Any, g: Any, carry: Any, prefix: Any)
 def backward(plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], out: Any, saved: tuple[Any, ...],
              dout: Any, block: int | None = None) -> tuple[Any, Any, Any, tuple[Any, ...]]:
     """``(dq, dk, dv, d_arrays)``: the gradients of ``<dout, out>``; ``d_arrays``
-    holds one ``(B, 1, 1)`` gradient per learnable array (None for floats)."""
+    holds one ``(B, 1, 1)`` gradient per learnable array (None for floats),
+    then, when ``arrays`` has one more entry (the float mask, not None), the
+    mask's gradient."""
     run = Run(plan, q, k, v, arrays, block)
     xp, kind = plan.xp, plan.norm.kind
     if kind == "threshold":
@@ -272,15 +309,19 @@ def backward(plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], out: A
             if plan.mask.empty(i0, i1, j0, j1):
                 continue
             t, s, allowed = run.tile(qb, i0, i1, j0, j1)
-            g = dob @ v[:, j0:j1].mT
+            drop = run.drop(i0, i1, j0, j1, t)
+            g = _dropped(dob @ v[:, j0:j1].mT, drop)
             if kind == "stick":
                 ds, w, prefix = _stick_grad(run, s, allowed, g, st[0][:, :, jb:jb + 1], prefix)
             else:
                 ds, w, _ = _grad_scores(run, s, allowed, g, st, D, i0, i1, acc, None)
-            dvs[jb] = dvs[jb] + w.mT @ dob
+            dvs[jb] = dvs[jb] + _dropped(w, drop).mT @ dob
             if plan.length_scale:
                 gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
-            dt = (ds if isinstance(f, float) and f == 1.0 else ds * f) * plan.scale
+            dt = ds if isinstance(f, float) and f == 1.0 else ds * f
+            if run.dmask is not None:
+                run.dmask.put(i0, jb, dt)
+            dt = dt * plan.scale
             dq = dq + dt @ k[:, j0:j1]
             dks[jb] = dks[jb] + dt.mT @ qb
         dqs.append(dq)
@@ -294,4 +335,6 @@ def backward(plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], out: A
             acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
                 gf * log_n / plan.temperature, axis=1, keepdims=True)
     grads = tuple(acc[name] if _is_grad_array(run, name) else None for name in plan.learnable)
+    if len(arrays) > len(plan.learnable):
+        grads = (*grads, None if run.dmask is None else run.dmask.result())
     return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads

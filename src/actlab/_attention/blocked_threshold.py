@@ -3,7 +3,15 @@ r"""Sparsemax and entmax attention over key blocks, with the exact threshold.
 With :math:`\beta = \alpha - 1` and :math:`x = \beta s`, the weights are
 :math:`p_j = [x_j - \tau]_+^{1/\beta}`, :math:`\tau` the one number per row
 with :math:`\sum_j p_j = 1` (Martins & Astudillo 2016; Peters et al. 2019).
-The threshold is searched over the key blocks, each pass one sweep that
+Every member of the support has :math:`s_j > \max_k s_k + c`, c the cut
+(support boundary) of any subset of the row, since the threshold only grows
+as entries are added: of the largest score alone (:math:`c = -1/\beta`) or,
+tighter, of the maxima of strided groups of 16 keys. One sweep finds the
+row maxima and those group maxima (whose cut is solved in memory), a second
+gathers the candidates above it, and the threshold is solved exactly on
+them in memory by actlab's own search (:mod:`actlab.simplex.threshold`). Only a row with more than
+:data:`CANDIDATES` of them (alpha close to 1, flat scores) takes the sweep
+method: the threshold is searched over the key blocks, each pass one sweep that
 accumulates, over the keys with :math:`x_j > \tau`, their count k,
 :math:`\sum (x_j-\tau)`, :math:`\sum (x_j-\tau)^2` and the smallest such
 :math:`x_j`. From :math:`\tau_0 = \max_j x_j - 1` (a lower bound):
@@ -41,10 +49,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["forward_rows", "backward", "MAX_PASSES"]
+from ..simplex.threshold import BLOCK as GROUP
+from ..simplex.threshold import _block_maxima, _compact, is_exact, solve
+
+__all__ = ["forward_rows", "backward", "MAX_PASSES", "CANDIDATES"]
 
 MAX_PASSES = 200
 """A guard only: the searches stop when exact (or at the rounding level)."""
+CANDIDATES = 1024
+"""Candidates per row (summed over the key blocks' widths) up to which the
+threshold is solved in memory after one gathering sweep (a float64 matrix
+no wider than one key block)."""
 
 
 def _beta(run: Any) -> Any:
@@ -57,12 +72,22 @@ def _beta(run: Any) -> Any:
     return a - 1.0 if isinstance(a, float) else run.xp.astype(a, run.xp.float64) - 1.0
 
 
+def _z(run: Any, qb: Any, i0: int, i1: int, j0: int, j1: int) -> Any:
+    """The normaliser's input s of a tile in float64 (-inf where masked)."""
+    s = run.tile(qb, i0, i1, j0, j1)[1]
+    return run.xp.astype(s, run.xp.float64) if s.dtype != run.xp.float64 else s
+
+
 def _x(run: Any, qb: Any, i0: int, i1: int, j0: int, j1: int, beta: Any) -> tuple[Any, Any, Any]:
     """``(x, allowed, t)``: x = beta s in float64 (-inf where masked)."""
     xp = run.xp
     t, s, allowed = run.tile(qb, i0, i1, j0, j1)
     s64 = xp.astype(s, xp.float64) if s.dtype != xp.float64 else s
     return (s64 if isinstance(beta, float) and beta == 1.0 else s64 * beta), allowed, t
+
+
+def _dropped(w: Any, drop: Any) -> Any:
+    return w if drop is None else w * drop
 
 
 def _power(d: Any, e: Any, xp: Any) -> Any:
@@ -75,24 +100,77 @@ def _power(d: Any, e: Any, xp: Any) -> Any:
     return xp.where(pos, xp.pow(xp.where(pos, d, 1.0), e), 0.0)
 
 
+def _scaled(z: Any, beta: Any) -> Any:
+    return z if isinstance(beta, float) and beta == 1.0 else z * beta
+
+
+def _candidates(run: Any, qb: Any, i0: int, i1: int, beta: Any, mz: Any, cut: Any, tmax: list[Any]) -> Any:
+    """The scores of each row that may be in the support, ``s_j > max + cut``
+    (``cut`` a lower bound of the row's), gathered from one sweep into
+    ``(B, rows, C)`` padded with ``-inf``; None when the key blocks' widths
+    add up to more than :data:`CANDIDATES`."""
+    xp = run.xp
+    bound = mz + cut - 2.0**-40 * (xp.abs(mz) + xp.abs(cut))  # below the exact bound, never above
+    parts, width = [], 0
+    for (j0, j1), mb in zip(run.keys, tmax):
+        if not bool(xp.any(mb >= _scaled(bound, beta))):
+            continue
+        z = _z(run, qb, i0, i1, j0, j1)
+        on = z >= bound
+        idx = _compact(on, xp)
+        width += idx.shape[-1]
+        if width > CANDIDATES:
+            return None
+        ok = idx >= 0
+        vals = xp.take_along_axis(z, xp.where(ok, idx, xp.zeros_like(idx)), axis=-1)
+        parts.append(xp.where(ok & xp.take_along_axis(on, xp.where(ok, idx, xp.zeros_like(idx)), axis=-1),
+                              vals, -math.inf))
+    return xp.concat(parts, axis=-1) if parts else None
+
+
+def _solve_candidates(run: Any, Z: Any, mz: Any, beta: Any) -> Any:
+    r"""The exact threshold (x units) from the candidate scores ``Z``: actlab's
+    in-memory search (:mod:`actlab.simplex.threshold`), whose cut c (exact maps;
+    the support is ``z - max > c``) or sigma gives
+    :math:`\tau = \beta(\max + c)` or :math:`\beta(\max + \sigma) - 1`."""
+    n_iter = int(run.params.get("n_iter", 100))
+    r = solve(Z, mz, None, beta, n_iter, False, run.xp)
+    return beta * (mz + r) if is_exact(beta) else beta * (mz + r) - 1.0
+
+
 def _search(run: Any, qb: Any, i0: int, i1: int, beta: Any) -> tuple[Any, Any]:
     """``(tau, tile_max)``: the exact threshold of each row and the rows'
     maximum in each key block (a block whose maxima are all <= tau holds no
-    support, and tau only grows during the search, so it is never read again)."""
+    support, and tau only grows during the search, so it is never read again).
+
+    One sweep for the maxima, one for the candidates, solved in memory; only
+    when a row has too many candidates, the sweeps of the module docstring."""
     xp = run.xp
-    m = None
-    tmax = []
+    mz = None
+    tmax, groups = [], []
     for j0, j1 in run.keys:
         if run.plan.mask.empty(i0, i1, j0, j1):
             tmax.append(xp.zeros_like(qb[:, :, :1]) - math.inf)
             continue
-        x, _, _ = _x(run, qb, i0, i1, j0, j1, beta)
-        mb = xp.max(x, axis=-1, keepdims=True)
-        tmax.append(mb)
-        m = mb if m is None else xp.maximum(m, mb)
-    assert m is not None
-    empty = m == -math.inf
-    m = xp.where(empty, 0.0, m)
+        z = _z(run, qb, i0, i1, j0, j1)
+        mb = xp.max(z, axis=-1, keepdims=True)
+        groups.append(_block_maxima(z, xp) if z.shape[-1] > 4 * GROUP else z)
+        tmax.append(_scaled(mb, beta))  # rounding is monotone: the maximum of x = beta s
+        mz = mb if mz is None else xp.maximum(mz, mb)
+    assert mz is not None
+    empty = mz == -math.inf
+    mz = xp.where(empty, 0.0, mz)
+    # the threshold of the strided group maxima is a lower bound of the row's
+    # (it only grows as entries are added; Martins & Astudillo 2016 order)
+    n_iter = int(run.params.get("n_iter", 100))
+    r = solve(xp.where(empty, 0.0, xp.concat(groups, axis=-1)), mz, None, beta, n_iter, False, xp)
+    cut = r if is_exact(beta) else r - 1.0 / beta
+    cut = xp.maximum(cut, xp.zeros_like(cut) - 1.0 / beta)
+    Z = _candidates(run, qb, i0, i1, beta, mz, cut, tmax)
+    if Z is not None:
+        tau = _solve_candidates(run, xp.where(empty, 0.0, Z), mz, beta)
+        return xp.where(empty, math.inf, tau), xp.concat(tmax, axis=-1)
+    m = _scaled(mz, beta)
     tau = m - 1.0
     general = not (isinstance(beta, float) and beta in (1.0, 0.5))
     if general:
@@ -169,13 +247,14 @@ def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
         p = _power(d, 1.0 / beta, xp)
         u = _power(d, (1.0 - beta) / beta, xp)
         vb = run.v[:, j0:j1]
-        acc = acc + xp.astype(p, wdt) @ vb
-        U = U + xp.astype(u, wdt) @ vb
+        drop = run.drop(i0, i1, j0, j1, p)
+        acc = acc + xp.astype(_dropped(p, drop), wdt) @ vb
+        U = U + xp.astype(_dropped(u, drop), wdt) @ vb
         su, sp = su + xp.sum(u, axis=-1, keepdims=True), sp + xp.sum(p, axis=-1, keepdims=True)
         if learn_alpha:
             plogp = xp.where(p > 0, p * xp.log(xp.where(p > 0, p, 1.0)), 0.0)
             ent = ent + xp.sum(plogp, axis=-1, keepdims=True)
-            PL = PL + xp.astype(plogp, wdt) @ vb
+            PL = PL + xp.astype(_dropped(plogp, drop), wdt) @ vb
     spn = xp.where(sp > 0, sp, 1.0)
     out = acc / xp.astype(spn, wdt)
     return out, (tau, spn, U, su, PL, ent, tmax)
@@ -208,12 +287,16 @@ def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any
             p = _power(d, 1.0 / beta, xp) / spn
             u = _power(d, (1.0 - beta) / beta, xp)
             vb = v[:, j0:j1]
-            g = xp.astype(dob @ vb.mT, xp.float64)
+            drop = run.drop(i0, i1, j0, j1, p)
+            g = _dropped(xp.astype(dob @ vb.mT, xp.float64), drop)
             ds = xp.astype(u * (g - qw), qb.dtype)
-            dvs[jb] = dvs[jb] + xp.astype(p, qb.dtype).mT @ dob
+            dvs[jb] = dvs[jb] + xp.astype(_dropped(p, drop), qb.dtype).mT @ dob
             if plan.length_scale:
                 gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
-            dt = (ds if isinstance(f, float) and f == 1.0 else ds * f) * plan.scale
+            dt = ds if isinstance(f, float) and f == 1.0 else ds * f
+            if run.dmask is not None:
+                run.dmask.put(i0, jb, dt)
+            dt = dt * plan.scale
             dq = dq + dt @ k[:, j0:j1]
             dks[jb] = dks[jb] + dt.mT @ qb
         dqs.append(dq)
@@ -228,4 +311,6 @@ def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any
             acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
                 gf * log_n / plan.temperature, axis=1, keepdims=True)
     grads = tuple(acc[n] if not isinstance(run.params.get(n), (float, type(None))) else None for n in plan.learnable)
+    if run.dmask is not None:
+        grads = (*grads, run.dmask.result())
     return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads

@@ -58,7 +58,7 @@ def dense(plan: Plan) -> tuple[Any, Any]:
         t = xp.where(allowed, t, 0.0) * f  # masked entries are never inf * 0
     s = xp.where(allowed, t, -math.inf)
     w = dense_weights(plan.norm, s, allowed, n, plan.params, xp)
-    if plan.dropout_p > 0.0:
-        keep = xp.uniform(w, 0.0, 1.0, plan.generator, "attention") >= plan.dropout_p
-        w = xp.where(keep, w / (1.0 - plan.dropout_p), 0.0)
+    drop = plan.dropout(0, L, 0, S, w)
+    if drop is not None:
+        w = w * drop
     return w @ v, w

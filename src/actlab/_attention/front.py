@@ -40,7 +40,9 @@ def attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p
             arrays of one backend (NumPy, torch, any array-API library).
         attn_mask: boolean (True: the key takes part) or float (added to the
             scores), broadcastable to ``(..., L, S)``.
-        dropout_p: dropout on the weights (dense path; ``generator`` seeds it).
+        dropout_p: dropout on the weights, as PyTorch's: each kept with
+            probability 1 - p and scaled by 1/(1-p) (``generator`` seeds it;
+            the same mask on both paths).
         is_causal: key j takes part for query i when j <= i (PyTorch's
             top-left alignment); not together with ``attn_mask``.
         scale: the scores' factor, ``1/sqrt(E)`` by default.
@@ -88,11 +90,11 @@ def choose_path(plan: Plan, path: str | None) -> str:
     """``"dense"`` or ``"blocked"`` (checking a requested one)."""
     if path not in (None, "dense", "blocked"):
         raise ValueError(f"attention(): path must be None, 'dense' or 'blocked', got {path!r}")
-    can_block = plan.norm.blockable and plan.dropout_p == 0.0 and plan.xp.may_branch(plan.q)
+    can_block = plan.norm.blockable and plan.xp.may_branch(plan.q)
     if path == "blocked" and not can_block:
-        raise ValueError(f"attention(): the blocked path takes no dropout, no tracing, and the normalizers "
+        raise ValueError(f"attention(): the blocked path takes no tracing, and the normalizers "
                          f"softmax, softpick, sigmoid, relu, relu2, stick_breaking, sparsemax, entmax15, entmax; "
-                         f"got {plan.norm.name!r} with dropout_p={plan.dropout_p}")
+                         f"got {plan.norm.name!r}")
     if path is not None:
         return path
     B, L, S = plan.q.shape[0], plan.q.shape[1], plan.k.shape[1]
@@ -121,6 +123,8 @@ def attention_with_weights(query: Any, key: Any, value: Any, attn_mask: Any = No
         out, weights = dense(plan)
     else:
         arrays = plan.arrays()
+        if plan.mask.add is not None and xp.records_grad(plan.mask.add):
+            arrays = (*arrays, plan.mask.add)  # a float mask that requires grad gets its gradient
         kernel = xp.kernels.attention_autograd
         if kernel is not None and xp.records_grad(plan.q, plan.k, plan.v, *[a for a in arrays if a is not None]):
             out = kernel(blocked.forward, blocked.backward, plan, block_size, plan.q, plan.k, plan.v, arrays)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import _backend, _xp
+from .dropout import draw_seed, keep_scale
 from .normalizers import Normalizer, get_normalizer
 
 __all__ = ["Plan", "Mask", "make_plan", "broadcast_shapes"]
@@ -100,6 +101,14 @@ class Plan:
     params: dict[str, Any] = field(default_factory=dict)
     learnable: tuple[str, ...] = ()
     generator: Any = None
+    seed: Any = None
+    """The dropout seed (:func:`actlab._attention.dropout.draw_seed`), drawn once per call."""
+
+    def dropout(self, i0: int, i1: int, j0: int, j1: int, like: Array) -> Array | None:
+        """The dropout factors of a tile (0 or 1/(1-p)), or None without dropout."""
+        if self.seed is None:
+            return None
+        return keep_scale(self.xp, self.seed, self.dropout_p, i0, i1, j0, j1, like)
 
     def arrays(self) -> tuple[Any, ...]:
         """The parameters that are arrays (None for the others), in ``learnable`` order."""
@@ -246,5 +255,6 @@ def make_plan(q: Any, k: Any, v: Any, attn_mask: Any, dropout_p: float, is_causa
         if params[name] is not None:
             params[name] = _per_head(name, params[name], lead, xp, q)
     mask = _mask(attn_mask, is_causal, lead, L, S, xp, q)
+    seed = draw_seed(xp, q, generator) if dropout_p > 0.0 else None
     return Plan(xp, q, k, v, lead, out_dtype, float(scale), norm, temperature, mask, float(dropout_p),
-                length_scale, params, learnable, generator)
+                length_scale, params, learnable, generator, seed)

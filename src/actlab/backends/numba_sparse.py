@@ -191,6 +191,7 @@ def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
     binv = 1.0 / beta
     s = lo
     F = 1.0
+    done = False
     for _ in range(max(n_iter, 1)):
         F, G = _sums(buf, n, beta, qi, s)
         if F >= 1.0:
@@ -204,6 +205,8 @@ def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
         s = new
         if done:
             break
+    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
+        F = _sums(buf, n, beta, qi, s)[0]
     return s, lo, n, F
 
 
@@ -345,10 +348,11 @@ def _row(x, y, kind, beta, qi, n_iter, buf, gm):
         for i in range(K):
             d = (np.float64(x[i]) - m) - s
             y[i] = 0.25 * d * d if d > 0.0 else 0.0
-    else:
+    else:  # (entries at or below the cut are not in z: an unconverged s, n_iter small, may lie below it)
         for i in range(K):
-            u = beta * ((np.float64(x[i]) - m) - s)
-            y[i] = _power(u, beta, qi) / z if u > -1.0 else 0.0
+            d = np.float64(x[i]) - m
+            u = beta * (d - s)
+            y[i] = _power(u, beta, qi) / z if u > -1.0 and d > cut else 0.0
     return m, s
 
 

@@ -280,6 +280,12 @@ def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf):
         s = new
         if done:
             break
+    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
+        if qi == 3 or qi == 4:
+            P0, P1, P2, P3, P4, low = _moments(buf, s, beta)
+            F = P4 if qi == 4 else P3
+        else:
+            F = _general_sums(buf, s, beta, qi, pbuf, wbuf)[0]
     return s, F
 
 

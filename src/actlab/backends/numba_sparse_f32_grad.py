@@ -88,7 +88,10 @@ def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
 
 def vjp_any(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
     """:func:`vjp_rows` for float32 rows up to :data:`SHORT_MAX`, else
-    :func:`actlab.backends.numba_entmax_grad.vjp_rows`."""
+    :func:`actlab.backends.numba_entmax_grad.vjp_rows`. The kernels read
+    ``g`` row by row as ``y``'s: a ``g`` of another shape is a ValueError."""
+    if g.shape != y.shape:
+        raise ValueError(f"g: the cotangent has shape {tuple(g.shape)}, the map's output {tuple(y.shape)}")
     if y.dtype == g.dtype == np.float32 and 0 < y.shape[-1] <= SHORT_MAX:
         return vjp_rows(y, g, beta)
     from .numba_entmax_grad import vjp_rows as support_only

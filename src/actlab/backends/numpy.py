@@ -38,8 +38,17 @@ def numba_sparse() -> Any:
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
         else:  # the vectorised float32 kernels, and the screening kernels for the rest
-            _NUMBA.append(SimpleNamespace(forward_rows=numba_sparse_f32.forward_any, vjp_rows=numba_sparse_f32_grad.vjp_any))
+            from .compile_notice import SPARSE_NOTICE  # says so while numba compiles them (fresh cache)
+
+            _NUMBA.append(SimpleNamespace(forward_rows=SPARSE_NOTICE.wrap(numba_sparse_f32.forward_any, _kind),
+                                          vjp_rows=SPARSE_NOTICE.wrap(numba_sparse_f32_grad.vjp_any, _kind)))
     return _NUMBA[0]
+
+
+def _kind(x: np.ndarray, *args: Any) -> tuple[Any, ...]:
+    """What may compile separately: the dtype, short or long rows, the map (beta)."""
+    scalars = tuple(a for a in args if isinstance(a, (int, float)))
+    return x.dtype.char, x.ndim, x.shape[-1] <= 4096 if x.ndim else True, scalars
 
 
 def _numba_rows(x: Any) -> Any:
@@ -63,7 +72,17 @@ class NumpyBackend(Backend):
     row_blocks = True
 
     def float_array(self, x: Any, name: str) -> Any:
-        return super().float_array(np.asarray(x) if isinstance(x, np.generic) else x, name)
+        """As the base class, for plain ndarrays in native byte order: a NumPy
+        scalar or an ndarray subclass (``np.matrix``) becomes a plain array,
+        a big-endian array a native one (same values); a masked array is a
+        TypeError (its mask would be dropped)."""
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(f"{name} must be a plain array, got a masked array (fill it first: x.filled(...))")
+        if type(x) is not np.ndarray:
+            x = np.asarray(x)
+        if not x.dtype.isnative:
+            x = x.astype(x.dtype.newbyteorder("="))
+        return super().float_array(x, name)
 
     def elementwise_lanes(self, spec: Any) -> Any:
         """SciPy's logistic ufuncs where accurate (:mod:`.numpy_fast`)."""

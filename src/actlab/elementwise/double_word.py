@@ -62,7 +62,7 @@ class DW:
         return self + (-self._lift(o))
 
     def __rsub__(self, o: Any) -> DW:
-        return self._lift(o) + (-self)
+        return (-self) + self._lift(o)  # the constant second (see two_sum)
 
     def __mul__(self, o: Any) -> DW:
         xp = self.xp

@@ -67,6 +67,10 @@ def elu(x, alpha, *, xp):
         x: input.
         alpha: saturation value for x -> -inf is -alpha (default 1).
 
+    Returns:
+        ``elu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, inf].
+
     Example:
         >>> import actlab
         >>> actlab.elu([-1e-20, 2.0]).tolist()
@@ -99,6 +103,10 @@ def _selu_positive(v, xp):
 def selu(x, *, xp):
     r"""Scaled ELU, :math:`\lambda\,\mathrm{elu}(x, \alpha)` with
     alpha = 1.6732632423543772, lambda = 1.0507009873554805 (Klambauer et al.).
+
+    Returns:
+        ``selu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1.7581, inf].
 
     Example:
         >>> import actlab
@@ -151,6 +159,10 @@ def _d_celu(x, alpha, *, xp):
 def celu(x, alpha, *, xp):
     r"""Continuously differentiable ELU, :math:`\max(0,x)+\min(0,\alpha(e^{x/\alpha}-1))`.
 
+    Returns:
+        ``celu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, inf].
+
     Example:
         >>> import actlab
         >>> float(actlab.celu(-2.0, 2.0))
@@ -172,8 +184,9 @@ def _plain_softplus(x, beta, *, xp):
     if native is not None:
         return native(x, beta)
     bx = beta * x
-    tail = xp.log1p(xp.exp(-xp.abs(bx)))
-    return xp.where(bx > 0, x, 0.0) + tail / beta
+    with xp.quiet():  # (a subnormal beta: the quotient may pass the float range)
+        tail = xp.log1p(xp.exp(-xp.abs(bx))) / beta
+    return xp.where(bx > 0, x, 0.0) + tail
 
 
 def scaled_argument(beta, x, xp):
@@ -182,7 +195,16 @@ def scaled_argument(beta, x, xp):
     kept below 1e4 (past it every function of it here has saturated) so the
     splitting of x cannot overflow."""
     lim = min(1e4 / abs(beta), 1e290) if beta else 1e290
-    p, e = mul_exact(beta, xp.clip(x, min=-lim, max=lim), xp=xp)
+    if beta and 1e4 / abs(beta) > 1e290 and x.dtype == xp.float64:
+        # a tiny beta: |x| past 1e290 still matters; it is split after an exact
+        # rescaling by 2**-64 (beta by 2**64), the product unchanged
+        xc = xp.clip(x, min=-1e4 / abs(beta), max=1e4 / abs(beta))
+        big = xp.abs(xc) > 1e290
+        p1, e1 = mul_exact(beta, xp.where(big, 0.0, xc), xp=xp)
+        p2, e2 = mul_exact(beta * 2.0**64, xp.where(big, xc * 2.0**-64, 0.0), xp=xp)
+        p, e = xp.where(big, p2, p1), xp.where(big, e2, e1)
+    else:
+        p, e = mul_exact(beta, xp.clip(x, min=-lim, max=lim), xp=xp)
     return p, e, -xp.abs(p), xp.where(p >= 0, -e, e)
 
 
@@ -193,12 +215,14 @@ def softplus_math(x, beta, *, xp):
     if x.dtype == xp.float32:
         if xp.accurate_float32 and xp.kernels.softplus is not None and beta == 1.0:  # torch's: within 2 ULPs
             return _plain_softplus(x, beta, xp=xp)
-        return float32_via_float64(_plain_softplus, x, beta, xp=xp)
+        return float32_via_float64(_plain_softplus, x, beta, xp=xp, saturate=True)
     _, _, a, a_lo = scaled_argument(beta, x, xp)
     es, es_lo, scale = exp_scaled(a, a_lo, xp=xp)
     es = es + es_lo
-    # log1p(E) is E itself where E is tiny (scaled, so that E/beta rounds once)
-    tail = xp.where(scale < 1.0, es, xp.log1p(es * scale)) / beta
+    # log1p(E) is E itself where E is tiny (scaled, so that E/beta rounds once);
+    # for a subnormal beta the quotient may pass the float range: inf, quietly
+    with xp.quiet():
+        tail = xp.where(scale < 1.0, es, xp.log1p(es * scale)) / beta
     return xp.where(x > 0, x, 0.0) + tail * scale
 
 
@@ -247,6 +271,10 @@ def softplus(x, beta, *, xp):
     Args:
         x: input.
         beta: sharpness, > 0 (default 1).
+
+    Returns:
+        ``softplus(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [0, inf].
 
     Example:
         >>> import actlab

@@ -85,6 +85,8 @@ def _make(name: str, gate: Any, gate_name: str, latex: str, reference: str):
         f"{name.upper()}: split ``axis`` into halves a, b and return ``a * {gate_name}(b)``.\n\n"
         f"    Formula: :math:`{latex}`. The size of ``axis`` must be even.\n\n"
         f"    Args:\n        x: input.\n        axis: the axis to split (default -1).\n\n"
+        f"    Returns:\n        ``a * {gate_name}(b)``: the shape of ``x`` with ``axis`` halved, its array type and\n"
+        f"        floating dtype.\n\n"
         f"    ``{name}.vjp(x, grad, axis)`` is the gradient of ``sum(grad * {name}(x))``.\n\n"
         f"    Example:\n        >>> import actlab\n"
         f"        >>> actlab.{name}([[2.0, 1.0, 0.0, 3.0]]).shape\n        (1, 2)\n\n"

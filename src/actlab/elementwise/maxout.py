@@ -49,6 +49,10 @@ def maxout(x: Any, /, pieces: int, axis: int = -1) -> Any:
         pieces: k, the group size; it must divide the size of ``axis``.
         axis: the channel axis (default -1).
 
+    Returns:
+        The maximum over each group of ``pieces`` consecutive entries along ``axis``: the shape of
+        ``x`` with that axis divided by ``pieces``, its array type and floating dtype.
+
     Example:
         >>> import actlab
         >>> actlab.maxout([[1.0, 5.0, 3.0, 2.0]], pieces=2).tolist()

@@ -36,6 +36,10 @@ def _d_relu(x, *, xp):
 def relu(x, *, xp):
     r"""Rectified linear unit, :math:`\max(x, 0)`; NaN stays NaN.
 
+    Returns:
+        ``relu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [0, inf].
+
     Example:
         >>> import actlab
         >>> actlab.relu([-1.0, 0.0, 2.0]).tolist(), float(actlab.relu.derivative(0.0))
@@ -60,6 +64,10 @@ def _d_relu6(x, *, xp):
 )
 def relu6(x, *, xp):
     r""":math:`\min(\max(x, 0), 6)`.
+
+    Returns:
+        ``relu6(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [0, 6].
 
     Example:
         >>> import actlab
@@ -106,6 +114,10 @@ def leaky_relu(x, negative_slope, *, xp):
         negative_slope: slope a for x < 0 (default 0.01); a number, or an array
             broadcasting against x (as RReLU's random slopes are).
 
+    Returns:
+        ``leaky_relu(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [-inf, inf].
+
     Example:
         >>> import actlab
         >>> actlab.leaky_relu([-2.0, 3.0], 0.1).tolist()
@@ -143,6 +155,10 @@ def prelu(x, weight, *, xp):
 
     ``prelu.derivative(x, weight, wrt="weight")`` is :math:`\min(x, 0)`.
 
+    Returns:
+        ``prelu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-inf, inf].
+
     Example:
         >>> import actlab
         >>> actlab.prelu([[-2.0, -2.0]], [0.25, 0.5]).tolist()
@@ -170,6 +186,10 @@ def _d_threshold(x, threshold, value, *, xp):
 )
 def threshold(x, threshold, value, *, xp):
     r"""x where ``x > threshold``, else ``value`` (``torch.nn.functional.threshold``).
+
+    Returns:
+        ``threshold(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-inf, inf].
 
     Example:
         >>> import actlab
@@ -201,6 +221,10 @@ def softshrink(x, lambd, *, xp):
     r"""Soft thresholding: :math:`x-\lambda` above :math:`\lambda`,
     :math:`x+\lambda` below :math:`-\lambda`, 0 between.
 
+    Returns:
+        ``softshrink(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [-inf, inf].
+
     Example:
         >>> import actlab
         >>> actlab.softshrink([-2.0, 0.2, 1.0]).tolist()
@@ -222,6 +246,10 @@ def softshrink(x, lambd, *, xp):
 )
 def hardshrink(x, lambd, *, xp):
     r"""Hard thresholding: x where :math:`|x| > \lambda`, else 0.
+
+    Returns:
+        ``hardshrink(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [-inf, inf].
 
     Example:
         >>> import actlab
@@ -248,6 +276,10 @@ def rrelu(x, /, lower=1.0 / 8, upper=1.0 / 3, distribution="uniform", training=F
         training: draw random slopes (True) or use the mean (False).
         generator: ``numpy.random.Generator`` (NumPy input) or
             ``torch.Generator`` (tensor input), for reproducible draws.
+
+    Returns:
+        ``rrelu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-inf, inf].
 
     Example:
         >>> import actlab, numpy as np

@@ -86,6 +86,10 @@ def gelu(x, approximate, *, xp):
         x: input.
         approximate: "none" (default) or "tanh".
 
+    Returns:
+        ``gelu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-0.17, inf].
+
     Example:
         >>> import actlab
         >>> float(actlab.gelu(-10.0))
@@ -155,6 +159,10 @@ def swish(x, beta, *, xp):
 
     ``swish.derivative(x, beta, wrt="beta")`` is :math:`x^2\sigma(\beta x)\sigma(-\beta x)`.
 
+    Returns:
+        ``swish(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-0.2785, inf].
+
     Example:
         >>> import actlab
         >>> round(float(actlab.swish(1.0, 10.0)), 6)
@@ -179,6 +187,10 @@ def _d_silu(x, *, xp):
 )
 def silu(x, *, xp):
     r"""Sigmoid linear unit, :math:`x\,\sigma(x)` (Swish with beta = 1).
+
+    Returns:
+        ``silu(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-0.2785, inf].
 
     Example:
         >>> import actlab
@@ -234,6 +246,10 @@ def mish(x, *, xp):
     written as :math:`e(e+2)/(e(e+2)+2)`, :math:`e=e^x`, for x < 0 (and the
     mirrored form for x >= 0): no overflow, 0 (not NaN) at -inf.
 
+    Returns:
+        ``mish(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-0.30885, inf].
+
     Example:
         >>> import actlab
         >>> float(actlab.mish(-1000.0)), float(actlab.mish(1000.0))
@@ -261,6 +277,10 @@ def _d_hardswish(x, *, xp):
 )
 def hardswish(x, *, xp):
     r"""Hard swish, :math:`x\,\mathrm{relu6}(x+3)/6`.
+
+    Returns:
+        ``hardswish(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-0.375, inf].
 
     Example:
         >>> import actlab

@@ -78,6 +78,10 @@ def sigmoid(x, *, xp):
     Args:
         x: array (NumPy, PyTorch, any array-API namespace) or Python number.
 
+    Returns:
+        ``sigmoid(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [0, 1].
+
     Example:
         >>> import actlab
         >>> float(actlab.sigmoid(0.0)), float(actlab.sigmoid(-800.0))
@@ -109,6 +113,10 @@ def _d_log_sigmoid(x, *, xp):
 @float32_policy(native_float32=True)
 def log_sigmoid(x, *, xp):
     r"""Log of the sigmoid, :math:`\log\sigma(x) = \min(x,0) - \log(1+e^{-|x|})`.
+
+    Returns:
+        ``log_sigmoid(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [-inf, 0].
 
     Example:
         >>> import actlab
@@ -149,6 +157,10 @@ def tanh(x, *, xp):
     :math:`e^{-2|x|}`, never :math:`1-\tanh^2 x`, so it keeps its relative
     precision in the tails (it is a subnormal near |x| = 370).
 
+    Returns:
+        ``tanh(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, 1].
+
     Example:
         >>> import actlab
         >>> float(actlab.tanh.derivative(20.0))
@@ -182,6 +194,10 @@ def _d_softsign(x, *, xp):
 def softsign(x, *, xp):
     r"""Softsign, :math:`x/(1+|x|)`; +-1 at +-inf.
 
+    Returns:
+        ``softsign(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, 1].
+
     Example:
         >>> import actlab
         >>> actlab.softsign([1.0, float("inf")]).tolist()
@@ -209,6 +225,10 @@ def _d_hardsigmoid(x, *, xp):
 )
 def hardsigmoid(x, *, xp):
     r"""Piecewise-linear sigmoid, :math:`\mathrm{relu6}(x+3)/6`.
+
+    Returns:
+        ``hardsigmoid(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [0, 1].
 
     Example:
         >>> import actlab
@@ -249,6 +269,10 @@ def hardtanh(x, min_val, max_val, *, xp):
     Args:
         x: input.
         min_val, max_val: the clamp bounds, ``min_val < max_val``.
+
+    Returns:
+        ``hardtanh(x)`` element-wise: an array of the shape, array type and floating dtype of ``x``
+        (integers and Python numbers: the default float), values in [-1, 1].
 
     Example:
         >>> import actlab
@@ -305,7 +329,7 @@ def _tanhshrink_large(x, xp):
     return xp.where(x < 0, -r, r)
 
 
-def _tanhshrink_plain(x, *, xp):
+def tanhshrink_plain(x, *, xp):
     # float64 for float32 results: x - tanh(x) is good to 3e-10 (relative)
     # for |x| >= 1e-3; below, two terms of the series (next one: 2e-13).
     native = xp.kernels.tanhshrink
@@ -329,11 +353,15 @@ def _d_tanhshrink(x, *, xp):
     reference="PyTorch Tanhshrink.",
     xlim=(-4, 4),
 )
-@float32_policy(native_float32=False, plain=_tanhshrink_plain)
+@float32_policy(native_float32=False, plain=tanhshrink_plain)
 def tanhshrink(x, *, xp):
     r""":math:`x - \tanh x`. Near zero the difference cancels, so |x| < 0.9
     uses its Taylor series (coefficients from Bernoulli numbers, computed
     exactly at import) and keeps full relative precision (~x^3/3).
+
+    Returns:
+        ``tanhshrink(x)`` element-wise: an array of the shape, array type and floating dtype of
+        ``x`` (integers and Python numbers: the default float), values in [-inf, inf].
 
     Example:
         >>> import actlab

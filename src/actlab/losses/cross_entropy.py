@@ -15,7 +15,7 @@ from typing import Any
 from .. import _xp
 from .._simplex import move_axis_last
 from ..elementwise import softplus
-from ..registry import Entry, Param, register
+from ..registry import Entry, Param, plain_number, register
 from ..simplex.softmax import log_softmax
 from ._reduction import check_reduction, class_targets, reduce_loss
 
@@ -31,6 +31,7 @@ def _like(value: Any, x: Any, xp: Any, name: str) -> Any:
 
 
 def _check_smoothing(label_smoothing: Any, owner: str) -> float:
+    label_smoothing = plain_number(label_smoothing)
     if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)):
         raise TypeError(f"{owner}(): label_smoothing must be a number, got {label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
@@ -146,6 +147,10 @@ def cross_entropy(logits, target, /, *, axis=-1, weight=None, ignore_index=-100,
         reduction: "mean" (weighted mean over counted rows), "sum", "none".
         label_smoothing: e in [0, 1]: the target becomes ``(1-e) q + e/C``.
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> round(float(actlab.cross_entropy([[2.0, 0.0, -1.0]], [0])), 6)
@@ -181,6 +186,10 @@ def binary_cross_entropy_with_logits(logits, target, /, *, weight=None, pos_weig
         weight: broadcastable per-element weight.
         pos_weight: weight of the positive term, broadcast along the last axis.
         reduction: "mean" (over all elements), "sum", "none".
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per element (the
+        shape of ``logits``) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab
@@ -247,7 +256,7 @@ register_loss(
     cross_entropy,
     latex=r"L(z,k)=-z_k+\log\sum_j e^{z_j}",
     dlatex=r"\nabla_z L=\mathrm{softmax}(z)-\mathrm{onehot}(k)",
-    reference="Seeds 001, 002; torch.nn.functional.cross_entropy conventions.",
+    reference="Bridle 1990 (softmax cross-entropy); label smoothing: Szegedy et al. 2016, arXiv:1512.00567; torch.nn.functional.cross_entropy conventions.",
     params=_CE_PARAMS,
 )
 register_loss(

@@ -30,6 +30,10 @@ def distillation_loss(student_logits, teacher_logits, /, temperature, *, axis=-1
         reduction: "mean" over rows (PyTorch's ``kl_div`` "batchmean"), "sum",
             or "none" (one value per row).
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> float(actlab.distillation_loss([[1.0, 2.0]], [[1.0, 2.0]], 2.0))
@@ -49,7 +53,11 @@ def distillation_loss(student_logits, teacher_logits, /, temperature, *, axis=-1
     te, _ = move_axis_last(te, axis, xp, "distillation_loss")
     ls = log_softmax(s, axis=-1, temperature=t)
     lt = log_softmax(te, axis=-1, temperature=t)
-    terms = xp.where(lt == -math.inf, 0.0, xp.exp(lt) * (lt - ls))
+    # 0 log 0 = 0: classes the teacher gives no mass (masked, or underflowed)
+    # drop out before the difference, which would be -inf - -inf there
+    pt = xp.exp(lt)
+    keep = pt > 0.0
+    terms = xp.where(keep, pt * (xp.where(keep, lt, 0.0) - xp.where(keep, ls, 0.0)), 0.0)
     return reduce_loss((t * t) * xp.sum(terms, axis=-1), None, None, reduction, xp)
 
 
@@ -68,6 +76,10 @@ def spherical_cross_entropy(logits, target, /, *, axis=-1, eps=1e-6, weight=None
 
     Targets, ``weight``, ``ignore_index``, ``reduction`` and
     ``label_smoothing`` as in :func:`cross_entropy`; ``eps > 0``.
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab
@@ -88,6 +100,10 @@ def taylor_cross_entropy(logits, target, /, *, axis=-1, order=2, weight=None, ig
 
     Targets, ``weight``, ``ignore_index``, ``reduction`` and
     ``label_smoothing`` as in :func:`cross_entropy`; ``order`` even >= 2.
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab

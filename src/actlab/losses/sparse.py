@@ -151,6 +151,10 @@ def sparsemax_loss(logits: Any, target: Any, *, weight: Any = None, ignore_index
             ``y / sum(y)`` (Martins & Astudillo 2016, section 4; see
             :mod:`actlab.losses.multi_hot`).
 
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
+
     Example:
         >>> import actlab
         >>> float(actlab.sparsemax_loss([[0.5, 0.0]], [0]))  # binary: (t - 1)^2 / 4
@@ -172,6 +176,10 @@ def entmax_loss(logits: Any, target: Any, alpha: float = 1.5, *, n_iter: int = 5
     r"""Entmax (Fenchel-Young) loss: :math:`\langle p-q, z\rangle + H^T_\alpha(p) - H^T_\alpha(q)`,
     ``p = entmax(z, alpha)``; gradient ``p - q``. alpha = 1 gives the
     cross-entropy minus the target's entropy, alpha = 2 the sparsemax loss.
+
+    Returns:
+        The loss: a 0-d array for ``reduction="mean"`` or ``"sum"``, one value per sample (the class
+        axis removed) for ``"none"``; the array type and floating dtype of the scores.
 
     Example:
         >>> import actlab

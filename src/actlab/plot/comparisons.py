@@ -215,6 +215,34 @@ def _support():
     return fig
 
 
+@style.styled
+def _attention_saturation():
+    from .._attention.saturation import saturation_rows
+
+    names = present(("softmax", "sparsemax", "entmax15"))
+    rows = saturation_rows(normalizers=tuple(names))
+    fig, (ax, bx) = style.new_figure(ncols=2, size=(9.6, 3.8))
+    for i, name in enumerate(names):
+        for scaled in (True, False):
+            r = [x for x in rows if x["normalizer"] == name and x["scaled"] == scaled]
+            d = [x["d_k"] for x in r]
+            kw = {"color": style.SWEEP_COLORS[i], "marker": "o", "markersize": 3.5,
+                  "linestyle": "-" if scaled else "--"}
+            ax.plot(d, [x["grad_norm"] for x in r], label=name if scaled else None, **kw)
+            bx.plot(d, [x["max_weight"] for x in r], **kw)
+    bx.plot([], [], color=style.REFERENCE_COLOR, label="scores / sqrt(d$_k$)")
+    bx.plot([], [], color=style.REFERENCE_COLOR, linestyle="--", label="unscaled scores")
+    for a in (ax, bx):
+        a.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    bx.set_ylim(0, 1.02)
+    style.decorate(ax, xlabel="d$_k$ (log scale)", ylabel="||dO/ds||$_F$ (mean over queries)", zero_lines=False,
+                   title="gradient through the weights", legend_loc="lower left")
+    style.decorate(bx, xlabel="d$_k$ (log scale)", ylabel="largest weight (mean)", zero_lines=False,
+                   title="saturation: one key takes the weight", legend=False)
+    bx.legend(loc="lower right", bbox_to_anchor=(1.0, 0.14), frameon=True, framealpha=0.9, edgecolor="#dddddd")
+    return fig
+
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("sigmoid-tanh", "Sigmoid beside tanh",
                "Both squash to a bounded range; tanh is zero-centred and steeper: tanh(x) = 2 sigmoid(2x) - 1, "
@@ -263,4 +291,11 @@ COMPARISONS: tuple[Comparison, ...] = (
                "How many of ten scores keep a non-zero probability under map(z/T): sparse maps select fewer "
                "classes as T falls; softmax always keeps all ten.",
                ("sparsemax",), _support, optional=("entmax15", "softmax"), source="Martins & Astudillo 2016"),
+    Comparison("attention-saturation", "Why attention divides the scores by sqrt(d_k)",
+               "Random unit-variance queries and keys (64 keys): q.k has variance d_k, so unscaled scores spread "
+               "as sqrt(d_k), one key takes nearly all the weight and the gradient of the attention output with "
+               "respect to the scores shrinks (exactly 0 for sparsemax once one key holds it all). Divided by "
+               "sqrt(d_k) both stay put at every d_k.",
+               ("softmax", "sparsemax"), _attention_saturation, optional=("entmax15",),
+               source="Vaswani et al. 2017, section 3.2.1"),
 )

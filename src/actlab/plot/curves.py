@@ -7,7 +7,14 @@ by kind, with its derivative where the entry has one.
 - "simplex": ``map([t, 0])_1`` and ``d map([t, 0])_1 / dt`` (for a map that
   takes non-negative scores only, such as sum normalisation: ``map([t, 1])_1``
   for t >= 0);
-- "loss": the loss of scores ``[t, 0]`` with class 0 correct, and its slope.
+- "loss": the loss of scores ``[t, 0]`` with class 0 correct, and its slope;
+- "reduction" (logsumexp): ``f([t, 0])`` and its derivative in t;
+- "stochastic" (Gumbel-softmax): the mean of ``map([t, 0])_1`` over
+  ``STOCHASTIC_DRAWS`` seeded draws, and its slope.
+
+A map or loss whose value on ``[t, 0]`` hardly changes away from t = 0 (the
+spherical softmax: ``(t^2 + eps) / (t^2 + 2 eps)`` is 1 but for a spike) is
+drawn on ``[t, 1]`` instead, where its shape shows (:func:`other_score`).
 
 Nothing here imports matplotlib.
 """
@@ -33,11 +40,16 @@ __all__ = [
     "domain",
     "loss_values",
     "MAXOUT_PIECES",
+    "STOCHASTIC_DRAWS",
+    "other_score",
 ]
 
 MAXOUT_PIECES = ((1.0, 0.0), (0.5, -1.0), (-1.0, 0.0))
 """(slope, intercept) of the pieces maxout is drawn with, as its entry's notes
 say, unless the entry gives its own in ``extra["pieces"]``."""
+
+STOCHASTIC_DRAWS = 2000
+"""Draws averaged for a random map's curve (seeded: the same picture every run)."""
 
 _LAYOUT_PARAMS = ("axis", "pieces", "generator", "training", "reduction", "ignore_index", "weight_classes")
 
@@ -94,6 +106,30 @@ def positive_only(entry: Entry) -> bool:
     return False
 
 
+_FLAT = 0.02
+
+
+def other_score(entry: Entry) -> float:
+    """The second score of the curve ``[t, c]``: 1 for a map of non-negative
+    scores, and for a map or loss that is flat on ``[t, 0]`` away from t = 0
+    (its shape would be a spike there); else 0."""
+    if positive_only(entry):
+        return 1.0
+    if entry.kind not in ("simplex", "loss"):
+        return 0.0
+    lo, hi = entry.xlim
+    t = np.concatenate([np.linspace(lo, -0.5, 8), np.linspace(0.5, hi, 8)])
+    try:
+        y = simplex_values(entry, t, plot_params(entry), other=0.0)[0] if entry.kind == "simplex" \
+            else loss_values(entry, t, plot_params(entry), other=0.0)
+    except Exception:
+        return 0.0
+    y = y[np.isfinite(y)]
+    span = float(y.max() - y.min()) if y.size else 1.0
+    scale = max(1.0, float(np.abs(y).max())) if y.size else 1.0
+    return 1.0 if span <= _FLAT * scale else 0.0
+
+
 def domain(entry: Entry) -> tuple[float, float]:
     """The x range to draw: the entry's ``xlim``, cut to t >= 0 for maps of non-negative scores."""
     lo, hi = entry.xlim
@@ -129,14 +165,28 @@ def curve(entry: Entry, x: np.ndarray | None = None, params: dict[str, Any] | No
         return Curve(x, y, dy, "x", f"{entry.name}(x)", f"{entry.name}'(x)")
     if kind == "simplex":
         temperature = params.pop("temperature", 1.0)
-        y, dy = simplex_values(entry, x, params, temperature)
-        other = 1 if positive_only(entry) else 0
-        return Curve(x, y, dy, f"t  (scores z = [t, {other}])", f"{entry.name}(z)$_1$", f"d {entry.name}(z)$_1$ / dt")
+        other = other_score(entry)
+        y, dy = simplex_values(entry, x, params, temperature, other=other)
+        return Curve(x, y, dy, f"t  (scores z = [t, {other:g}])", f"{entry.name}(z)$_1$", f"d {entry.name}(z)$_1$ / dt")
     if kind == "loss":
-        y = loss_values(entry, x, params)
+        other = other_score(entry)
+        y = loss_values(entry, x, params, other=other)
         h = 1e-6 * np.maximum(1.0, np.abs(x))  # central difference: error ~ h^2, far below what a plot shows
-        dy = (loss_values(entry, x + h, params) - loss_values(entry, x - h, params)) / (2 * h)
-        return Curve(x, y, dy, "t  (scores z = [t, 0], class 0 correct)", f"{entry.name}", "dL/dt (central difference)")
+        dy = (loss_values(entry, x + h, params, other=other) - loss_values(entry, x - h, params, other=other)) / (2 * h)
+        return Curve(x, y, dy, f"t  (scores z = [t, {other:g}], class 0 correct)", f"{entry.name}",
+                     "dL/dt (central difference)")
+    if kind == "reduction":
+        z = np.stack([x, np.zeros_like(x)], axis=-1)
+        y = np.asarray(entry.function(z, **params), dtype=float)
+        dy = None if entry.derivative is None else np.asarray(entry.derivative(z, **params), dtype=float)[:, 0]
+        return Curve(x, y, dy, "t  (scores z = [t, 0])", f"{entry.name}(z)", f"d {entry.name}(z) / dt")
+    if kind == "stochastic":  # on at most 101 points, interpolated: the draws are the cost
+        tc = np.linspace(x.min(), x.max(), min(x.size, 101)) if x.size > 1 else x
+        yc = stochastic_mean(entry, tc, params)
+        y = np.interp(x, tc, yc)
+        dy = np.interp(x, tc, np.gradient(yc, tc)) if tc.size > 1 else None
+        return Curve(x, y, dy, "t  (scores z = [t, 0])", f"mean {entry.name}(z)$_1$ ({STOCHASTIC_DRAWS} draws)",
+                     "its slope (central difference)")
     raise ValueError(f"no figure for entries of kind {kind!r} ({entry.name})")
 
 
@@ -145,15 +195,30 @@ def maxout_pieces(x: np.ndarray, pieces=MAXOUT_PIECES) -> np.ndarray:
     return np.stack([s * x + b for s, b in pieces], axis=-1)
 
 
+def stochastic_mean(entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None) -> np.ndarray:
+    """The mean of ``map([t, 0])_1`` over :data:`STOCHASTIC_DRAWS` draws of a
+    seeded generator, the same draws at every t (common random numbers: the
+    curve is smooth in t and so is its slope)."""
+    out = np.empty(np.shape(t))
+    for i, s in enumerate(np.ravel(t)):
+        z = np.broadcast_to(np.array([s, 0.0]), (STOCHASTIC_DRAWS, 2))
+        y = entry.function(np.array(z), generator=np.random.default_rng(0), **(params or {}))
+        out.flat[i] = float(np.asarray(y, dtype=float)[:, 0].mean())
+    return out
+
+
 def simplex_values(
-    entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None, temperature: float = 1.0
+    entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None, temperature: float = 1.0,
+    other: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``map([t, 0])_1`` (``map([t, 1])_1`` for a map of non-negative scores)
-    and its derivative in t (None if the VJP fails)."""
+    """``map([t, c])_1`` and its derivative in t (None if the VJP fails); ``c``
+    is ``other`` (default :func:`other_score`: 0, or 1 for a map of
+    non-negative scores or one flat on ``[t, 0]``)."""
     params = dict(params or {})
     if takes_temperature(entry):
         params["temperature"] = temperature
-    z = np.stack([t, np.full_like(t, 1.0 if positive_only(entry) else 0.0)], axis=-1)
+    c = other_score(entry) if other is None else other
+    z = np.stack([t, np.full_like(t, c)], axis=-1)
     y = np.asarray(entry.function(z, **params), dtype=float)[:, 0]
     dy = None
     if entry.derivative is not None:
@@ -166,14 +231,15 @@ def simplex_values(
     return y, dy
 
 
-def loss_values(entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None) -> np.ndarray:
-    """The loss of scores ``[t, 0]`` with class 0 correct, one value per t.
+def loss_values(entry: Entry, t: np.ndarray, params: dict[str, Any] | None = None,
+                other: float = 0.0) -> np.ndarray:
+    """The loss of scores ``[t, other]`` with class 0 correct, one value per t.
 
     Tries class-index targets with ``reduction="none"``, then probability
     targets, then one row at a time; raises ValueError if none works.
     """
     params = dict(params or {})
-    z = np.stack([t, np.zeros_like(t)], axis=-1)
+    z = np.stack([t, np.full_like(t, other)], axis=-1)
     n = t.size
     index = np.zeros(n, dtype=np.int64)
     onehot = np.zeros((n, 2))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..registry import registry as _all_entries
 
 __all__ = ["Job", "GalleryResult", "plan", "render_gallery", "DRAWN_KINDS"]
 
-DRAWN_KINDS = ("elementwise", "gated", "grouped", "simplex", "loss")
+DRAWN_KINDS = ("elementwise", "gated", "grouped", "simplex", "loss", "reduction", "stochastic")
 SIMPLEX_TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
@@ -56,6 +57,9 @@ class GalleryResult:
     written: dict[str, tuple[str, ...]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    """Wall time of the drawing (every figure and formula), measured by the run."""
+    processes: int = 1
 
 
 def _entry_jobs(e: Entry, formats: tuple[str, ...]) -> list[Job]:
@@ -83,10 +87,12 @@ def _entry_jobs(e: Entry, formats: tuple[str, ...]) -> list[Job]:
     return jobs
 
 
-def plan(entries: Sequence[Entry] | None = None, formats: Iterable[str] = ()) -> tuple[list[Job], dict[str, str]]:
-    """The jobs for ``entries`` (default: the whole registry) and the
-    comparisons whose functions are all among them, and the comparisons
-    skipped (slug -> reason)."""
+def plan(entries: Sequence[Entry] | None = None, formats: Iterable[str] = (),
+         reproductions: str | os.PathLike[str] | None = None) -> tuple[list[Job], dict[str, str]]:
+    """The jobs for ``entries`` (default: the whole registry), the
+    comparisons whose functions are all among them and the reproduction
+    records in ``reproductions`` (default: those shipped with actlab), and
+    the comparisons skipped (slug -> reason)."""
     from .comparisons import COMPARISONS, missing
 
     formats = ("png", *(f for f in formats if f != "png"))
@@ -104,6 +110,10 @@ def plan(entries: Sequence[Entry] | None = None, formats: Iterable[str] = ()) ->
             skipped[c.slug] = f"needs {', '.join(unselected)}, not among the functions selected"
         else:
             jobs.append(Job(("comparison", c.slug), f"fig/cmp-{c.slug}", formats, c.title))
+    from .reproductions import records
+
+    for name, path in records(reproductions).items():
+        jobs.append(Job(("reproduction", str(path)), f"fig/repro-{name}", formats, name))
     return jobs, skipped
 
 
@@ -123,6 +133,10 @@ def _draw(what: tuple[Any, ...]):
         return plane_figure(_get(args[0]))
     if kind == "comparison":
         return build(next(c for c in COMPARISONS if c.slug == args[0]))
+    if kind == "reproduction":
+        from .reproductions import draw_record
+
+        return draw_record(args[0])
     raise ValueError(f"unknown figure job {what!r}")
 
 
@@ -161,6 +175,7 @@ def render_gallery(
     processes: int | None = None,
     progress: bool = True,
     entries: Sequence[Entry] | None = None,
+    reproductions: str | os.PathLike[str] | None = None,
 ) -> GalleryResult:
     """Render the site into ``out`` and return where its index is.
 
@@ -175,6 +190,9 @@ def render_gallery(
             the drawing stays in this process.
         progress: show a progress bar on stderr.
         entries: the functions to include (default: the whole registry).
+        reproductions: a folder of ``actlab reproduce NAME --json NAME.json``
+            records to draw on the Reproductions page (default: the records
+            of the default-size runs shipped with actlab).
     """
     from tqdm import tqdm
 
@@ -189,12 +207,13 @@ def render_gallery(
     out.mkdir(parents=True, exist_ok=True)
     before = _remove_previous(out)
     entries = list(_all_entries()) if entries is None else list(entries)
-    jobs, skipped = plan(entries, formats)
+    jobs, skipped = plan(entries, formats, reproductions)
     n = _default_processes(len(jobs)) if processes is None else max(1, int(processes))
     if n > 1 and "fork" not in multiprocessing.get_all_start_methods():
         n = 1
     bar = tqdm(total=len(jobs), desc="actlab gallery", unit="fig", disable=not progress, file=sys.stderr)
     results = []
+    start = time.perf_counter()
     try:
         if n == 1:
             for job in jobs:
@@ -202,14 +221,15 @@ def render_gallery(
                 bar.update()
         else:
             ctx = multiprocessing.get_context("fork")
-            order = sorted(jobs, key=lambda j: j.what[0] not in ("comparison", "plane", "sweep"))  # big ones first
+            order = sorted(jobs, key=lambda j: j.what[0] not in ("comparison", "plane", "sweep", "reproduction"))  # big ones first
             with ctx.Pool(n) as pool:
                 for r in pool.imap_unordered(_run_star, [(j, out) for j in order], chunksize=2):
                     results.append(r)
                     bar.update()
     finally:
         bar.close()
-    result = GalleryResult(out=out, index=out / "index.html", skipped=skipped)
+    result = GalleryResult(out=out, index=out / "index.html", skipped=skipped,
+                           seconds=time.perf_counter() - start, processes=n)
     for stem, written, error in results:
         result.written[stem] = written
         if error:

@@ -96,9 +96,10 @@ def draw_plane(ax: Any, fig: Any, name: str, t1: np.ndarray, t2: np.ndarray, p1:
 
 def map_plane(entry: Entry, params: dict[str, Any] | None = None, temperature: float = 1.0, lim: float = 3.0):
     """``(t1, t2, p, last)``: the map applied to the score plane ``[t1, t2, 0]``,
-    t in [-lim, lim] (``[t1, t2, 1]``, t in [0, lim], for non-negative scores)."""
-    last = 1.0 if curves.positive_only(entry) else 0.0
-    t1, t2, z = score_plane(0.0 if last else -lim, lim, last)
+    t in [-lim, lim] (``[t1, t2, 1]``, t in [0, lim], for non-negative scores; ``[t1, t2, 1]``
+    for a map flat on ``[t, 0]``, see :func:`actlab.plot.curves.other_score`)."""
+    last = curves.other_score(entry)
+    t1, t2, z = score_plane(0.0 if curves.positive_only(entry) else -lim, lim, last)
     return t1, t2, _apply(entry, z, params, temperature), last
 
 

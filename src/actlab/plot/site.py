@@ -31,13 +31,13 @@ a { color: #1f5fa8; }
 .key.d { border-top: 3px dashed var(--dfn); }
 nav.toc { display: flex; flex-wrap: wrap; gap: 6px 10px; margin: 10px 0 6px; }
 nav.toc a { background: #eef3fa; border: 1px solid #d6e2f2; border-radius: 14px; padding: 2px 11px; text-decoration: none; font-size: 14px; }
-h2 { margin: 30px 0 10px; font-size: 19px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h2 { overflow-wrap: anywhere; margin: 30px 0 10px; font-size: 19px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 h2 .count { color: var(--muted); font-weight: normal; font-size: 14px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 14px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; display: flex; flex-direction: column; gap: 6px; min-width: 0; }
-.card h3 { margin: 0; font-size: 16px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+.card h3 { margin: 0; font-size: 16px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
 .card h3 a { text-decoration: none; }
-.card .kind { color: var(--muted); font-size: 12px; font-family: system-ui, sans-serif; font-weight: normal; margin-left: 6px; }
+.card .kind { color: var(--muted); font-size: 12px; font-family: system-ui, sans-serif; font-weight: normal; margin-left: 6px; white-space: nowrap; }
 .thumb { width: 100%; max-width: 240px; height: auto; align-self: center; }
 .formula { min-height: 30px; display: flex; align-items: center; overflow-x: auto; }
 .formula img { max-width: 100%; height: auto; max-height: 64px; }
@@ -97,7 +97,8 @@ def _page(title: str, body: str, prefix: str) -> str:
         f"<title>{esc(title)}</title>\n<link rel=\"stylesheet\" href=\"{prefix}style.css\">\n"
         f"<link rel=\"icon\" type=\"image/svg+xml\" href=\"{prefix}favicon.svg\">\n</head>\n<body>\n"
         f"<header class=\"top\"><h1>actlab gallery</h1><nav><a href=\"{prefix}index.html\">Functions</a>"
-        f"<a href=\"{prefix}comparisons.html\">Comparisons</a></nav></header>\n<main>\n{body}\n"
+        f"<a href=\"{prefix}comparisons.html\">Comparisons</a><a href=\"{prefix}reproductions.html\">Reproductions</a>"
+        f"</nav></header>\n<main>\n{body}\n"
         "<footer>Drawn by <code>actlab gallery</code> with matplotlib; static files only, nothing is loaded "
         "from the network. Function: <span class=\"key\"></span> solid; derivative: <span class=\"key d\"></span> "
         "dashed, in the same colours on every page.</footer>\n</main>\n</body>\n</html>\n"
@@ -142,6 +143,12 @@ def _index(entries: Sequence[Entry], result: Any) -> str:
     fams = _families(entries)
     toc = "".join(f'<a href="#fam-{_slug(f)}">{esc(f)} ({len(es)})</a>' for f, es in fams.items())
     n_fig = sum(1 for w in result.written.values() if "png" in w)
+    n_formulas = sum(1 for w in result.written.values() if "svg" in w and "png" not in w)
+    seconds = getattr(result, "seconds", 0.0)
+    workers = getattr(result, "processes", 1)
+    timing = (f" Drawn in {seconds:.0f} s ({n_fig} figures and {n_formulas} formulas, "
+              f"{workers} worker process{'es' if workers != 1 else ''}) by this run of <code>actlab gallery</code>."
+              if seconds else "")
     problems = ""
     if result.errors:
         problems = f'<p class="note error">{len(result.errors)} picture(s) could not be drawn; see the pages concerned.</p>'
@@ -150,7 +157,7 @@ def _index(entries: Sequence[Entry], result: Any) -> str:
         "formula, the output range, the shape properties, the parameters and a thumbnail of the function "
         "(<span class=\"key\"></span>) with its derivative (<span class=\"key d\"></span>); open a function for "
         "its full figure and parameter sweeps, or see the <a href=\"comparisons.html\">comparisons</a> the "
-        f"articles draw.</p>{problems}<nav class=\"toc\">{toc}</nav>"
+        f"articles draw.{timing}</p>{problems}<nav class=\"toc\">{toc}</nav>"
     ]
     for fam, es in fams.items():
         body.append(f'<section><h2 id="fam-{_slug(fam)}">{esc(fam)} <span class="count">{len(es)}</span></h2>'
@@ -205,6 +212,11 @@ def write_site(result: Any, entries: Sequence[Entry], jobs: Sequence[Any]) -> No
     (out / "favicon.svg").write_text(FAVICON, encoding="utf-8")
     (out / "index.html").write_text(_index(entries, result), encoding="utf-8")
     (out / "comparisons.html").write_text(_comparisons_page(jobs, result), encoding="utf-8")
+    from .reproductions import page_body
+
+    found = {j.stem.removeprefix("fig/repro-"): Path(j.what[1]) for j in jobs if j.what[0] == "reproduction"}
+    (out / "reproductions.html").write_text(
+        _page("Reproductions - actlab gallery", page_body(found, result, esc, _figure), ""), encoding="utf-8")
     for i, e in enumerate(entries):
         prev = entries[i - 1] if i > 0 else None
         nxt = entries[i + 1] if i + 1 < len(entries) else None

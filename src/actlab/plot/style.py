@@ -126,7 +126,8 @@ def decorate(
 
 def autoscale_y(ax: Any, curves: Sequence[np.ndarray], ylim: tuple[float, float] | None = None) -> None:
     """Set y limits: ``ylim`` if given, else the finite range of ``curves``
-    with a margin (and at least a unit-wide window, so flat lines show)."""
+    with a margin (and at least a unit-wide window, so flat lines show); a
+    narrow spike is cut at the 10-90 percent range of the curves."""
     if ylim is not None:
         ax.set_ylim(*ylim)
         return
@@ -136,6 +137,12 @@ def autoscale_y(ax: Any, curves: Sequence[np.ndarray], ylim: tuple[float, float]
         return
     lo = min(float(c.min()) for c in finite)
     hi = max(float(c.max()) for c in finite)
+    # A narrow spike (a singularity at one point) would flatten everything else:
+    # then show the 10-90 percent range of each curve, the spike running off the axes.
+    rlo = min(float(np.percentile(c, 10)) for c in finite)
+    rhi = max(float(np.percentile(c, 90)) for c in finite)
+    if hi - lo > 4.0 * max(rhi - rlo, 1.0):
+        lo, hi = rlo - 0.5 * (rhi - rlo), rhi + 0.5 * (rhi - rlo)
     span = hi - lo
     if span < 1.0:
         mid = 0.5 * (lo + hi)

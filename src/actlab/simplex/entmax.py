@@ -65,7 +65,8 @@ def _alpha_vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> t
         return None, None
     beta = alpha - 1.0
     w = entmax_weights(y, beta, xp)
-    wh = w / xp.sum(w, axis=-1, keepdims=True)
+    sw = xp.sum(w, axis=-1, keepdims=True)
+    wh = w / xp.where(sw > 0, sw, 1.0)  # an all -inf row: y = w = 0, so d = 0
     pos = y > 0
     ylogy = xp.where(pos, y * xp.log(xp.where(pos, y, 1.0)), 0.0)
     ent = xp.sum(ylogy, axis=-1, keepdims=True)
@@ -82,6 +83,7 @@ def _vjp15(x: Any, y: Any, g: Any, *, xp: Any) -> Any:
     latex=r"\operatorname{entmax}_{1.5}(z)_i=\left[\tfrac{z_i}{2}-\tau(z)\right]_+^2",
     dlatex=r"\operatorname{diag}(w)-\frac{ww^\top}{\sum_j w_j},\ w=\sqrt{p}",
     vjp=_vjp15,
+    shift_invariant=True,
     reference=_REF,
     properties=_PROPS,
     notes="Exact (closed form on the support); between softmax (dense) and sparsemax. C^1, not C^2.",
@@ -92,6 +94,10 @@ def entmax15(x: Any, *, xp: Any) -> Any:
 
     Args:
         x: scores; axis: the map's axis; temperature: divides ``x`` first.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab
@@ -117,7 +123,8 @@ def _beta(alpha: Any, x: Any, xp: Any) -> Any:
     if alpha.dtype != x.dtype:
         alpha = xp.astype(alpha, x.dtype)
     if alpha.ndim == x.ndim and alpha.shape[-1] != 1:
-        raise ValueError(f"entmax(): an array alpha must have size 1 along the map's axis, got shape {tuple(alpha.shape)}")
+        raise ValueError("entmax(): an array alpha must have size 1 along the map's axis (one alpha per row, "
+                         f"not per class), got shape {tuple(alpha.shape)} against x's {tuple(x.shape)} (axis last)")
     if not threshold.static_required(x, xp) and not bool(xp.all(alpha > 1.0)):
         raise ValueError("entmax(): an array alpha must be > 1 everywhere (use a float alpha=1 for softmax)")
     return alpha - 1.0
@@ -132,6 +139,7 @@ def _valid_alpha(a: float) -> bool:
     latex=r"\operatorname{entmax}_\alpha(z)_i=\left[(\alpha-1)z_i-\tau(z)\right]_+^{1/(\alpha-1)}",
     dlatex=r"\operatorname{diag}(w)-\frac{ww^\top}{\sum_j w_j},\ w=p^{2-\alpha}",
     vjp=_entmax_vjp,
+    shift_invariant=True,
     param_vjp=_alpha_vjp,
     reference=_REF,
     properties=_PROPS,
@@ -160,6 +168,10 @@ def entmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
         n_iter: the most Newton-bisection steps (each halves the bracket at
             worst; Newton usually converges in fewer than 10).
         axis, temperature: the map's axis; ``x`` is divided by ``temperature``.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab

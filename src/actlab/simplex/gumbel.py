@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .. import _xp
-from ..registry import Entry, Param, Properties, positive, register
+from .._simplex import normalize_axis
+from ..registry import Entry, Param, Properties, plain_number, positive, register
 from .softmax import softmax
 
 __all__ = ["gumbel_softmax", "gumbel_noise"]
@@ -35,6 +36,10 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
         generator: ``numpy.random.Generator`` or int seed (any backend), or
             ``torch.Generator`` (tensors); reproducible for a fixed one.
 
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
+
     Example:
         >>> import actlab, numpy as np
         >>> y = actlab.gumbel_softmax([1.0, 2.0, 3.0], tau=0.5, generator=np.random.default_rng(0))
@@ -43,18 +48,23 @@ def gumbel_softmax(logits, /, tau=1.0, hard=False, *, axis=-1, generator=None):
         >>> actlab.gumbel_softmax([1.0, 2.0, 3.0], hard=True, generator=0).tolist()
         [0.0, 0.0, 1.0]
     """
+    tau = plain_number(tau)
     if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not positive(float(tau)):
         raise ValueError(f"gumbel_softmax(): tau must be positive and finite, got {tau!r}")
     xp, x = _xp.as_float_array(logits, "logits")
     noisy = x + gumbel_noise(x, generator, xp)
     y = softmax(noisy, axis=axis, temperature=float(tau))
-    if not hard:
-        return y
-    idx = xp.argmax(y, axis=axis, keepdims=True)
+    if not hard or y.ndim == 0 or any(n == 0 for n in y.shape):
+        return y  # (one class: y is already one-hot, 1, or 0 for -inf, or NaN)
+    ax = normalize_axis(axis, y.ndim, "gumbel_softmax")
+    idx = xp.argmax(y, axis=ax, keepdims=True)
     shape = [1] * y.ndim
-    shape[axis] = y.shape[axis]
-    cols = xp.reshape(xp.arange(y.shape[axis], dtype=idx.dtype), tuple(shape))
+    shape[ax] = y.shape[ax]
+    cols = xp.reshape(xp.arange(y.shape[ax], dtype=idx.dtype), tuple(shape))
     one_hot = xp.astype(cols == idx, y.dtype)
+    # an all -inf row (y = 0) gets zeros and a NaN row NaN, as in the soft sample
+    top = xp.max(y, axis=ax, keepdims=True)
+    one_hot = xp.where(top > 0, one_hot, y)
     return xp.straight_through(one_hot, y)
 
 

@@ -70,8 +70,12 @@ def logsumexp(x, /, *, axis=-1, keepdims=False, b=None, return_sign=False, where
     Returns:
         The reduced array, or ``(value, sign)`` with ``return_sign``.
 
-    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; 0-d
-    input is a ValueError.
+    All -inf -> -inf; any +inf -> +inf; NaN -> NaN; K = 0 -> -inf; a 0-d
+    input is one entry (its own logsumexp, as ``torch.logsumexp(t, 0)``).
+
+    Returns:
+        ``log(sum(exp(x)))`` along ``axis``: the shape of ``x`` without that axis (kept with size 1
+        when ``keepdims``), its array type and floating dtype.
 
     Example:
         >>> import actlab
@@ -91,7 +95,7 @@ def logsumexp(x, /, *, axis=-1, keepdims=False, b=None, return_sign=False, where
 
         return logsumexp_general(x, axis, keepdims, b, return_sign, where)
     xp, x = _xp.as_float_array(x)
-    x, ax = move_axis_last(x, axis, xp, "logsumexp")
+    x, ax = move_axis_last(x, axis, xp, "logsumexp", scalar=True)
     xw, out_dtype = _xp.to_working(xp, x)
     y = xp.apply_logsumexp(xw, logsumexp_math)
     if y.dtype != out_dtype:

@@ -117,24 +117,30 @@ def _softmax_vjp(x, y, g, num, den, *, xp):
     return out if f == 1.0 else out * f
 
 
+def _masked(num):
+    """The value of x that masks an entry (-inf; +inf for a negative temperature)."""
+    return math.inf if num < 0 else -math.inf
+
+
 def _log_softmax_vjp(x, y, g, num, den, *, xp):
-    """``f * (g' - p sum(g'))``, p = exp(y), g' = g with entries of -inf output
-    dropped (an output that is -inf is constant: zero gradient)."""
+    """``f * (g' - p sum(g'))``, p = exp(y), g' = g with masked entries (x =
+    -inf, constant) dropped. An output that is -inf only because it lies
+    beyond the float range below the top keeps its gradient ``g_j``."""
     f = num / den
     if xp.kernels.log_softmax_backward is not None:
-        out = xp.kernels.log_softmax_backward(y, g, xp)
+        out = xp.kernels.log_softmax_backward(x, y, g, _masked(num), xp)
         if out is not None:
             return out if f == 1.0 else out * f
-    gm = xp.where(y == -math.inf, 0.0, g)
+    gm = xp.where(x == _masked(num), 0.0, g)
     out = gm - xp.exp(y) * xp.sum(gm, axis=-1, keepdims=True)
     return out if f == 1.0 else out * f
 
 
 def _log_softmax_jvp(x, y, v, num, den, *, xp):
-    """``f * (v - <p, v>)`` on entries with finite output, 0 elsewhere."""
+    """``f * (v - <p, v>)`` on entries not masked, 0 on masked ones."""
     f = num / den
     p = xp.exp(y)
-    out = xp.where(y == -math.inf, 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
+    out = xp.where(x == _masked(num), 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
     return out if f == 1.0 else out * f
 
 
@@ -173,9 +179,14 @@ def softmax(x, num, den, *, xp):
             zeros (jax.nn's ``where``).
 
     Non-finite input: -inf entries get 0; +inf entries share the mass
-    equally; a row of all -inf gives zeros; NaN makes its row NaN. K = 1
-    gives 1 (0 for -inf); K = 0 returns the empty array; 0-d input is a
-    ValueError.
+    equally (the gradient there is ``y * (g - <g, y>)``, the limit as they
+    tie far above the rest: the rule of every map); a row of all -inf gives
+    zeros; NaN makes its row NaN. K = 1 gives 1 (0 for -inf); an empty
+    input gives the empty result; a 0-d input is one class (1).
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab
@@ -205,6 +216,10 @@ def softmin(x, num, den, *, xp):
 
     Same accuracy and non-finite rules as :func:`softmax` applied to ``-x``
     (so +inf entries of x get 0 and -inf entries share the mass).
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab
@@ -239,6 +254,10 @@ def log_softmax(x, num, den, *, xp):
 
     -inf entries give -inf with zero gradient; a row of all -inf gives
     -inf everywhere; +inf entries share the mass (``-log m``, others -inf).
+
+    Returns:
+        The log-probabilities (``log_softmax``): the shape, array type and floating dtype of the
+        input, values in [-inf, 0].
 
     Example:
         >>> import actlab

@@ -32,6 +32,7 @@ def _vjp(x: Any, y: Any, g: Any, *, xp: Any) -> Any:
     latex=r"\operatorname{sparsemax}(z)_i=\left[z_i-\tau(z)\right]_+",
     dlatex=r"\operatorname{diag}(s)-\frac{ss^\top}{|S(z)|}",
     vjp=_vjp,
+    shift_invariant=True,
     reference="Martins & Astudillo 2016, From Softmax to Sparsemax (ICML).",
     properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
     notes="Piecewise linear; exact zeros; the 2-class case is the hard sigmoid clip((t+1)/2, 0, 1).",
@@ -41,11 +42,16 @@ def sparsemax(x: Any, *, xp: Any) -> Any:
     Euclidean projection of ``x`` onto the simplex; exact.
 
     Non-finite entries follow the limits: -inf gets 0, +inf entries share
-    the mass equally, a NaN makes its row NaN, an all -inf row gives zeros
+    the mass equally (with the limit gradient, the support Jacobian on them,
+    as every map), a NaN makes its row NaN, an all -inf row gives zeros
     (and zero gradients).
 
     Args:
         x: scores; axis: the map's axis; temperature: divides ``x`` first.
+
+    Returns:
+        The probabilities, each slice along ``axis`` summing to 1: the shape, array type and
+        floating dtype of the input, values in [0, 1].
 
     Example:
         >>> import actlab

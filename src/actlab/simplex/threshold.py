@@ -48,7 +48,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["solve", "maxima", "shift", "is_exact", "static_required", "density", "sort_cut", "exact_cut"]
+__all__ = ["solve", "maxima", "shift", "is_exact", "static_required", "density", "sort_cut", "exact_cut",
+           "moment_cut", "newton_cut_step", "bracketed_newton", "sigma_upper", "screen"]
 
 BLOCK = 16
 """Entries per strided block in the block-maximum screening."""
@@ -135,13 +136,29 @@ def sort_cut(X: Any, beta: float, xp: Any) -> Any:
     return xp.take_along_axis(cand, xp.where(k > 0, k - 1, xp.zeros_like(k)), axis=-1)
 
 
-def _bisect_newton_step(X: Any, beta: Any, sigma: Any, lo: Any, hi: Any, xp: Any):
-    """Newton on ``F(sigma)^beta - 1`` (convex and nearly linear for beta < 1;
-    on ``F - 1`` for beta >= 1), ``F = sum p``, kept inside the bracket
-    ``[lo, hi]`` (bisection otherwise): ``(next sigma, lo, hi)``."""
-    p, w = density(X - sigma, beta, xp)
-    F = xp.sum(p, axis=-1, keepdims=True)
-    g = xp.sum(w, axis=-1, keepdims=True)
+def moment_cut(k: Any, A: Any, B: Any, s: Any, beta: float, xp: Any) -> Any:
+    r"""The cut of sparsemax or 1.5-entmax on the support ``{X > s}`` from its
+    size ``k`` and the sums ``A``, ``B`` of ``e = X - s`` and ``e^2`` over it
+    (sums that add up across shards): :func:`exact_cut` in moments,
+    :math:`c = s + (A - 1)/k` for sparsemax and, for 1.5-entmax,
+    :math:`c = s + A/k - 2\sqrt{(1 - (B - A^2/k)/4)/k}`."""
+    kk = xp.where(k > 0, k, 1.0)
+    if beta == 1.0:
+        return s + (A - 1.0) / kk
+    mean = A / kk
+    ss = 0.25 * (B - A * mean)
+    return s + mean - 2.0 * xp.sqrt(xp.clip((1.0 - ss) / kk, min=0.0))
+
+
+def newton_cut_step(s: Any, A: Any, B: Any) -> Any:
+    """Newton's step for 1.5-entmax in cut units from ``A = sum [X - s]_+`` and
+    ``B = sum [X - s]_+^2``: the root of ``B/4 - 1`` along its slope ``-A/2``."""
+    return s + (0.25 * B - 1.0) / (0.5 * A)
+
+
+def bracketed_newton(beta: Any, sigma: Any, lo: Any, hi: Any, F: Any, g: Any, xp: Any):
+    """The Newton-bisection update from ``F = sum p`` and ``g = sum w`` at
+    ``sigma`` (see :func:`_bisect_newton_step`): ``(next sigma, lo, hi)``."""
     left = F >= 1.0
     lo = xp.where(left, sigma, lo)
     hi = xp.where(left, hi, sigma)
@@ -152,6 +169,16 @@ def _bisect_newton_step(X: Any, beta: Any, sigma: Any, lo: Any, hi: Any, xp: Any
         num = xp.where(beta < 1.0, (F - xp.pow(Fs, 1.0 - beta)) / beta, F - 1.0)
     new = sigma + num / xp.where(g > 0, g, 1.0)
     return xp.where((new >= lo) & (new <= hi), new, 0.5 * (lo + hi)), lo, hi
+
+
+def _bisect_newton_step(X: Any, beta: Any, sigma: Any, lo: Any, hi: Any, xp: Any):
+    """Newton on ``F(sigma)^beta - 1`` (convex and nearly linear for beta < 1;
+    on ``F - 1`` for beta >= 1), ``F = sum p``, kept inside the bracket
+    ``[lo, hi]`` (bisection otherwise): ``(next sigma, lo, hi)``."""
+    p, w = density(X - sigma, beta, xp)
+    F = xp.sum(p, axis=-1, keepdims=True)
+    g = xp.sum(w, axis=-1, keepdims=True)
+    return bracketed_newton(beta, sigma, lo, hi, F, g, xp)
 
 
 def _start(beta: Any, like: Any, xp: Any) -> Any:
@@ -181,8 +208,7 @@ def _root(X: Any, beta: Any, s: Any, n_iter: int, exact: bool, xp: Any) -> tuple
         prev = None
         for _ in range(MAX_EXACT_ITER):
             d = xp.clip(X - s, min=0.0)
-            f = 0.25 * xp.sum(d * d, axis=-1, keepdims=True) - 1.0
-            new = s + f / (0.5 * xp.sum(d, axis=-1, keepdims=True))
+            new = newton_cut_step(s, xp.sum(d, axis=-1, keepdims=True), xp.sum(d * d, axis=-1, keepdims=True))
             if exact:
                 support = d > 0
                 k = _count(support, X.dtype, xp)
@@ -255,6 +281,16 @@ def _gather_candidates(x: Any, m: Any, bmax: Any, cut: Any, xp: Any) -> Any:
     idx, valid = xp.reshape(xp.where(valid, idx, xp.zeros_like(idx)), shape), xp.reshape(valid, shape)
     vals = xp.take_along_axis(x, idx, axis=-1)
     return xp.where(valid, shift(vals, m, xp), -math.inf)
+
+
+def screen(x: Any, m: Any, cut: Any, xp: Any) -> Any:
+    """The entries of long rows ``x`` (maxima ``m``) that can clear ``cut``
+    (shifted units, a lower bound of the row's cut), gathered block by block
+    as in the search: a dense matrix of shifted values padded with ``-inf``,
+    which holds the support; None for short rows, or when that is much of the row."""
+    if x.shape[-1] <= DIRECT_MAX:
+        return None
+    return _gather_candidates(x, m, _block_maxima(x, xp), cut, xp)
 
 
 def _search(x: Any, m: Any, bmax: Any, beta: Any, n_iter: int, exact: bool, xp: Any):

@@ -28,6 +28,8 @@ from .functional import __all__ as _functional_all
 from .large_output import (
     HierarchicalSoftmax,
     LinearCrossEntropyLoss,
+    LinearEntmaxLoss,
+    LinearSparsemaxLoss,
     LogUniformSampler,
     NCELoss,
     NegativeSamplingLoss,
@@ -55,7 +57,7 @@ __all__ = [
     *_activations_all, *_functional_all, "functional",
     "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
     "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss", "MultiheadAttention",
-    "LinearCrossEntropyLoss", "HierarchicalSoftmax",
+    "LinearCrossEntropyLoss", "LinearSparsemaxLoss", "LinearEntmaxLoss", "HierarchicalSoftmax",
     "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
     "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",
     "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler", *_catalogue_modules_all,

@@ -26,12 +26,13 @@ from ..losses.sparse import entmax_loss as _entmax_loss
 from ..losses.sparse import sparsemax_loss as _sparsemax_loss
 from ._torch_conventions import legacy_reduction, meta_guard
 from .large_output.fused_cross_entropy import linear_cross_entropy
+from .large_output.fused_sparse_losses import linear_entmax_loss, linear_sparsemax_loss
 
 Tensor = torch.Tensor
 
 __all__ = [
     "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "distillation_loss", "sparsemax_loss",
-    "entmax_loss", "linear_cross_entropy",
+    "entmax_loss", "linear_cross_entropy", "linear_sparsemax_loss", "linear_entmax_loss",
 ]
 
 
@@ -76,6 +77,10 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         >>> lp = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0]]), 1)
         >>> bool(torch.allclose(AF.nll_loss(lp, torch.tensor([0])), torch.nn.functional.nll_loss(lp, torch.tensor([0]))))
         True
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per sample for
+        ``"none"``, on ``input``'s device.
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     if isinstance(target, torch.Tensor) and target.is_floating_point():
@@ -90,7 +95,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     r"""Sigmoid cross-entropy from logits
     (:func:`actlab.binary_cross_entropy_with_logits`), as
     ``F.binary_cross_entropy_with_logits``:
-    :math:`\ell = p\,y\,\mathrm{softplus}(-x) + (1-y)\,\mathrm{softplus}(x)`."""
+    :math:`\ell = p\,y\,\mathrm{softplus}(-x) + (1-y)\,\mathrm{softplus}(x)`.
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per element for
+        ``"none"``, on ``input``'s device.
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     return losses.binary_cross_entropy_with_logits(input, target, weight=weight, pos_weight=pos_weight,
                                                    reduction=reduction)
@@ -99,7 +109,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 def distillation_loss(input: Tensor, target: Tensor, temperature: float, dim: int = -1,
                       reduction: str = "mean") -> Tensor:
     r""":math:`T^2\,\mathrm{KL}(\mathrm{softmax}(t/T)\,\|\,\mathrm{softmax}(s/T))` of student
-    logits ``input`` and teacher logits ``target`` (:func:`actlab.distillation_loss`; Hinton et al. 2015)."""
+    logits ``input`` and teacher logits ``target`` (:func:`actlab.distillation_loss`; Hinton et al. 2015).
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per sample for
+        ``"none"``, on ``input``'s device.
+    """
     return meta_guard("distillation_loss", losses.distillation_loss, input, target, temperature, axis=dim,
                       reduction=reduction)
 
@@ -108,13 +123,23 @@ def sparsemax_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, 
                    reduction: str = "mean", *, multilabel: bool = False) -> Tensor:
     r"""The sparsemax loss of logits ``input`` (class axis last) against class
     indices or a target distribution (:func:`actlab.sparsemax_loss`; Martins & Astudillo 2016);
-    ``multilabel``: a multi-hot target, normalised to label proportions."""
+    ``multilabel``: a multi-hot target, normalised to label proportions.
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per sample for
+        ``"none"``, on ``input``'s device.
+    """
     return meta_guard("sparsemax_loss", _sparsemax_loss, input, target, weight=weight, ignore_index=ignore_index,
                       reduction=reduction, multilabel=multilabel)
 
 
 def entmax_loss(input: Tensor, target: Tensor, alpha: float = 1.5, weight: Tensor | None = None,
                 ignore_index: int = -100, reduction: str = "mean", *, n_iter: int = 50) -> Tensor:
-    r"""The alpha-entmax Fenchel-Young loss (class axis last) (:func:`actlab.entmax_loss`; Peters et al. 2019)."""
+    r"""The alpha-entmax Fenchel-Young loss (class axis last) (:func:`actlab.entmax_loss`; Peters et al. 2019).
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per sample for
+        ``"none"``, on ``input``'s device.
+    """
     return meta_guard("entmax_loss", _entmax_loss, input, target, alpha, n_iter=n_iter, weight=weight,
                       ignore_index=ignore_index, reduction=reduction)

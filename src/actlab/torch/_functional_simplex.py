@@ -57,7 +57,11 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
                 temperature: float = 1.0, beta: float | None = None) -> Tensor:
     r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as
-    ``F.log_softmax``; arguments as :func:`softmax`."""
+    ``F.log_softmax``; arguments as :func:`softmax`.
+
+    Returns:
+        The log-probabilities: a tensor of ``input``'s shape, dtype and device.
+    """
     dim = softmax_dim("log_softmax", dim, input.dim(), _stacklevel + 1)
     return meta_guard("log_softmax", simplex.log_softmax, _cast(input, dtype), axis=dim,
                       temperature=temperature, beta=beta)
@@ -66,7 +70,11 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
             temperature: float = 1.0, beta: float | None = None) -> Tensor:
     r""":math:`\mathrm{softmax}(-z)` along ``dim`` (:func:`actlab.softmin`), as ``F.softmin``;
-    arguments as :func:`softmax`."""
+    arguments as :func:`softmax`.
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     dim = softmax_dim("softmin", dim, input.dim(), _stacklevel + 1)
     return meta_guard("softmin", simplex.softmin, _cast(input, dtype), axis=dim, temperature=temperature,
                       beta=beta)
@@ -74,7 +82,12 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
 
 def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     r""":math:`\log\sum_j e^{z_j}` over ``dim`` (:func:`actlab.logsumexp`), as ``torch.logsumexp``
-    (its gradient is the softmax). ``dim`` may be a tuple of dims, as in torch: they are reduced as one."""
+    (its gradient is the softmax). ``dim`` may be a tuple of dims, as in torch: they are reduced as one.
+
+    Returns:
+        ``log(sum(exp(input)))`` along ``dim``: that axis removed (kept with size 1 when
+        ``keepdim``).
+    """
     if isinstance(dim, (tuple, list)):
         if not dim or len({d % max(input.ndim, 1) if isinstance(d, int) else d for d in dim}) != len(dim):
             raise ValueError(f"logsumexp(): dim must name distinct dims, got {dim!r}")
@@ -91,19 +104,31 @@ def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
 
 
 def hardmax(input: Tensor, dim: int = -1) -> Tensor:
-    r"""1/m on each of the m maximal entries of ``dim`` (:func:`actlab.hardmax`)."""
+    r"""1/m on each of the m maximal entries of ``dim`` (:func:`actlab.hardmax`).
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     return simplex.hardmax(input, axis=dim)
 
 
 def spherical_softmax(input: Tensor, dim: int = -1, eps: float = 1e-6, *, temperature: float = 1.0) -> Tensor:
     r""":math:`(z_i^2 + \epsilon)/\sum_j (z_j^2 + \epsilon)` (:func:`actlab.spherical_softmax`;
-    de Brebisson & Vincent 2016)."""
+    de Brebisson & Vincent 2016).
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     return simplex.spherical_softmax(input, eps, axis=dim, temperature=temperature)
 
 
 def taylor_softmax(input: Tensor, dim: int = -1, order: int = 2, *, temperature: float = 1.0) -> Tensor:
     r""":math:`t(z_i)/\sum_j t(z_j)`, :math:`t` exp's Taylor series of even
-    ``order`` (:func:`actlab.taylor_softmax`; de Brebisson & Vincent 2016)."""
+    ``order`` (:func:`actlab.taylor_softmax`; de Brebisson & Vincent 2016).
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     return simplex.taylor_softmax(input, order, axis=dim, temperature=temperature)
 
 
@@ -120,6 +145,9 @@ def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: floa
         >>> y = AF.gumbel_softmax(torch.zeros(2, 5), hard=True, generator=torch.Generator().manual_seed(0))
         >>> y.sum(-1).tolist()
         [1.0, 1.0]
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
     """
     return meta_guard("gumbel_softmax", simplex.gumbel_softmax, logits, tau, hard, axis=dim, generator=generator)
 
@@ -136,13 +164,21 @@ def _check_k(owner: str, k: int | None) -> None:
 def sparsemax(input: Tensor, dim: int = -1, k: int | None = None, *, temperature: float = 1.0) -> Tensor:
     r"""The Euclidean projection of ``input`` onto the simplex along ``dim``
     (:func:`actlab.sparsemax`; Martins & Astudillo 2016). ``k``: the ``entmax``
-    package's partial-sort size, accepted (same result for any k)."""
+    package's partial-sort size, accepted (same result for any k).
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     _check_k("sparsemax", k)
     return meta_guard("sparsemax", _sparsemax, input, axis=dim, temperature=temperature)
 
 
 def entmax15(input: Tensor, dim: int = -1, k: int | None = None, *, temperature: float = 1.0) -> Tensor:
-    r"""1.5-entmax along ``dim`` (:func:`actlab.entmax15`; Peters et al. 2019); ``k`` as in :func:`sparsemax`."""
+    r"""1.5-entmax along ``dim`` (:func:`actlab.entmax15`; Peters et al. 2019); ``k`` as in :func:`sparsemax`.
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     _check_k("entmax15", k)
     return meta_guard("entmax15", _entmax15, input, axis=dim, temperature=temperature)
 
@@ -150,5 +186,9 @@ def entmax15(input: Tensor, dim: int = -1, k: int | None = None, *, temperature:
 def entmax(input: Tensor, alpha: float | Tensor = 1.5, dim: int = -1, n_iter: int = 50, *,
            temperature: float = 1.0) -> Tensor:
     r""":math:`\alpha`-entmax along ``dim`` (:func:`actlab.entmax`; Peters et al. 2019);
-    ``alpha`` may be a tensor (learned, broadcast with size 1 along ``dim``)."""
+    ``alpha`` may be a tensor (learned, broadcast with size 1 along ``dim``).
+
+    Returns:
+        The probabilities along ``dim``: a tensor of ``input``'s shape, dtype and device.
+    """
     return meta_guard("entmax", _entmax, input, alpha, n_iter, axis=dim, temperature=temperature)

@@ -54,8 +54,8 @@ class MultiheadAttention(nn.MultiheadAttention):
     """``torch.nn.MultiheadAttention`` whose weights come from ``normalizer``.
 
     Args:
-        embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn,
-            kdim, vdim, batch_first, device, dtype: as in PyTorch.
+        embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim, batch_first, device, dtype: as
+            in PyTorch.
         normalizer: any normaliser of :func:`actlab.attention`.
         sink, alpha, bias_logit: initial values of the learnable per-head
             sink (softmax), alpha (entmax) and bias (sigmoid); None: not used

@@ -109,7 +109,7 @@ class TorchBackend(Backend):
         return fast_lane.lanes_of(spec)
 
     def apply_map(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
-        if self.records_grad(x, *values):
+        if map_autograd.needs_function(x, values):
             return map_autograd.apply_map(spec, x, values)
         return spec.forward(x, *values, xp=self)
 

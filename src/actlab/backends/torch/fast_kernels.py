@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from ...elementwise.normal_tail import gelu_derivative_plain, gelu_plain
 from ...elementwise.self_gated import d_gelu_tanh_plain, gelu_tanh_plain
+from ...elementwise.sigmoid_like import tanhshrink_plain
 
 __all__ = ["BLOCK", "blocked", "scaled"]
 
@@ -90,6 +91,22 @@ def gelu(x: Tensor, _: Any = None) -> Tensor:
 def gelu_tanh(x: Tensor, _: Any = None) -> Tensor:
     """x sigma(2 sqrt(2/pi) (x + 0.044715 x^3)) (actlab's float64 formula for float32 results)."""
     return gelu_tanh_plain(x, xp=_backend())
+
+
+def tanhshrink(x: Tensor, _: Any = None) -> Tensor:
+    """x - tanh(x) (actlab's float64 formula for float32 results,
+    :func:`actlab.elementwise.sigmoid_like.tanhshrink_plain`)."""
+    return tanhshrink_plain(x, xp=_backend())
+
+
+def tanhshrink_float32(x: Tensor, _: Any = None) -> Tensor:
+    """x - tanh(x) in float32 for bfloat16 results: below |x| = 0.1 the series
+    x^3/3 - 2x^5/15 (next term 2e-5 relative), above it the difference
+    (float32's tanh cancels by at most a factor 300 there: 3e-5 relative,
+    against bfloat16's 4e-3)."""
+    x2 = x * x
+    small = x * x2 * (1.0 / 3.0 - x2 * (2.0 / 15.0))
+    return torch.where(x.abs() < 0.1, small, x - torch.tanh(x))
 
 
 def _backend() -> Any:
@@ -168,6 +185,19 @@ def d_softplus(x: Tensor, g: Tensor | None) -> Tensor:
 def d_log_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
     _, buffer = _aten.log_sigmoid_forward(x)
     return _aten.log_sigmoid_backward(_ones(x, g), x, buffer)
+
+
+def d_tanhshrink(x: Tensor, g: Tensor | None) -> Tensor:
+    """tanh^2(x) by torch's tanh (float32's is within 1 ULP; the square adds one rounding)."""
+    return scaled(torch.tanh(x).square_(), g)
+
+
+def d_hardswish(x: Tensor, g: Tensor | None) -> Tensor:
+    """(2x + 3)/6 on (-3, 3], 0 below, 1 above, NaN at NaN (2x + 3 is exact,
+    so the result is rounded once; torch's x/3 + 1/2 cancels near the root
+    -3/2, and its interval is [-3, 3))."""
+    d = x.mul(2.0).add_(3.0).div_(6.0).masked_fill_(x <= -3.0, 0.0).masked_fill_(x > 3.0, 1.0)
+    return scaled(d, g)
 
 
 def d_hardsigmoid(x: Tensor, g: Tensor | None) -> Tensor:

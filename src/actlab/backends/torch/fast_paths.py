@@ -129,9 +129,10 @@ def _via_float64(kernel: Callable[..., Tensor], dkernel: Callable[..., Tensor],
 
 def _hardswish(dtype: torch.dtype) -> Execution:
     # torch's product x * relu6(x + 3) / 6 overflows past ~5e37 (float32);
-    # its backward is -0.5 at -3 and 1 at 3 (actlab: 0 and 1.5): plain.
+    # its backward cancels near -1.5 and has other kink values: actlab's, fused.
     big = 1e150 if dtype == F64 else 1e18
-    return Execution("guarded", "plain", F.hardswish, domain=(-big, big))
+    return Execution("guarded", "fused", F.hardswish, domain=(-big, big), dkernel=K.d_hardswish,
+                     dwork=F32 if dtype == BF16 else None)
 
 
 TABLE: dict[tuple[str, torch.dtype], Execution] = {}
@@ -170,6 +171,11 @@ _declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
 _declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
 # torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
 TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
+# float32: actlab's float64 formula rounded once; tanh^2 by float32's tanh
+_declare("tanhshrink", {
+    F32: Execution("fused", "fused", K.tanhshrink, work=F64, dkernel=K.d_tanhshrink),
+    BF16: Execution("fused", "fused", K.tanhshrink_float32, work=F32, dkernel=K.d_tanhshrink, dwork=F32),
+})
 GELU_TANH = _via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN)
 """gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
 

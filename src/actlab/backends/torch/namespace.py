@@ -99,6 +99,9 @@ def squeeze(x: torch.Tensor, /, axis: int) -> torch.Tensor:
     return torch.squeeze(x, axis)
 
 
+_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
 def expand_dims(x: torch.Tensor, /, *, axis: int = 0) -> torch.Tensor:
     return torch.unsqueeze(x, axis)
 
@@ -120,9 +123,14 @@ def abs(x: torch.Tensor, /) -> torch.Tensor:  # noqa: A001
 
     The math pairs |x| with branches chosen by ``x >= 0`` (e.g. sigmoid as
     1/(1+e^-|x|) for x >= 0); differentiating such a formula (double
-    backward) is right at 0 only if |x| picks the same branch there.
+    backward) is right at 0 only if |x| picks the same branch there. Where
+    nothing records a derivative, torch's one-pass ``abs`` (a third of the
+    time of the ``where``).
     """
-    return torch.where(x >= 0, x, -x)
+    # (is_compiling first: Dynamo cannot trace the functorch query)
+    if torch.compiler.is_compiling() or (x.requires_grad and torch.is_grad_enabled()) or _wrapped(x):
+        return torch.where(x >= 0, x, -x)
+    return torch.abs(x)
 
 
 def min(x: torch.Tensor, /, *, axis: Any = None, keepdims: bool = False) -> torch.Tensor:  # noqa: A001

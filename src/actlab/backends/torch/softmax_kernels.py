@@ -22,6 +22,7 @@ array-API math runs instead) and tested to agree with it.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -32,14 +33,17 @@ _NUMBA: list[Any] = []
 
 
 def numba_rows() -> Any:
-    """:mod:`actlab.backends.numba_softmax`, or None without numba (imported on first use)."""
+    """The kernels of :mod:`actlab.backends.numba_softmax`, or None without numba (imported on first use)."""
     if not _NUMBA:
         try:
             from .. import numba_softmax
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
-        else:
-            _NUMBA.append(numba_softmax)
+        else:  # each entry point says so while numba compiles it (fresh cache)
+            from ..compile_notice import SOFTMAX_NOTICE
+
+            _NUMBA.append(SimpleNamespace(**{n: SOFTMAX_NOTICE.wrap(getattr(numba_softmax, n))
+                                             for n in numba_softmax.__all__}))
     return _NUMBA[0]
 
 
@@ -102,9 +106,15 @@ def softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor 
     return torch._softmax_backward_data(g, y, -1, y.dtype)
 
 
-def log_softmax_backward(y: torch.Tensor, g: torch.Tensor, xp: Any) -> torch.Tensor | None:
+def log_softmax_backward(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, masked: float,
+                         xp: Any) -> torch.Tensor | None:
+    """torch's log_softmax backward ``g - exp(y) sum g``, where no entry of
+    ``x`` is ``masked`` (-inf, or +inf for a negative temperature) or NaN;
+    None otherwise (the array-API formula then drops the masked entries)."""
     if y.dtype != g.dtype or y.shape != g.shape or not xp.may_branch(y) or not xp.may_branch(g):
         return None
-    if y.numel() and bool(y.amin() == -torch.inf):  # a reduction, no boolean temporary
-        return None
+    if x.numel():  # a reduction, no boolean temporary; NaN compares False
+        edge = x.amin() if masked < 0 else x.amax()
+        if not bool(edge > masked if masked < 0 else edge < masked):
+            return None
     return torch._log_softmax_backward_data(g, y, -1, y.dtype)

@@ -22,6 +22,11 @@ __all__ = [
     "check_counts",
     "check_nonnegative",
     "reduce_rows",
+    "work_dtype",
+    "check_positive_int",
+    "row_chunks",
+    "take_rows",
+    "put_rows",
 ]
 
 
@@ -128,3 +133,36 @@ def reduce_rows(loss: torch.Tensor, keep: torch.Tensor, reduction: str) -> torch
         return loss
     total = loss.sum()
     return total if reduction == "sum" else total / keep.sum().to(loss.dtype)
+
+
+def work_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the chunked losses compute in: float32 for float16/bfloat16."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def check_positive_int(value: Any, name: str, owner: str) -> int:
+    """A positive ``int`` (not a bool), e.g. a byte budget or a chunk size."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{owner}(): {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def row_chunks(n: int, rows: torch.Tensor | None, size: int) -> list[Any]:
+    """Row selections of at most ``size`` rows: index tensors into the counted
+    ``rows``, or slices of all ``n`` rows when ``rows`` is None."""
+    if rows is None:
+        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+    return [rows[s:s + size] for s in range(0, rows.numel(), size)]
+
+
+def take_rows(x: torch.Tensor, sel: Any) -> torch.Tensor:
+    """The rows ``sel`` (a slice or an index tensor from :func:`row_chunks`) of ``x``."""
+    return x[sel] if isinstance(sel, slice) else x.index_select(0, sel)
+
+
+def put_rows(dst: torch.Tensor, sel: Any, value: torch.Tensor) -> None:
+    """Write ``value`` into the rows ``sel`` of ``dst``."""
+    if isinstance(sel, slice):
+        dst[sel] = value
+    else:
+        dst.index_copy_(0, sel, value)

@@ -64,7 +64,18 @@ from typing import Any, NamedTuple
 import torch
 
 from .._torch_conventions import transforms_active
-from ._common import check_bias, check_hidden_weight, check_nonnegative, check_reduction, check_targets
+from ._common import (
+    check_bias,
+    check_hidden_weight,
+    check_nonnegative,
+    check_positive_int,
+    check_reduction,
+    check_targets,
+    put_rows,
+    row_chunks,
+    take_rows,
+    work_dtype,
+)
 
 __all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "DEFAULT_MEMORY_BUDGET"]
 
@@ -162,12 +173,11 @@ def linear_cross_entropy(
         softcap = check_nonnegative(softcap, "softcap", owner)
         if softcap == 0.0:
             raise ValueError(f"{owner}(): softcap must be positive (or None), got 0")
-    work = _work_dtype(input.dtype)
+    work = work_dtype(input.dtype)
     itemsize = torch.finfo(work).bits // 8
     if memory_budget is None:
         memory_budget = max(DEFAULT_MEMORY_BUDGET, 2 * num_classes * d * itemsize)
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or memory_budget <= 0:
-        raise ValueError(f"{owner}(): memory_budget must be a positive number of bytes, got {memory_budget!r}")
+    check_positive_int(memory_budget, "memory_budget", owner)
     if isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape == (
             *input.shape[:-1], num_classes):
         raise ValueError(f"{owner}(): probability targets are not supported (they are as large as the logits); "
@@ -247,7 +257,7 @@ def _plain_linear_cross_entropy(h, w, t, b, cw, reduction, ignore_index, eps, zl
     z = h @ w.T
     if b is not None:
         z = z + b
-    work = _work_dtype(h.dtype)
+    work = work_dtype(h.dtype)
     z = z.to(work)
     if cap is not None:
         z = cap * torch.tanh(z / cap)
@@ -276,15 +286,11 @@ def _describe(x: Any) -> str:
     return repr(x)
 
 
-def _work_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, cw: torch.Tensor | None,
                 t: torch.Tensor, keep: torch.Tensor, opts: _Options) -> torch.Tensor:
-        work = _work_dtype(h.dtype)
+        work = work_dtype(h.dtype)
         rows = keep.nonzero().squeeze(1) if opts.compact else None
         t = torch.where(keep, t, torch.zeros((), dtype=t.dtype, device=t.device))  # ignored rows read class 0
         row_w = keep.to(work) if cw is None else torch.where(keep, cw.to(work)[t], 0.0)
@@ -318,7 +324,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         h, w, b, cw, t, keep, row_w, total_w = saved[:8]
         rows = saved[8] if opts.compact else None
         want = tuple(ctx.needs_input_grad[:3])
-        work = _work_dtype(h.dtype)
+        work = work_dtype(h.dtype)
         if opts.compact:
             grads, ctx.grads = ctx.grads, None
             if grads is not None:  # computed in forward: scale by the incoming scalar, in place
@@ -343,25 +349,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
         )
 
 
-def _chunks(n: int, rows: torch.Tensor | None, size: int):
-    """Row selections of at most ``size`` rows: index tensors into the counted
-    ``rows``, or slices of all ``n`` rows when ``rows`` is None."""
-    if rows is None:
-        return [slice(s, min(s + size, n)) for s in range(0, n, size)]
-    return [rows[s:s + size] for s in range(0, rows.numel(), size)]
-
-
-def _take(x: torch.Tensor, sel: Any) -> torch.Tensor:
-    return x[sel] if isinstance(sel, slice) else x.index_select(0, sel)
-
-
-def _put(dst: torch.Tensor, sel: Any, value: torch.Tensor) -> None:
-    if isinstance(sel, slice):
-        dst[sel] = value
-    else:
-        dst.index_copy_(0, sel, value)
-
-
 def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
     """One pass over the rows in chunks (only the counted ``rows`` when given,
     else all, the ignored ones weighing 0): per-row losses (length N, zero on
@@ -369,7 +356,7 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
     ``i``'s gradient multiplied by ``scale`` (a 0-d or a length-N tensor)."""
     n, d = h.shape
     num_classes = w.shape[0]
-    work = _work_dtype(h.dtype)
+    work = work_dtype(h.dtype)
     dev = h.device
     wc = w.to(work)
     bc = None if b is None else b.to(work)
@@ -395,10 +382,10 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
     rows_per_chunk = min(opts.chunk_rows, max(count, 1))
     buf = torch.empty((rows_per_chunk, num_classes), dtype=work, device=dev)
     buf_raw = torch.empty_like(buf) if cap is not None else None
-    for sel in _chunks(n, rows, rows_per_chunk):
-        hc = _take(h, sel).to(work)
-        tc = _take(t, sel)
-        rw = _take(row_w, sel)  # w[t_i] on counted rows (1 without class weights), 0 on ignored ones
+    for sel in row_chunks(n, rows, rows_per_chunk):
+        hc = take_rows(h, sel).to(work)
+        tc = take_rows(t, sel)
+        rw = take_rows(row_w, sel)  # w[t_i] on counted rows (1 without class weights), 0 on ignored ones
         m_rows = hc.shape[0]
         z = buf[:m_rows]
         raw = buf_raw[:m_rows] if cap is not None else None
@@ -410,7 +397,7 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
         if raw is not None:
             torch.div(raw, cap, out=z).tanh_().mul_(cap)
         z_t = z.gather(1, tc[:, None]).squeeze(1)
-        kc = _take(keep, sel)
+        kc = take_rows(keep, sel)
         kept = rw if cwc is None else kc.to(work)  # 1 on counted rows
         z_smooth = (z.sum(1) if cwc is None else z @ cwc) if eps else None
         m = z.amax(1, keepdim=True)
@@ -424,11 +411,11 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
         if zl:
             row_loss = row_loss + zl * rw * lse * lse
         row_loss = torch.where(kc, row_loss, 0.0)  # an ignored row is 0, even if its logits are not finite
-        _put(loss, sel, row_loss)
+        put_rows(loss, sel, row_loss)
         if not grads_needed:
             continue
 
-        s = (scale if scale.dim() == 0 else _take(scale, sel)).to(work)
+        s = (scale if scale.dim() == 0 else take_rows(scale, sel)).to(work)
         s = s.expand(m_rows)
         coef = s * (a + 2.0 * zl * rw * lse if zl else a) / denom  # per-row factor of E
         hot = (1.0 - eps) * rw * s
@@ -440,7 +427,7 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
                 ghc.sub_(hot[:, None] * wc.index_select(0, tc))
                 if eps:
                     ghc.sub_(sm[:, None] * w_colsum)
-                _put(gh, sel, ghc)
+                put_rows(gh, sel, ghc)
             if want_w:
                 gw.addmm_(z.T, hc * coef[:, None])
                 gw.index_add_(0, tc, hc * (-hot)[:, None])
@@ -459,7 +446,7 @@ def _sweep(h, w, b, cw, t, keep, row_w, rows, opts: _Options, scale, want):
             z.scatter_add_(1, tc[:, None], -hot[:, None])
             z.div_(raw.div_(cap).cosh_().square_())  # cosh overflow gives sech^2 = 0, never NaN
             if want_h:
-                _put(gh, sel, z @ wc)
+                put_rows(gh, sel, z @ wc)
             if want_w:
                 gw.addmm_(z.T, hc)
             if want_b:

@@ -69,6 +69,10 @@ def sampled_softmax_loss(hidden, weight, target, num_sampled, bias=None, sampler
         >>> ours = sampled_softmax_loss(h, w, t, 6, sampler=UniformSampler(6), generator=g)  # every class once
         >>> bool(torch.allclose(ours, full))
         True
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per row of the hidden
+        for ``"none"``.
     """
     true, parts, keep = _candidate_logits("sampled_softmax_loss", hidden, weight, target, num_sampled, bias,
                                           sampler, remove_accidental_hits, subtract_log_q, generator, reduction,
@@ -95,6 +99,10 @@ def nce_loss(hidden, weight, target, num_sampled, bias=None, sampler=None, remov
         >>> # logits become log 2: -log sigma(log 2) - 2 log sigma(-log 2) = log(3/2) + 2 log 3
         >>> bool(torch.isclose(loss, torch.tensor(math.log(1.5) + 2 * math.log(3))))
         True
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per row of the hidden
+        for ``"none"``.
     """
     owner = "nce_loss"
     if not (isinstance(log_z, (int, float)) and not isinstance(log_z, bool)
@@ -113,6 +121,10 @@ def negative_sampling_loss(hidden, weight, target, num_sampled, bias=None, sampl
     r"""Negative sampling (word2vec): :math:`-\log\sigma(z_t) - \sum_j \log\sigma(-z_{s_j})`.
 
     Arguments as :func:`nce_loss` without the log Q and log Z terms.
+
+    Returns:
+        The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per row of the hidden
+        for ``"none"``.
     """
     true, neg_cand, keep = _candidate_logits("negative_sampling_loss", hidden, weight, target, num_sampled,
                                              bias, sampler, remove_accidental_hits, False, generator,
