@@ -202,6 +202,8 @@ def test_empty_and_single_class(e, shape):
 def test_zero_d_input_is_one_class(e):
     """A 0-d input is one class, as torch.softmax(t, 0) and scipy.special.softmax take it:
     probability 1 (log-probability 0), a 0-d result and a zero gradient."""
+    if not _sums_to_one(e):
+        pytest.skip("not a normalised map")
     want = 0.0 if e.name in LOG else 1.0
     y = call(e, np.float64(2.0))
     assert np.shape(y) == () and float(y) == want
@@ -429,6 +431,8 @@ def test_temperature_below_one_near_the_largest_float(e):
         yt = call(e, torch.tensor([1e308, -1e308, 0.0], dtype=torch.float64), temperature=0.5)
     assert not np.isnan(y).any()
     np.testing.assert_array_equal(np.asarray(yt), y)
+    if not _sums_to_one(e):  # softpick, alpha-ReLU: not shift-invariant, no exact limit to compare with
+        return
     p = np.exp(y) if e.name in LOG else y
     even = e.name in ("spherical_softmax", "taylor_softmax")
     one_hot = [0.0, 1.0, 0.0] if e.name == "softmin" else [1.0, 0.0, 0.0]  # softmin: the smallest score

@@ -61,6 +61,7 @@ def _lin_vjp(x: Any, y: Any, g: Any, lam: Any, *, xp: Any) -> Any:
     properties=_PROPS,
     notes="sparsemax(z / (1 - lam)); lam < 1.",
     masks=True,
+    shift_invariant=True,
 )
 def sparsegen_lin(x: Any, lam: Any, *, xp: Any) -> Any:
     r"""Sparsegen-lin: :math:`\arg\min_{p\in\Delta}\lVert p-z\rVert^2-\lambda\lVert p\rVert^2

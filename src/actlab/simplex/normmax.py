@@ -88,6 +88,7 @@ def _vjp(x: Any, y: Any, g: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
     properties=Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bounded=True),
     notes="Sparse; alpha -> 1 approaches the arg max, large alpha a uniform distribution on the top entries.",
     masks=True,
+    shift_invariant=True,
 )
 def normmax(x: Any, alpha: Any, n_iter: Any, *, xp: Any) -> Any:
     r"""alpha-normmax: :math:`\arg\max_{p\in\Delta}\langle p,z\rangle-\lVert p\rVert_\alpha`.
