@@ -245,7 +245,7 @@ class MapSpec:
                  where: Any = None) -> Any:
         values = self.all_values(values, temperature, beta)
         if where is not None:
-            from .simplex.masking import masked_input
+            from ._masking import masked_input
 
             x, values = masked_input(self, x, where, temperature, values)
         xp, xw, ax, out_dtype = self.prepare(x, axis, temperature)
@@ -338,7 +338,7 @@ def simplex_map(
 
     The public function is ``f(x, /, *params, axis=-1, temperature=1.0)``
     (no ``temperature`` when ``temperature=False``; ``where=`` when ``masks``:
-    see :mod:`actlab.simplex.masking`); it gains ``f.vjp(x, g,
+    see :mod:`actlab._masking`); it gains ``f.vjp(x, g,
     ...)``, ``f.jvp(x, v, ...)``, ``f.jacobian(x, ...)`` and ``f.entry``.
     """
 

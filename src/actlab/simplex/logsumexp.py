@@ -8,39 +8,11 @@ import math
 from .. import _xp
 from .._simplex import move_axis_back, move_axis_last
 from ..registry import Entry, Properties, register
-from .shifted_exp import by_rows, quiet, shifted_exp, unshifted_ok, unshifted_sum
+from .logsumexp_math import logsumexp_math, logsumexp_rows, logsumexp_shifted
+from .logsumexp_weighted import logsumexp_general
 from .softmax import softmax
 
 __all__ = ["logsumexp", "logsumexp_rows", "logsumexp_shifted"]
-
-
-def logsumexp_rows(x, xp):
-    """``t + log1p(s)`` along the last axis, shape (..., 1), in float64."""
-    if x.shape[-1] == 0:
-        return xp.sum(x, axis=-1, keepdims=True) - math.inf
-    if unshifted_ok(x, xp):
-        _, _, s, _, top = unshifted_sum(x, xp, exclude_top=True)
-        return top + xp.log1p(s)
-    return logsumexp_shifted(x, xp)
-
-
-def logsumexp_shifted(x, xp):
-    """The exact-shift logsumexp, (..., 1), any input."""
-    sh = shifted_exp(x, 1.0, 1.0, xp)
-    top = sh.top if sh.top.dtype == xp.float64 else xp.astype(sh.top, xp.float64)
-    y = top + xp.log1p(sh.s)
-    top_raw = xp.take_along_axis(sh.raw, sh.idx, axis=-1)
-    return xp.where(sh.ok, y, xp.astype(top_raw, y.dtype))
-
-
-def logsumexp_math(x, xp):
-    """logsumexp along the last axis of a working-precision array, (..., 1)."""
-    if xp.kernels.logsumexp_forward is not None:
-        y = xp.kernels.logsumexp_forward(x, xp)
-        if y is not None:
-            return y
-    with quiet(xp):
-        return by_rows(lambda b: logsumexp_rows(b, xp), x, xp, width=1)
 
 
 def logsumexp(x, /, *, axis=-1, keepdims=False, b=None, return_sign=False, where=None):
@@ -91,8 +63,6 @@ def logsumexp(x, /, *, axis=-1, keepdims=False, b=None, return_sign=False, where
     is done by :func:`actlab.simplex.logsumexp_weighted.logsumexp_general`.
     """
     if b is not None or return_sign or where is not None or not isinstance(axis, int) or isinstance(axis, bool):
-        from .logsumexp_weighted import logsumexp_general
-
         return logsumexp_general(x, axis, keepdims, b, return_sign, where)
     xp, x = _xp.as_float_array(x)
     x, ax = move_axis_last(x, axis, xp, "logsumexp", scalar=True)

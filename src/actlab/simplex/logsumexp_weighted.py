@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from .. import _backend, _xp
-from .masking import as_mask
+from .._masking import as_mask
+from .logsumexp_math import logsumexp_math
 from .shifted_exp import quiet
 from .threshold import shift
 
@@ -76,8 +77,6 @@ def _plain(x: Any, b: Any, live: Any, xp: Any) -> tuple[Any, Any]:
 def logsumexp_general(x: Any, axis: Any, keepdims: bool, b: Any, return_sign: bool, where: Any) -> Any:
     """:func:`actlab.logsumexp` with ``b``, ``return_sign``, ``where`` or a
     non-integer ``axis``; see the module docstring."""
-    from .logsumexp import logsumexp_math
-
     xp, x = _xp.as_float_array(x)
     if b is not None:
         if isinstance(b, (str, bytes, bool)):

@@ -20,7 +20,7 @@ class LogsumexpFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor) -> torch.Tensor:
-        from ...simplex.logsumexp import logsumexp_math
+        from ...simplex.logsumexp_math import logsumexp_math
         from . import BACKEND
 
         return logsumexp_math(x, BACKEND)

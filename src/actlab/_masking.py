@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import _backend, _xp
+from . import _backend, _xp
 
 __all__ = ["as_mask", "masked_input"]
 
