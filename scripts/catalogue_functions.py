@@ -200,12 +200,15 @@ DEFAULTS = {
     "dyt": {"alpha": 0.5, "weight": 1.0, "bias": 0.0},
 }
 
+# (sine with a w0 that is not a power of two is checked near its zeros in tests/test_catalogue.py:
+# past |w0 x| ~ 2^60 the addition formula sin(hi)cos(lo) + cos(hi)sin(lo) of the exact product loses
+# the relative precision at the zeros of the result.)
 CASES = [
     ("relu2", {}), ("star_relu", {}), ("star_relu", {"scale": 2.0, "bias": -1.0}), ("squareplus", {}),
     ("squareplus", {"b": 0.7}), ("sparse_plus", {}), ("sparse_sigmoid", {}), ("hard_mish", {}),
     ("quick_gelu", {}), ("gelu_10", {}), ("laplace", {}), ("laplace", {"mu": 0.0, "sigma": 1.0}),
     ("identity", {}), ("exponential", {}), ("log1mexp", {}), ("logit", {}), ("sqrt_softplus", {}),
-    ("golu", {}), ("sine", {}), ("sine", {"w0": 0.75}), ("snake", {}),
+    ("golu", {}), ("sine", {}), ("snake", {}),
     ("snake_beta", {}), ("snake_beta", {"alpha": 0.7, "beta": 1.3}), ("xielu", {}), ("dyt", {}),
     ("dyt", {"alpha": 0.7, "weight": 1.5}),
 ]

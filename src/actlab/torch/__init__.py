@@ -21,6 +21,8 @@ from . import functional  # noqa: F401
 from .activations import *  # noqa: F403
 from .activations import __all__ as _activations_all
 from .attention_modules import MultiheadAttention
+from .catalogue_modules import *  # noqa: F403
+from .catalogue_modules import __all__ as _catalogue_all
 from .functional import *  # noqa: F403
 from .functional import __all__ as _functional_all
 from .large_output import (
@@ -50,7 +52,7 @@ from .softmax_modules import (
 from .sparse import Entmax, Entmax15, EntmaxLoss, Sparsemax, SparsemaxLoss
 
 __all__ = [
-    *_activations_all, *_functional_all, "functional",
+    *_activations_all, *_catalogue_all, *_functional_all, "functional",
     "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
     "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss", "MultiheadAttention",
     "LinearCrossEntropyLoss", "HierarchicalSoftmax",
