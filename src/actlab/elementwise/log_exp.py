@@ -181,15 +181,26 @@ def logit(x, *, xp):
 _TAIL = -40.0  # below, softplus(x) = e^x and sigma(x) = e^x to the last bit
 
 
+def _softplus_and_sigmoid(x, xp):
+    """(softplus(x), sigmoid(x)); for |x| <= 1 by the formulas without |x|
+    (whose autograd derivative at 0 would be abs'(0) = 0: the second
+    derivative through the torch backward would be wrong there)."""
+    near = xp.clip(x, min=-1.0, max=1.0)
+    e = xp.exp(near)
+    sp = xp.where(xp.abs(x) <= 1.0, xp.log1p(e), softplus_math(x, 1.0, xp=xp))
+    sg = xp.where(xp.abs(x) <= 1.0, e / (1.0 + e), sigmoid_math(x, xp=xp))
+    return sp, sg
+
+
 def _sqrt_softplus(x, *, xp):
     v = xp.where(x < _TAIL, 0.0, x)
-    return xp.where(x < _TAIL, xp.exp(0.5 * xp.clip(x, max=0.0)), xp.sqrt(softplus_math(v, 1.0, xp=xp)))
+    return xp.where(x < _TAIL, xp.exp(0.5 * xp.clip(x, max=0.0)), xp.sqrt(_softplus_and_sigmoid(v, xp)[0]))
 
 
 def _d_sqrt_softplus(x, *, xp):
     v = xp.where(x < _TAIL, 0.0, x)
-    inner = sigmoid_math(v, xp=xp) / (2.0 * xp.sqrt(softplus_math(v, 1.0, xp=xp)))
-    return xp.where(x < _TAIL, 0.5 * xp.exp(0.5 * xp.clip(x, max=0.0)), inner)
+    sp, sg = _softplus_and_sigmoid(v, xp)
+    return xp.where(x < _TAIL, 0.5 * xp.exp(0.5 * xp.clip(x, max=0.0)), sg / (2.0 * xp.sqrt(sp)))
 
 
 @activation(
