@@ -218,7 +218,7 @@ clamped_swiglu.entry = register(  # type: ignore[attr-defined]
         properties=None,
         reference="OpenAI 2025, gpt-oss model card (arXiv 2508.10925); Shazeer 2020.",
         derivative=_clamped_vjp,
-        notes="Drawn as the gate (a + 1) * swish(min(b, 7), 1.702) with a = 0.",
+        notes="Drawn with a = 1: 2 swish(min(b, 7), 1.702).",
         extra={"gate": swish},
     )
 )
