@@ -16,8 +16,8 @@ from .._xp import exp_scaled, float32_policy, with_limits
 from ..registry import Properties
 from .constants import GOLU_EXP_ROOT, GOLU_ROOT
 from .double_word import DW, exp_dw
-from .logistic_gates import _expm1, _minus_root
 from .exponential import softplus_math
+from .logistic_gates import _expm1, _minus_root
 from .sigmoid_like import sigmoid_math
 
 __all__ = ["identity", "exponential", "log1mexp", "logit", "sqrt_softplus", "golu"]
