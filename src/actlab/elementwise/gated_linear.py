@@ -167,8 +167,8 @@ def clamped_swiglu(x: Any, /, axis: int = -1, alpha: float = 1.702, limit: float
 
     Example:
         >>> import actlab
-        >>> actlab.clamped_swiglu([[1.0, 20.0]]).round(6).tolist()
-        [[14.0]]
+        >>> actlab.clamped_swiglu([[1.0, 20.0]]).round(4).tolist()  # (1 + 1) * 7 sigma(1.702 * 7)
+        [[13.9999]]
 
     Reference: OpenAI 2025, gpt-oss-120b & gpt-oss-20b model card (arXiv 2508.10925);
     Shazeer 2020, GLU Variants Improve Transformer.

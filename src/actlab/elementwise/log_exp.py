@@ -170,8 +170,8 @@ def logit(x, *, xp):
 
     Example:
         >>> import actlab
-        >>> float(actlab.logit(0.5)), float(actlab.logit(1.0)), float(actlab.logit(0.75))
-        (0.0, inf, 1.0986122886681098)
+        >>> float(actlab.logit(0.5)), float(actlab.logit(1.0)), float(actlab.logit(0.25))
+        (0.0, inf, -1.0986122886681096)
     """
     return _logit(x, xp=xp)
 

@@ -209,7 +209,7 @@ def snake(x, alpha, *, xp):
     Example:
         >>> import actlab
         >>> actlab.snake([0.0, -2.0]).tolist()
-        [0.0, -1.1731750573040245]
+        [0.0, -1.173178189568194]
     """
     return _snake_value(x, alpha, alpha, xp)
 

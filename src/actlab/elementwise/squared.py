@@ -205,7 +205,7 @@ def squareplus(x, b, *, xp):
     Example:
         >>> import actlab
         >>> float(actlab.squareplus(0.0)), float(actlab.squareplus(-1e6))
-        (1.0, 1.0000000000000002e-06)
+        (1.0, 9.99999999999e-07)
     """
     return _squareplus(x, b, xp=xp)
 

@@ -131,7 +131,7 @@ def xielu(x, alpha_p, alpha_n, beta, eps, *, xp):
     Example:
         >>> import actlab
         >>> float(actlab.xielu(1.0)), float(actlab.xielu(-1.0))
-        (1.3, -0.2056964470628461)
+        (1.3, -0.20569644706284612)
     """
     return _xielu(x, alpha_p, alpha_n, beta, eps, xp=xp)
 
