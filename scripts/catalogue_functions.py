@@ -182,6 +182,10 @@ FUNCTIONS = {
         _sin_periodic(lambda x, alpha, beta: 1 + alpha / beta * mp.sin(2 * alpha * x)),
     ),
     "xielu": (_xielu, _d_xielu),
+    "poly_relu": (
+        lambda x, a1, a2, a3, bias: a1 * _relu(x) + a2 * _relu(x) ** 2 + a3 * _relu(x) ** 3 + bias,
+        lambda x, a1, a2, a3, bias: (a1 + 2 * a2 * x + 3 * a3 * x * x) if x > 0 else mpf(0),
+    ),
     "dyt": (
         lambda x, alpha, weight, bias: weight * mp.tanh(alpha * x) + bias,
         lambda x, alpha, weight, bias: weight * alpha * mp.sech(min(abs(alpha * x), mpf(10**5))) ** 2,
@@ -198,6 +202,7 @@ DEFAULTS = {
     "snake_beta": {"alpha": 1.0, "beta": 1.0},
     "xielu": {"alpha_p": 0.8, "alpha_n": 0.8, "beta": 0.5, "eps": -1e-6},
     "dyt": {"alpha": 0.5, "weight": 1.0, "bias": 0.0},
+    "poly_relu": {"a1": 1 / 3, "a2": 1 / 3, "a3": 1 / 3, "bias": 0.0},
 }
 
 # (sine with a w0 that is not a power of two is checked near its zeros in tests/test_catalogue.py:
@@ -210,7 +215,7 @@ CASES = [
     ("identity", {}), ("exponential", {}), ("log1mexp", {}), ("logit", {}), ("sqrt_softplus", {}),
     ("golu", {}), ("sine", {}), ("snake", {}),
     ("snake_beta", {}), ("snake_beta", {"alpha": 0.7, "beta": 1.3}), ("xielu", {}), ("dyt", {}),
-    ("dyt", {"alpha": 0.7, "weight": 1.5}),
+    ("dyt", {"alpha": 0.7, "weight": 1.5}), ("poly_relu", {}),
 ]
 
 

@@ -110,7 +110,7 @@ LIMITS = {
     "log1mexp": (0, math.nan, 0, math.nan), "logit": (math.nan,) * 4, "sqrt_softplus": (0, math.inf, 0, 0),
     "golu": (0, math.inf, 0, 1), "sine": (math.nan,) * 4, "snake": (-math.inf, math.inf, math.nan, math.nan),
     "snake_beta": (-math.inf, math.inf, math.nan, math.nan), "xielu": (math.inf, math.inf, 0.5 - 0.8, math.inf),
-    "dyt": (-1, 1, 0, 0),
+    "dyt": (-1, 1, 0, 0), "poly_relu": (0, math.inf, 0, math.inf),
 }
 
 

@@ -170,6 +170,7 @@ PARAM_CASES = [
     ("sine", {"w0": 2.3}), ("snake", {"alpha": 0.7}), ("snake_beta", {"alpha": 0.7, "beta": 1.3}),
     ("xielu", {"alpha_p": 0.7, "alpha_n": 0.9, "beta": 0.4, "eps": -1e-6}),
     ("dyt", {"alpha": 0.7, "weight": 1.5, "bias": 0.2}),
+    ("poly_relu", {"a1": 0.3, "a2": -0.2, "a3": 0.5, "bias": 0.1}),
 ]
 
 
@@ -193,7 +194,7 @@ MODULES = [
     lambda: at.StarReLU(), lambda: at.Snake(3, 0.7), lambda: at.SnakeBeta(3, 0.7, 1.3), lambda: at.XIELU(),
     lambda: at.DyT(4), lambda: at.Squareplus(2.0), lambda: at.Laplace(), lambda: at.Sine(2.0), lambda: at.GoLU(),
     lambda: at.ReLU2(), lambda: at.QuickGELU(), lambda: at.GELU10(), lambda: at.HardMish(), lambda: at.SparsePlus(),
-    lambda: at.SqrtSoftplus(), lambda: at.ClampedSwiGLU(),
+    lambda: at.SqrtSoftplus(), lambda: at.ClampedSwiGLU(), lambda: at.PolyReLU(), lambda: at.PolyNorm(),
 ]
 
 
@@ -207,6 +208,22 @@ def test_module_gradcheck_with_parameters(make):
         return m(inp)
 
     assert torch.autograd.gradcheck(fn, (x, *m.parameters()))
+
+
+def test_poly_modules_are_polycoms_formulas():
+    x = torch.randn(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    m = at.PolyReLU().double()
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor([0.5, -0.25, 2.0]))
+        m.bias.fill_(0.125)
+    r = torch.relu(x)
+    torch.testing.assert_close(m(x), 0.5 * r**3 - 0.25 * r**2 + 2.0 * r + 0.125)
+    n = at.PolyNorm().double()
+
+    def norm(v):
+        return v / torch.sqrt(v.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+    torch.testing.assert_close(n(x), (norm(x**3) + norm(x**2) + norm(x)) / 3)
 
 
 def test_modules_refuse_bad_arguments():

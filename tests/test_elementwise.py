@@ -28,7 +28,7 @@ KINKS = {
     "hardswish": [-3, 3], "softshrink": [-0.5, 0.5], "hardshrink": [-0.5, 0.5],
     "threshold": [0.5], "softsign": [0],
     "relu2": [0], "star_relu": [0], "sparse_plus": [-1, 1], "sparse_sigmoid": [-1, 1], "hard_mish": [-2, 0],
-    "gelu_10": [10], "xielu": [-1e-6, 0], "log1mexp": [0], "logit": [0, 1],
+    "gelu_10": [10], "xielu": [-1e-6, 0], "log1mexp": [0], "logit": [0, 1], "poly_relu": [0],
 }
 SMOOTH = [e.name for e in ENTRIES if e.properties.smooth]
 

@@ -9,7 +9,7 @@ from .periodic import sine, snake, snake_beta
 from .rectifiers import hardshrink, leaky_relu, prelu, relu, relu6, rrelu, softshrink, threshold
 from .self_gated import gelu, hardswish, mish, silu, swish
 from .sigmoid_like import hardsigmoid, hardtanh, log_sigmoid, sigmoid, softsign, tanh, tanhshrink
-from .squared import hard_mish, relu2, sparse_plus, sparse_sigmoid, squareplus, star_relu
+from .squared import hard_mish, poly_relu, relu2, sparse_plus, sparse_sigmoid, squareplus, star_relu
 from .trainable_shapes import dyt, xielu
 
 __all__ = [
@@ -20,5 +20,5 @@ __all__ = [
     # the catalogue of the other libraries' activations
     "relu2", "star_relu", "squareplus", "sparse_plus", "sparse_sigmoid", "hard_mish", "quick_gelu", "gelu_10",
     "laplace", "identity", "exponential", "log1mexp", "logit", "sqrt_softplus", "golu", "sine", "snake",
-    "snake_beta", "xielu", "dyt", "clamped_swiglu",
+    "snake_beta", "xielu", "dyt", "clamped_swiglu", "poly_relu",
 ]

@@ -1,11 +1,11 @@
-"""Piecewise-quadratic and algebraic activations: squared ReLU, StarReLU,
-squareplus, the sparse softplus and sigmoid of the 2-D sparsemax, and
-hard mish.
+"""Piecewise-polynomial and algebraic activations: squared ReLU, StarReLU,
+squareplus, the sparse softplus and sigmoid of the 2-D sparsemax, hard
+mish and PolyReLU.
 
 Every formula here is a short polynomial or one square root, so float64
 results are within a couple of ULPs with plain arithmetic, except where two
-terms cancel: StarReLU's s r^2 + b near its root and squareplus's
-x + sqrt(x^2 + b) for x < 0 carry the square in a double word.
+terms cancel: StarReLU's s r^2 + b near its root, PolyReLU's Horner sum and
+squareplus's x + sqrt(x^2 + b) for x < 0 are carried in double words.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .._xp import float32_policy, indicator, with_limits, zero_keep_nan
 from ..registry import Param, Properties, finite, positive
 from .double_word import DW
 
-__all__ = ["relu2", "star_relu", "squareplus", "sparse_plus", "sparse_sigmoid", "hard_mish"]
+__all__ = ["relu2", "star_relu", "squareplus", "sparse_plus", "sparse_sigmoid", "hard_mish", "poly_relu"]
 
 _f64 = float32_policy(native_float32=False, saturate=True)  # float32 (and half) via float64
 
@@ -312,3 +312,79 @@ def hard_mish(x, *, xp):
         [0.0, -0.5, 2.0]
     """
     return _hard_mish(x, xp=xp)
+
+
+# -- PolyReLU ------------------------------------------------------------------------------
+
+_POLY_MAX = 1e99  # r^3 stays below 1e300: Dekker's products of the Horner steps are exact
+
+
+def _poly_relu(x, a1, a2, a3, bias, *, xp):
+    r = _relu(x, xp)
+    rc = xp.clip(r, max=_POLY_MAX)
+    v = DW.of(rc, xp)
+    accurate = (((v * a3 + a2) * v + a1) * v + bias).value()  # Horner, in double words
+    with xp.quiet():
+        plain = ((a3 * r + a2) * r + a1) * r + bias
+    return xp.where(r > _POLY_MAX, plain, accurate)
+
+
+def _d_poly_relu(x, a1, a2, a3, bias, *, xp):
+    r = _relu(x, xp)
+    rc = xp.clip(r, max=_POLY_MAX)
+    v = DW.of(rc, xp)
+    accurate = ((v * (3.0 * a3) + 2.0 * a2) * v + a1).value()
+    with xp.quiet():
+        plain = (3.0 * a3 * r + 2.0 * a2) * r + a1
+    d = xp.where(r > _POLY_MAX, plain, accurate)
+    return xp.where(x > 0, d, zero_keep_nan(x, xp=xp))
+
+
+def _poly_power(k):
+    def partial(x, a1, a2, a3, bias, *, xp):
+        r = _relu(x, xp)
+        with xp.quiet():
+            return r if k == 1 else r * r if k == 2 else r * r * r
+
+    return partial
+
+
+def _d_poly_relu_bias(x, a1, a2, a3, bias, *, xp):
+    return xp.where(xp.isnan(x), x, xp.ones_like(x))
+
+
+_THIRD = 1.0 / 3.0
+
+
+@activation(
+    family="relu",
+    latex=r"a_1 r+a_2 r^2+a_3 r^3+b,\ r=\max(x,0)",
+    dlatex=r"(a_1+2a_2 r+3a_3 r^2)\,[x>0]",
+    derivative=_f64(_d_poly_relu),
+    param_derivatives={"a1": _f64(_poly_power(1)), "a2": _f64(_poly_power(2)), "a3": _f64(_poly_power(3)),
+                       "bias": _f64(_d_poly_relu_bias)},
+    params=(
+        Param("a1", _THIRD, "finite", finite, array=True),
+        Param("a2", _THIRD, "finite", finite, array=True),
+        Param("a3", _THIRD, "finite", finite, array=True, sweep=(0.0, _THIRD, 1.0)),
+        Param("bias", 0.0, "finite", finite, array=True),
+    ),
+    properties=Properties((0, math.inf), monotone=True, smooth=False, zero_centred=False, bounded=False),
+    reference="Zhuo et al. 2024, Polynomial Composition Activations (PolyCom, arXiv 2411.03884).",
+    xlim=(-1.5, 1.5),
+)
+@_f64
+def poly_relu(x, a1, a2, a3, bias, *, xp):
+    r"""PolyReLU of order 3, :math:`a_1 r + a_2 r^2 + a_3 r^3 + b` with
+    :math:`r = \mathrm{relu}(x)` (PolyCom; the coefficients are learned,
+    initialised to 1/3 and the bias to 0: ``actlab.torch.PolyReLU``). The
+    sum is evaluated by Horner's rule in double words, rounded once. (PolyCom's
+    other form, PolyNorm, normalises each power over the hidden dimension, so
+    it is a layer: ``actlab.torch.PolyNorm``.)
+
+    Example:
+        >>> import actlab
+        >>> actlab.poly_relu([-1.0, 1.0, 2.0], 1.0, 1.0, 1.0, 0.0).tolist()
+        [0.0, 3.0, 14.0]
+    """
+    return _poly_relu(x, a1, a2, a3, bias, xp=xp)

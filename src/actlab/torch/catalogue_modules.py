@@ -4,7 +4,8 @@ actlab function, so the backward is actlab's derivative. The trainable ones
 hold their parameters as ``nn.Parameter``: ``StarReLU`` (scale, bias),
 ``Snake`` and ``SnakeBeta`` (one alpha/beta per channel, dim 1), ``XIELU``
 (alpha_p, alpha_n through softplus, as transformers), ``DyT`` (alpha, and a
-per-channel weight and bias on the last dim). Bad arguments fail at
+per-channel weight and bias on the last dim), ``PolyReLU`` and ``PolyNorm``
+(three coefficients and a bias). Bad arguments fail at
 construction, naming the argument and the value.
 
 Example:
@@ -30,7 +31,7 @@ Tensor = torch.Tensor
 __all__ = [
     "ReLU2", "StarReLU", "Squareplus", "SparsePlus", "SparseSigmoid", "HardMish", "QuickGELU", "GELU10",
     "Laplace", "Exponential", "SqrtSoftplus", "GoLU", "Sine", "Snake", "SnakeBeta", "XIELU", "DyT",
-    "ClampedSwiGLU",
+    "ClampedSwiGLU", "PolyReLU", "PolyNorm",
 ]
 
 
@@ -295,3 +296,49 @@ class ClampedSwiGLU(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, alpha={self.alpha}, limit={self.limit}, interleaved={self.interleaved}"
+
+
+class PolyReLU(nn.Module):
+    """PolyReLU of order 3 (Zhuo et al. 2024, PolyCom): ``weight[0] r^3 +
+    weight[1] r^2 + weight[2] r + bias``, r = relu(x), the coefficients
+    learned (initialised to 1/3, the bias to 0), in PolyCom's order;
+    :func:`actlab.poly_relu` with a1 = weight[2], a2 = weight[1], a3 = weight[0]."""
+
+    def __init__(self, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((3,), 1.0 / 3.0, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(1, device=device, dtype=dtype))
+
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight
+        return E.poly_relu(input, w[2:3], w[1:2], w[0:1], self.bias)
+
+
+class PolyNorm(nn.Module):
+    """PolyNorm of order 3 (Zhuo et al. 2024, PolyCom): ``weight[0] N(x^3) +
+    weight[1] N(x^2) + weight[2] N(x) + bias`` with N(v) = v / sqrt(mean(v^2)
+    + eps) over the last dim. A layer, not an element-wise function (N
+    normalises over the hidden dimension); computed with torch operations and
+    torch's autograd.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> at.PolyNorm()(torch.ones(2, 4)).tolist()[0]
+        [0.9999995827674866, 0.9999995827674866, 0.9999995827674866, 0.9999995827674866]
+    """
+
+    def __init__(self, eps: float = 1e-6, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.eps = _number("PolyNorm", "eps", eps, positive=True)
+        self.weight = nn.Parameter(torch.full((3,), 1.0 / 3.0, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(1, device=device, dtype=dtype))
+
+    def _norm(self, v: Tensor) -> Tensor:
+        return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight
+        return w[0] * self._norm(input**3) + w[1] * self._norm(input**2) + w[2] * self._norm(input) + self.bias
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}"
