@@ -232,3 +232,26 @@ def test_modules_refuse_bad_arguments():
                 lambda: at.Laplace(sigma=0.0), lambda: at.ClampedSwiGLU(limit=math.inf)):
         with pytest.raises((ValueError, TypeError)):
             bad()
+
+
+@pytest.mark.slow
+def test_jax_gradients_of_learned_parameters_are_the_partial_derivatives():
+    """jax.grad with respect to an array parameter is the registered partial
+    (the custom JVP of the JAX backend), e.g. xIELU's alpha_p and DyT's alpha."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    x = np.array([-2.5, -0.7, 0.3, 1.9], dtype=np.float32)
+    xj = jnp.asarray(x)
+    for name, params, wrt in (("xielu", {"alpha_p": 0.8, "alpha_n": 0.9, "beta": 0.5}, "alpha_p"),
+                              ("xielu", {"alpha_p": 0.8, "alpha_n": 0.9, "beta": 0.5}, "alpha_n"),
+                              ("dyt", {"alpha": 0.6, "weight": 1.2, "bias": 0.1}, "alpha"),
+                              ("snake", {"alpha": 0.7}, "alpha"), ("star_relu", {"scale": 0.9, "bias": -0.4}, "scale")):
+        f = getattr(actlab, name)
+
+        def total(v, f=f, params=params, wrt=wrt):
+            return jnp.sum(f(xj, **{**params, wrt: v}))
+
+        g = jax.grad(total)(jnp.float32(params[wrt]))
+        want = f.derivative(x, **params, wrt=wrt).sum()
+        np.testing.assert_allclose(float(g), want, rtol=1e-5, err_msg=f"{name} d/d{wrt}")
