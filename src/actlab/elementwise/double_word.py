@@ -19,7 +19,7 @@ from typing import Any
 
 from .._xp import mul_exact, two_prod, two_sum
 
-__all__ = ["DW"]
+__all__ = ["DW", "exp_dw", "lift"]
 
 Const = float | tuple[float, float]
 
@@ -96,6 +96,13 @@ class DW:
         return self.hi + self.lo
 
 
+def lift(v: Any, xp: Any) -> Any:
+    """A Python number as it is, an array as an exact double word: the other
+    operand of a double-word operation is never a bare array, which
+    ``torch.compile`` cannot trace (``DW - tensor``)."""
+    return v if isinstance(v, (int, float, tuple)) else DW.of(v, xp)
+
+
 _LN2_40 = (0.6931471805601177, -1.7239444525614835e-13, 1.94704509238075e-31)  # ln 2: a 40-bit head, then two parts
 _INV_LN2 = 1.4426950408889634
 
@@ -123,7 +130,7 @@ def exp_dw(a: Any, xp: Any) -> DW:
     """
     k = xp.floor(a * _INV_LN2 + 0.5)
     r0 = a - k * _LN2_40[0]  # exact (Sterbenz; k * ln2's 40-bit head is exact)
-    r = DW(r0, xp.zeros_like(r0), xp) - DW.of(k, xp) * _LN2_40[1] - k * _LN2_40[2]
+    r = DW(r0, xp.zeros_like(r0), xp) - DW.of(k, xp) * _LN2_40[1] - DW.of(k * _LN2_40[2], xp)
     s = r.scale(1.0 / 256.0)
     # e^s - 1 = s (1 + s/2 (1 + s/3 (...))), every step in double words
     p = s * _INV[9] + 1.0

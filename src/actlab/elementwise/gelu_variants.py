@@ -128,7 +128,7 @@ def _laplace(x, mu, sigma, *, xp):
         delta = xp.where(z.hi < 0, -z.lo, z.lo)  # Q(t + delta) = Q(t) (1 - delta phi(t)/Q(t))
         q, q_lo, scale = upper_tail(t, xp=xp)
         w, _ = tail_ratio(t, xp=xp)
-        qd = DW(q, q_lo, xp) * (1.0 - delta * (INV_SQRT_2PI[0] / w))
+        qd = DW(q, q_lo, xp) * DW.of(1.0 - delta * (INV_SQRT_2PI[0] / w), xp)
         lower = qd.value() * scale
         upper = (1.0 - qd.scale(scale)).value()
         return xp.where(z.hi < 0, lower, upper)
@@ -142,7 +142,7 @@ def _laplace_density(x, mu, sigma, xp):
     t = xp.clip(xp.abs(z.hi), max=_Z_MAX)
     delta = xp.where(z.hi < 0, -z.lo, z.lo)
     es, es_lo, scale = gaussian_factor(t, xp=xp)
-    d = DW(es, es_lo, xp) * (1.0 - t * delta) * _inv_sigma_sqrt_2pi(sigma)
+    d = DW(es, es_lo, xp) * DW.of(1.0 - t * delta, xp) * _inv_sigma_sqrt_2pi(sigma)
     return d.value() * scale, z.value()
 
 

@@ -242,7 +242,7 @@ def _golu_gate(x, xp):
 def _golu(x, *, xp):
     def finite_part(v):
         g, g_lo, scale, _ = _golu_gate(v, xp)
-        neg = xp.copysign((DW(g, g_lo, xp) * xp.clip(v, min=_GOLU_LEFT, max=0.0)).value() * scale, v)
+        neg = xp.copysign((DW(g, g_lo, xp) * DW.of(xp.clip(v, min=_GOLU_LEFT, max=0.0), xp)).value() * scale, v)
         e = xp.exp(-xp.clip(v, min=0.0))
         pos = v * xp.exp(-e)
         return xp.where(v < _GOLU_LEFT, -0.0, xp.where(v < 0, neg, pos))
@@ -257,7 +257,7 @@ def _one_plus_x_exp(x, e, xp) -> DW:
     """1 + x e^{-x} (e = e^{-x}, a double word) for x <= 0. Near its root x0,
     with t = x - x0 (exact) and x0 e^{-x0} = -1, it is
     -expm1(-t) + t e^{-x0} e^{-t}: two terms of the sign of t, no cancellation."""
-    plain = e * x + 1.0
+    plain = e * DW.of(x, xp) + 1.0
     t = _minus_root(xp.clip(x, min=_WINDOW[0], max=_WINDOW[1]), xp.zeros_like(x), GOLU_ROOT, xp)
     m = _expm1(-t, xp)  # e^{-t} - 1
     near = -m + t * GOLU_EXP_ROOT * (m + 1.0)

@@ -21,7 +21,7 @@ import math
 from .._activation import activation
 from .._xp import float32_policy, mul_exact, two_prod, with_limits
 from ..registry import Param, Properties, finite, positive
-from .double_word import DW
+from .double_word import DW, lift
 
 __all__ = ["sine", "snake", "snake_beta"]
 
@@ -151,7 +151,7 @@ def sine(x, w0, *, xp):
 def _snake_value(x, alpha, beta, xp):
     def finite_part(v):
         hi, lo = _times(alpha, xp.where(xp.abs(v) > _BIG, 0.0, v), xp)
-        y = (DW.of(v, xp) + _sin_squared(hi, lo, xp) / beta).value()
+        y = (DW.of(v, xp) + _sin_squared(hi, lo, xp) / lift(beta, xp)).value()
         return xp.where(xp.abs(v) > _BIG, v, y)
 
     return with_limits(x, finite_part, -math.inf, math.inf, xp=xp)

@@ -15,7 +15,7 @@ import math
 from .._activation import activation
 from .._xp import float32_policy, indicator, with_limits, zero_keep_nan
 from ..registry import Param, Properties, finite, positive
-from .double_word import DW
+from .double_word import DW, lift
 
 __all__ = ["relu2", "star_relu", "squareplus", "sparse_plus", "sparse_sigmoid", "hard_mish", "poly_relu"]
 
@@ -71,7 +71,7 @@ def _scaled_square_plus(x, scale, bias, xp):
     rc = xp.clip(r, max=_SPLIT_MAX)
     v = DW.of(rc, xp)
     sq = v * v
-    accurate = (sq * scale + bias).value()
+    accurate = (sq * lift(scale, xp) + lift(bias, xp)).value()
     with xp.quiet():
         plain = (scale * r) * r + bias
     return xp.where(r > _SPLIT_MAX, plain, accurate)
@@ -133,7 +133,7 @@ def _hypot_dw(x, b, xp) -> DW:
     s = v * v + b
     h = xp.sqrt(s.hi)
     hv = DW.of(h, xp)
-    return DW(h, ((s - hv * hv) / (2.0 * h)).value(), xp)
+    return DW(h, ((s - hv * hv) / DW.of(2.0 * h, xp)).value(), xp)
 
 
 def _squareplus_parts(x, b, xp):
@@ -323,7 +323,8 @@ def _poly_relu(x, a1, a2, a3, bias, *, xp):
     r = _relu(x, xp)
     rc = xp.clip(r, max=_POLY_MAX)
     v = DW.of(rc, xp)
-    accurate = (((v * a3 + a2) * v + a1) * v + bias).value()  # Horner, in double words
+    a1, a2, a3, b = (lift(a, xp) for a in (a1, a2, a3, bias))
+    accurate = (((v * a3 + a2) * v + a1) * v + b).value()  # Horner, in double words
     with xp.quiet():
         plain = ((a3 * r + a2) * r + a1) * r + bias
     return xp.where(r > _POLY_MAX, plain, accurate)
@@ -333,7 +334,7 @@ def _d_poly_relu(x, a1, a2, a3, bias, *, xp):
     r = _relu(x, xp)
     rc = xp.clip(r, max=_POLY_MAX)
     v = DW.of(rc, xp)
-    accurate = ((v * (3.0 * a3) + 2.0 * a2) * v + a1).value()
+    accurate = ((v * lift(3.0 * a3, xp) + lift(2.0 * a2, xp)) * v + lift(a1, xp)).value()
     with xp.quiet():
         plain = (3.0 * a3 * r + 2.0 * a2) * r + a1
     d = xp.where(r > _POLY_MAX, plain, accurate)

@@ -12,7 +12,7 @@ import math
 from .._activation import activation
 from .._xp import float32_policy, mul_exact, two_prod, with_limits, zero_keep_nan
 from ..registry import Param, Properties, finite
-from .double_word import DW, exp_dw
+from .double_word import DW, exp_dw, lift
 from .sigmoid_like import _d_tanh
 
 __all__ = ["xielu", "dyt"]
@@ -30,15 +30,15 @@ def _xielu_negative(v, alpha_n, beta, eps, xp):
     the second at the root of xIELU near x = -2.4 with the defaults)."""
     m = xp.clip(xp.minimum(v, eps + xp.zeros_like(v)), min=_FAR)
     e = exp_dw(m, xp)
-    g = (e - 1.0) - v  # e^m - 1 - x
-    return (g * alpha_n + DW.of(v, xp) * beta).value()
+    g = (e - 1.0) - DW.of(v, xp)  # e^m - 1 - x
+    return (g * lift(alpha_n, xp) + DW.of(v, xp) * lift(beta, xp)).value()
 
 
 def _xielu(x, alpha_p, alpha_n, beta, eps, *, xp):
     def finite_part(v):
         vp = xp.clip(v, min=0.0, max=_SPLIT_MAX)
         w = DW.of(vp, xp)
-        pos = ((w * alpha_p + beta) * w).value()
+        pos = ((w * lift(alpha_p, xp) + lift(beta, xp)) * w).value()
         with xp.quiet():  # alpha_p x^2 past the largest number is +inf
             pos = xp.where(v > _SPLIT_MAX, (alpha_p * v + beta) * v, pos)
         vn = xp.clip(v, min=-_SPLIT_MAX, max=0.0)
@@ -62,10 +62,11 @@ def _d_xielu(x, alpha_p, alpha_n, beta, eps, *, xp):
     def finite_part(v):
         vp = xp.clip(v, min=0.0, max=_SPLIT_MAX)
         with xp.quiet():
-            pos = xp.where(v > _SPLIT_MAX, 2.0 * alpha_p * v + beta, (DW.of(vp, xp) * alpha_p * 2.0 + beta).value())
+            dw_pos = (DW.of(vp, xp) * lift(alpha_p, xp) * 2.0 + lift(beta, xp)).value()
+            pos = xp.where(v > _SPLIT_MAX, 2.0 * alpha_p * v + beta, dw_pos)
         m = xp.clip(xp.where(v <= eps, v, -1.0), min=_FAR)
         e = exp_dw(m, xp)
-        left = ((e - 1.0) * alpha_n + beta).value()
+        left = ((e - 1.0) * lift(alpha_n, xp) + lift(beta, xp)).value()
         left = xp.where(v < _FAR, beta - alpha_n + 0.0 * v, left)
         mid = (beta - alpha_n) + 0.0 * v
         return xp.where(v > 0, pos, xp.where(v <= eps, left, mid))
@@ -83,7 +84,7 @@ def _d_xielu_alpha_n(x, alpha_p, alpha_n, beta, eps, *, xp):
     def finite_part(v):
         vn = xp.clip(v, min=-_SPLIT_MAX, max=0.0)
         m = xp.clip(xp.minimum(vn, eps + xp.zeros_like(vn)), min=_FAR)
-        g = ((exp_dw(m, xp) - 1.0) - vn).value()
+        g = ((exp_dw(m, xp) - 1.0) - DW.of(vn, xp)).value()
         return xp.where(v > 0, 0.0, xp.where(v < -_SPLIT_MAX, -1.0 - v, g))
 
     return with_limits(x, finite_part, math.inf, 0.0, xp=xp)
