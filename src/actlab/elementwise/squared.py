@@ -323,8 +323,8 @@ def _poly_relu(x, a1, a2, a3, bias, *, xp):
     r = _relu(x, xp)
     rc = xp.clip(r, max=_POLY_MAX)
     v = DW.of(rc, xp)
-    a1, a2, a3, b = (lift(a, xp) for a in (a1, a2, a3, bias))
-    accurate = (((v * a3 + a2) * v + a1) * v + b).value()  # Horner, in double words
+    c1, c2, c3, c0 = (lift(a, xp) for a in (a1, a2, a3, bias))
+    accurate = (((v * c3 + c2) * v + c1) * v + c0).value()  # Horner, in double words
     with xp.quiet():
         plain = ((a3 * r + a2) * r + a1) * r + bias
     return xp.where(r > _POLY_MAX, plain, accurate)
