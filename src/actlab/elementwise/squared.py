@@ -144,6 +144,11 @@ def _squareplus_parts(x, b, xp):
     return xpos, _hypot_dw(xpos, b, xp), xneg, _hypot_dw(xneg, b, xp), xp.abs(x) > _SQ_MAX
 
 
+def _const(c, like, xp):
+    """The number c as a double word shaped like ``like`` (no ``float / DW``, which torch.compile cannot trace)."""
+    return DW.of(xp.zeros_like(like) + c, xp)
+
+
 def _far(v, big, xp):
     return xp.where(big, xp.abs(v), 1.0)
 
@@ -151,8 +156,8 @@ def _far(v, big, xp):
 def _squareplus(x, b, *, xp):
     def finite_part(v):
         xpos, hp, xneg, hn, big = _squareplus_parts(v, b, xp)
-        pos = (hp + xpos).scale(0.5).value()
-        neg = (b / ((hn - xneg).scale(2.0))).value()  # (x + h)/2 = b / (2 (h - x)): no cancellation
+        pos = (hp + DW.of(xpos, xp)).scale(0.5).value()
+        neg = (_const(b, v, xp) / ((hn - DW.of(xneg, xp)).scale(2.0))).value()  # = b / (2 (h - x)): no cancellation
         small = xp.where(v >= 0, pos, neg)
         return xp.where(big, xp.where(v > 0, v, (0.25 * b) / _far(v, big, xp)), small)
 
@@ -162,8 +167,8 @@ def _squareplus(x, b, *, xp):
 def _d_squareplus(x, b, *, xp):
     def finite_part(v):
         xpos, hp, xneg, hn, big = _squareplus_parts(v, b, xp)
-        pos = ((hp + xpos) / hp.scale(2.0)).value()
-        neg = (b / (hn * (hn - xneg)).scale(2.0)).value()
+        pos = ((hp + DW.of(xpos, xp)) / hp.scale(2.0)).value()
+        neg = (_const(b, v, xp) / (hn * (hn - DW.of(xneg, xp))).scale(2.0)).value()
         small = xp.where(v >= 0, pos, neg)
         far = _far(v, big, xp)
         return xp.where(big, xp.where(v > 0, 1.0, ((0.25 * b) / far) / far), small)
@@ -175,7 +180,7 @@ def _d_squareplus_b(x, b, *, xp):
     def finite_part(v):
         xpos, hp, xneg, hn, big = _squareplus_parts(v, b, xp)
         h = DW(xp.where(v >= 0, hp.hi, hn.hi), xp.where(v >= 0, hp.lo, hn.lo), xp)
-        return xp.where(big, 0.25 / _far(v, big, xp), (1.0 / h).scale(0.25).value())
+        return xp.where(big, 0.25 / _far(v, big, xp), (_const(1.0, v, xp) / h).scale(0.25).value())
 
     return with_limits(x, finite_part, 0.0, 0.0, xp=xp)
 
