@@ -105,7 +105,7 @@ def test_torch_compile_fullgraph_every_elementwise_function():
     w = torch.randn_like(ye).masked_fill(torch.isnan(ye), 0.0)
     (ye * w).sum().backward()
     (yc * w).sum().backward()
-    torch.testing.assert_close(xc.grad, xe.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(xc.grad, xe.grad, rtol=1e-5, atol=1e-5, equal_nan=True)
 
 
 def test_torch_func_transforms():
