@@ -21,6 +21,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,10 +55,19 @@ def _torch_pair(name: str, p: dict) -> tuple[Fn, Fn] | None:
         "gelu": lambda t: F.gelu(t, approximate=p.get("approximate", "none")),
         "swish": lambda t: t * torch.sigmoid(p.get("beta", 1.0) * t),
         "silu": F.silu, "mish": F.mish, "hardswish": F.hardswish,
+        # the catalogue, where torch has the function built in
+        "identity": torch.nn.Identity(), "exponential": torch.exp, "logit": torch.logit,
+        "sine": lambda t: torch.sin(p.get("w0", 1.0) * t),
     }
     f = table.get(name)
     if f is None:
         return None
+    return _autograd_pair(f)
+
+
+def _autograd_pair(f: Callable[..., Any]) -> tuple[Fn, Fn]:
+    """(value, derivative by torch autograd) of a torch function, on NumPy arrays."""
+    import torch
 
     def value(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -69,6 +79,34 @@ def _torch_pair(name: str, p: dict) -> tuple[Fn, Fn] | None:
         return g.numpy()
 
     return value, derivative
+
+
+def _transformers_pair(name: str, p: dict) -> tuple[Fn, Fn] | None:
+    """transformers' ``ACT2FN`` classes, as its ``activations.py`` writes them
+    (in torch; transformers itself is not a dependency), for the functions
+    it computes with its own formula rather than a torch built-in."""
+    import torch
+    import torch.nn.functional as F
+
+    c = math.sqrt(2.0 / math.pi)
+    mu, sigma = p.get("mu", 0.707107), p.get("sigma", 0.282095)
+    ap, an, beta, eps = (p.get(k, d) for k, d in (("alpha_p", 0.8), ("alpha_n", 0.8), ("beta", 0.5),
+                                                   ("eps", -1e-6)))
+    table = {
+        "gelu_10": lambda t: torch.clip(F.gelu(t), -10, 10),  # ClippedGELUActivation
+        "quick_gelu": lambda t: t * torch.sigmoid(1.702 * t),  # QuickGELUActivation
+        "laplace": lambda t: 0.5 * (1.0 + torch.erf((t - mu).div(sigma * math.sqrt(2.0)))),  # LaplaceActivation
+        "relu2": lambda t: torch.square(F.relu(t)),  # ReLUSquaredActivation
+        "sqrt_softplus": lambda t: torch.sqrt(F.softplus(t)),  # SqrtSoftplusActivation
+        "identity": lambda t: t,  # LinearActivation
+        "xielu": lambda t: torch.where(  # XIELUActivation._xielu_python
+            t > 0, ap * t * t + beta * t,
+            (torch.expm1(torch.minimum(t, torch.tensor(eps, dtype=t.dtype))) - t) * an + beta * t),
+    }
+    if name == "gelu" and p.get("approximate") == "tanh":  # NewGELUActivation (gelu_new)
+        return _autograd_pair(lambda t: 0.5 * t * (1.0 + torch.tanh(c * (t + 0.044715 * torch.pow(t, 3.0)))))
+    f = table.get(name)
+    return None if f is None else _autograd_pair(f)
 
 
 def _scipy_pair(name: str, p: dict) -> tuple[Fn, Fn | None] | None:
@@ -86,6 +124,8 @@ def _scipy_pair(name: str, p: dict) -> tuple[Fn, Fn | None] | None:
         ),
         "silu": (lambda x: x * sc.expit(x), None),
         "swish": (lambda x: x * sc.expit(p.get("beta", 1.0) * x), None),
+        "logit": (sc.logit, None),
+        "laplace": (lambda x: sc.ndtr((x - p.get("mu", 0.707107)) / p.get("sigma", 0.282095)), None),
     }
     if name == "gelu" and p.get("approximate", "none") == "none":
         return (lambda x: 0.5 * x * sc.erfc(-x * x.dtype.type(sq)), None)
@@ -111,6 +151,10 @@ def _jax_pair(name: str, p: dict) -> tuple[Fn, Fn] | None:
         "gelu": lambda t: n.gelu(t, approximate=p.get("approximate", "none") == "tanh"),
         "swish": lambda t: t * n.sigmoid(p.get("beta", 1.0) * t),
         "silu": n.silu, "mish": n.mish, "hardswish": n.hard_swish,
+        # the catalogue: jax.nn's own
+        "squareplus": lambda t: n.squareplus(t, p.get("b", 4.0)), "sparse_plus": n.sparse_plus,
+        "sparse_sigmoid": n.sparse_sigmoid, "identity": n.identity, "exponential": jnp.exp,
+        "logit": jax.scipy.special.logit,
     }
     f = table.get(name)
     if f is None:
@@ -190,7 +234,7 @@ def fmt(score: Score | None) -> str:
     return text if at_inf else text + " †"
 
 
-LIBS = {"torch": _torch_pair, "scipy": _scipy_pair, "jax": _jax_pair}
+LIBS = {"torch": _torch_pair, "scipy": _scipy_pair, "jax": _jax_pair, "transformers": _transformers_pair}
 
 
 def table(refs: list[Reference], dtype) -> list[str]:
@@ -198,7 +242,7 @@ def table(refs: list[Reference], dtype) -> list[str]:
     libs = [k for k in LIBS if k != "jax" or have_jax]
     head = ["function", "ours f", "ours f'"]
     for lib in libs:
-        head += [f"{lib} f", f"{lib} f'"] if lib != "scipy" else ["scipy f", "scipy f'"]
+        head += [f"{lib} f", f"{lib} f'"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ref in refs:
         cells = [f"`{ref.id}`", fmt(_ours(ref, dtype, "value")), fmt(_ours(ref, dtype, "derivative"))]
@@ -244,7 +288,9 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "Largest error in ULPs of the output dtype over the grid of",
         f"`tests/data/elementwise_references.npz` ({len(refs[0].x)} float64 points, "
-        f"{int(refs[0].is_f32.sum())} of them float32): |x| from the smallest subnormal",
+        f"{int(refs[0].is_f32.sum())} of them float32; the catalogue's functions, from `relu2` on, on the grid",
+        f"of `elementwise_references_catalogue.npz`, {len(refs[-1].x)} points with their own roots added):",
+        "|x| from the smallest subnormal",
         "through 1e3 and on to the largest finite number, both signs, +-inf, the",
         "thresholds of exp and log1p, the kinks, and the roots of the derivatives of",
         "gelu, silu/swish and mish. The exact values are mpmath's at >= 50 digits on",
@@ -259,6 +305,14 @@ def main(argv: list[str] | None = None) -> None:
         "not the limit); `—`: the library has no such function. PyTorch's own",
         "measurements on other grids: gelu 9e15 ULP, softplus (float64)",
         "5.6e5, sigmoid' 2.4e14, tanh' 2.7e14; JAX gelu 515.",
+        "",
+        "The transformers columns are transformers' `ACT2FN` formulas as its",
+        "`activations.py` writes them, evaluated in torch (transformers itself is not",
+        "installed): NewGELU (`gelu_new`) for the tanh GELU, ClippedGELU, QuickGELU",
+        "(a plain sigmoid), Laplace (1 + erf, which cancels), ReLUSquared,",
+        "SqrtSoftplus, Linear and xIELU's Python path. Where a value is NaN outside",
+        "the function's domain (logit, log1mexp) or at +-inf where there is no limit",
+        "(sine, the snakes' derivatives), a NaN there scores 0.",
         "",
         "How: float64 results carry the rounding errors that a later step would",
         "amplify (beta*x before exp, x - root near a root of a derivative, the",

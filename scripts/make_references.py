@@ -2,6 +2,8 @@
 computed with mpmath on the exact binary inputs, for the accuracy tests.
 
     PYTHONPATH=src python scripts/make_references.py      # writes tests/data/elementwise_references.npz
+    PYTHONPATH=src python scripts/make_references.py --catalogue   # the catalogue's functions only
+                                                       # (scripts/catalogue_functions.py) -> ..._catalogue.npz
 
 Each value is evaluated at 60 and then 80 significant digits; when the two
 disagree beyond 1e-45 (relative) the precision doubles until two successive
@@ -36,6 +38,7 @@ import mpmath as mp
 import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "elementwise_references.npz"
+CATALOGUE_OUT = OUT.with_name("elementwise_references_catalogue.npz")
 HUGE = mp.mpf(2) ** 1100  # stands for +inf: beyond every dtype's range, every limit is reached
 mpf = mp.mpf
 
@@ -235,6 +238,8 @@ def evaluate(f, x: float, params: dict):
         with mp.workdps(dps):
             v = f(xm if xm is not None else mpf(x), **params)
             v = +v
+        if mp.isnan(v):  # outside the function's domain, or no limit at +-inf
+            return v
         if prev is not None and (v == prev or abs(v - prev) <= abs(v) * mpf(10) ** -45):
             return v
         prev = v
@@ -265,6 +270,8 @@ def ulp64(h: float) -> float:
 
 
 def round_ref(v) -> tuple[float, float]:
+    if mp.isnan(v):
+        return math.nan, 0.0
     hi = to_float64(v)
     if not math.isfinite(hi):
         return hi, 0.0
@@ -300,7 +307,7 @@ def derivative_roots() -> list[float]:
     return [float(r) for r in roots]
 
 
-def special_points(dtype) -> list[float]:
+def special_points(dtype, extra_roots: tuple[float, ...] = ()) -> list[float]:
     fi = np.finfo(dtype)
     tiny_sub = float(np.nextafter(dtype(0), dtype(1)))
     pts = [0.0, -0.0, math.inf, -math.inf]
@@ -312,7 +319,7 @@ def special_points(dtype) -> list[float]:
         if m <= float(fi.max):
             for s in (1.0, -1.0):
                 pts += neighbours(s * m, dtype, 2 if m < float(fi.max) else 0)
-    for r in derivative_roots():
+    for r in [*derivative_roots(), *extra_roots]:
         pts += neighbours(r, dtype, 6)
         for k in range(-16, -1):
             for s in (1.0, -1.0):
@@ -320,7 +327,8 @@ def special_points(dtype) -> list[float]:
     return [p for p in pts if abs(p) <= float(fi.max) or math.isinf(p)]
 
 
-def grid(dtype, n_tiny: int, n_main: int, n_huge: int, n_rand: int, seed: int) -> np.ndarray:
+def grid(dtype, n_tiny: int, n_main: int, n_huge: int, n_rand: int, seed: int,
+         extra_roots: tuple[float, ...] = ()) -> np.ndarray:
     fi = np.finfo(dtype)
     lo = math.log10(float(np.nextafter(dtype(0), dtype(1))))
     hi = math.log10(float(fi.max))
@@ -334,15 +342,15 @@ def grid(dtype, n_tiny: int, n_main: int, n_huge: int, n_rand: int, seed: int) -
         mags, -mags,
         rng.uniform(-40, 40, n_rand // 2), rng.uniform(-800, 800, n_rand - n_rand // 2),
     ]).astype(dtype)
-    pts = np.concatenate([pts.astype(np.float64), np.array(special_points(dtype), dtype=np.float64)])
+    pts = np.concatenate([pts.astype(np.float64), np.array(special_points(dtype, extra_roots), dtype=np.float64)])
     pts = pts[np.isfinite(pts) | np.isinf(pts)]
     return pts
 
 
-def build_grid(quick: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def build_grid(quick: bool = False, extra_roots: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     k = 8 if quick else 1
-    g64 = grid(np.float64, 120 // k, 900 // k, 40 // k, 600 // k, 64)
-    g32 = grid(np.float32, 70 // k, 900 // k, 30 // k, 600 // k, 32)
+    g64 = grid(np.float64, 120 // k, 900 // k, 40 // k, 600 // k, 64, extra_roots)
+    g32 = grid(np.float32, 70 // k, 900 // k, 30 // k, 600 // k, 32, extra_roots)
     x = np.concatenate([g32, g64])
     # unique by bit pattern (keeps -0.0 beside 0.0)
     bits = x.view(np.int64)
@@ -369,14 +377,37 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--quick", action="store_true", help="a coarse grid (smoke test)")
+    ap.add_argument("--catalogue", action="store_true",
+                    help="the catalogue's functions (scripts/catalogue_functions.py), on a grid with their roots")
+    ap.add_argument("--only", nargs="*", default=None, help="with --catalogue: these function names only, "
+                    "merged into the existing file")
     args = ap.parse_args(argv)
-    x, is_f32 = build_grid(args.quick)
+    cases, extra, previous = CASES, (), {}
+    if args.catalogue:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import catalogue_functions as cat
+
+        FUNCTIONS.update(cat.FUNCTIONS)
+        cases, extra = cat.CASES, tuple(cat.extra_roots())
+        if args.out == OUT:
+            args.out = CATALOGUE_OUT
+        if args.only:
+            cases = [c for c in cases if c[0] in args.only]
+            with np.load(args.out) as z:
+                previous = {k: z[k] for k in z.files}
+    x, is_f32 = build_grid(args.quick, extra)
     data: dict[str, np.ndarray] = {"x": x, "is_f32": is_f32}
     meta = []
+    if previous:
+        assert np.array_equal(previous["x"].view(np.int64), x.view(np.int64)), "the grid changed: regenerate all"
+        meta = [m for m in json.loads(str(previous["cases"])) if m["name"] not in args.only]
+        data.update({k: v for k, v in previous.items() if k.split("|")[0] in {m["id"] for m in meta}})
     t0 = time.time()
-    for name, params in CASES:
+    for name, params in cases:
         cid = case_id(name, params)
         mpp = mp_params(name, params)
+        if args.catalogue:
+            mpp = {k: mpf(v) for k, v in {**cat.DEFAULTS.get(name, {}), **params}.items()}
         self_check(name, mpp)
         call = {**REQUIRED_DEFAULTS.get(name, {}), **params}
         for what, fn in zip(("value", "derivative"), FUNCTIONS[name], strict=True):

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 DATA = Path(__file__).resolve().parent / "data" / "elementwise_references.npz"
+#: the catalogue's functions (``make_references.py --catalogue``), on a grid with their own roots
+CATALOGUE = DATA.with_name("elementwise_references_catalogue.npz")
 
 _PRECISION = {np.dtype(np.float64): (53, -1022), np.dtype(np.float32): (24, -126)}
 
@@ -40,7 +42,10 @@ class Reference:
         return hi[self.is_f32], frac[self.is_f32]
 
 
-def load(path: Path = DATA) -> list[Reference]:
+def load(path: Path | None = None) -> list[Reference]:
+    """Every stored case (both files unless ``path`` names one)."""
+    if path is None:
+        return load(DATA) + (load(CATALOGUE) if CATALOGUE.exists() else [])
     with np.load(path) as z:
         x, is_f32 = z["x"], z["is_f32"]
         meta = json.loads(str(z["cases"]))
@@ -58,7 +63,9 @@ def ulp_errors(y: Any, exact: tuple[np.ndarray, np.ndarray], dtype) -> np.ndarra
     """|y - exact| in ULPs of ``dtype`` at the exact value; below the smallest
     normal number the ULP is the smallest subnormal. Where the exact value
     rounds to +-inf in ``dtype`` the error is 0 for that infinity and inf
-    otherwise; NaN where the exact value is a number scores inf."""
+    otherwise; NaN where the exact value is a number scores inf, and where
+    the exact value is NaN (outside a domain, no limit at +-inf) anything
+    but NaN does."""
     dtype = np.dtype(dtype)
     p, emin = _PRECISION[dtype]
     hi, frac = exact
@@ -71,6 +78,7 @@ def ulp_errors(y: Any, exact: tuple[np.ndarray, np.ndarray], dtype) -> np.ndarra
         scaled_frac = frac * np.ldexp(1.0, np.maximum(e - 53, -1074)) / ulp
         err = np.abs((y - hi) / ulp - scaled_frac)
     err = np.where(np.isinf(rounded), np.where(y == rounded, 0.0, np.inf), err)
+    err = np.where(np.isnan(hi), np.where(np.isnan(y), 0.0, np.inf), err)
     return np.where(np.isnan(err), np.inf, err)
 
 

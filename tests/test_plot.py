@@ -84,7 +84,10 @@ SMOOTH = [e.name for e in actlab.registry("elementwise") if e.properties is not 
 def test_drawn_derivative_matches_finite_differences_of_drawn_function(name):
     """The dashed curve is the slope of the solid one (an independent check of
     what the figure shows, not of how it is computed)."""
-    c = curves.curve(actlab.get(name), np.linspace(-4, 4, 8001))
+    e = actlab.get(name)
+    lo, hi = e.extra.get("domain") or (-np.inf, np.inf)  # logit's [0, 1], log1mexp's x <= 0
+    x = np.linspace(max(-4.0, lo + 0.05), min(4.0, hi - 0.05), 8001)
+    c = curves.curve(e, x)
     fd = np.gradient(c.y, c.x)
     inner = slice(2, -2)
     scale = max(1.0, float(np.max(np.abs(c.dy))))

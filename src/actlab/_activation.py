@@ -136,6 +136,8 @@ def activation(
     ylim: tuple[float, float] | None = None,
     notes: str = "",
     name: str | None = None,
+    domain: tuple[float, float] | None = None,
+    undefined_at_inf: tuple[str, ...] = (),
 ) -> Callable[[Math], ElementwiseFunction]:
     """Decorate the forward math of an element-wise function.
 
@@ -143,6 +145,11 @@ def activation(
     gains ``f.derivative(x, *params, wrt="x")`` and ``f.entry`` (its registry
     entry). PyTorch tensors go through a ``torch.autograd.Function`` whose
     backward is ``derivative``.
+
+    ``domain`` (lo, hi): the closed interval where the function is real (NaN
+    outside, logit's [0, 1]); ``undefined_at_inf`` names what ("value",
+    "derivative") has no limit at +-inf (a sine's), NaN there. Both are kept
+    in the entry's ``extra`` for the generic tests.
     """
 
     def build(math: Math) -> ElementwiseFunction:
@@ -216,7 +223,7 @@ def activation(
                 xlim=xlim,
                 ylim=ylim,
                 notes=notes,
-                extra={"spec": spec},
+                extra={"spec": spec, "domain": domain, "undefined_at_inf": undefined_at_inf},
             )
         )
         public.derivative = public_derivative  # type: ignore[attr-defined]

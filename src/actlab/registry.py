@@ -8,6 +8,9 @@ so adding a function in one place lists, plots and tests it everywhere.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Param", "Properties", "Entry", "register", "registry", "get", "REQUIRED"]
+__all__ = ["Param", "Properties", "Entry", "register", "registry", "get", "REQUIRED", "UnknownFunctionError"]
 
 
 class _Required:
@@ -174,11 +177,48 @@ def registry(kind: str | None = None) -> list[Entry]:
     return sorted(entries, key=lambda e: rank.get(e.family, len(rank)))
 
 
+class UnknownFunctionError(KeyError, ValueError):
+    """``get`` of a name that is neither an entry nor an alias (a ValueError,
+    and a KeyError as before)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _aliased(alias: str, entry: Entry, fixed: dict[str, Any]) -> Entry:
+    """``entry`` under another library's name, with some parameters fixed."""
+    if not fixed:
+        return entry
+    params = tuple(dataclasses.replace(p, default=fixed[p.name]) if p.name in fixed else p for p in entry.params)
+    deriv = functools.partial(entry.derivative, **fixed) if entry.derivative is not None else None
+    return dataclasses.replace(entry, function=functools.partial(entry.function, **fixed), derivative=deriv,
+                               params=params, extra={**entry.extra, "alias_of": entry.name, "fixed": fixed})
+
+
 def get(name: str) -> Entry:
-    """The entry called ``name``; a KeyError lists the known names."""
+    """The entry called ``name``, or named so by transformers (``ACT2FN``),
+    timm, jax.nn, Keras or torch (see :mod:`actlab.aliases`). An alias that
+    fixes parameters returns the entry with them bound (``gelu_new`` is
+    ``gelu`` with ``approximate="tanh"``). An unknown name raises a
+    ValueError (also a KeyError) listing the close matches.
+
+    >>> import actlab
+    >>> actlab.get("gelu_new").function(1.0).round(6).tolist(), actlab.get("soft_sign").name
+    (0.841192, 'softsign')
+    """
     import actlab  # noqa: F401
 
-    try:
+    from .aliases import ALIASES
+
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"no function {name!r}; known: {', '.join(_REGISTRY)}") from None
+    key = name.lower().replace("-", "_") if isinstance(name, str) else name
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    if key in ALIASES:
+        target, fixed = ALIASES[key]
+        return _aliased(key, _REGISTRY[target], fixed)
+    known = [*_REGISTRY, *ALIASES]
+    close = difflib.get_close_matches(str(key), known, n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UnknownFunctionError(f"no function {name!r}{hint} ({len(_REGISTRY)} functions: actlab.registry())")

@@ -83,6 +83,19 @@ REQUIRED_ARGS: dict[str, dict[str, Any]] = {
 }
 
 
+def nan_expected(e, x, what: str = "value"):
+    """Where ``e``'s value (or derivative) is rightly NaN: NaN input, x
+    outside the function's domain (logit's [0, 1]), and +-inf for what has
+    no limit there (a sine's). NumPy arrays and torch tensors alike."""
+    nan = x != x
+    domain = e.extra.get("domain")
+    if domain is not None:
+        nan = nan | (x < domain[0]) | (x > domain[1])
+    if what in e.extra.get("undefined_at_inf", ()):
+        nan = nan | (x == math.inf) | (x == -math.inf)
+    return nan
+
+
 def call(e, x, **kw):
     """``e``'s function on ``x`` with its required arguments (and ``kw``)."""
     args = {**REQUIRED_ARGS.get(e.name, {}), **kw}

@@ -19,7 +19,7 @@ from typing import Any
 
 from .._xp import mul_exact, two_prod, two_sum
 
-__all__ = ["DW"]
+__all__ = ["DW", "exp_dw", "lift"]
 
 Const = float | tuple[float, float]
 
@@ -94,3 +94,50 @@ class DW:
     def value(self) -> Any:
         """The double word rounded to the working dtype."""
         return self.hi + self.lo
+
+
+def lift(v: Any, xp: Any) -> Any:
+    """A Python number as it is, an array as an exact double word: the other
+    operand of a double-word operation is never a bare array, which
+    ``torch.compile`` cannot trace (``DW - tensor``)."""
+    return v if isinstance(v, (int, float, tuple)) else DW.of(v, xp)
+
+
+_LN2_40 = (0.6931471805601177, -1.7239444525614835e-13, 1.94704509238075e-31)  # ln 2: a 40-bit head, then two parts
+_INV_LN2 = 1.4426950408889634
+
+
+def _inverse(n: int) -> tuple[float, float]:
+    from fractions import Fraction
+
+    hi = 1.0 / n
+    return hi, float(Fraction(1, n) - Fraction(hi))
+
+
+_INV = {n: _inverse(n) for n in range(2, 10)}
+
+
+def exp_dw(a: Any, xp: Any) -> DW:
+    """``exp(a)`` as a double word, to about 2^-100 relative, for an exact
+    array ``a`` with ``-700 <= a <= 700`` (callers clip).
+
+    Where a later step subtracts it from a number of its size (``e^x - 1 - x``)
+    or feeds it to another exponential (``exp(-e^{-x})``), the 0.5-ULP error of
+    the backend's ``exp`` would be amplified; here ``a = k ln2 + r`` (Cody and
+    Waite's reduction, ``k ln2`` formed exactly), ``e^{r/256} - 1`` from its
+    Taylor series (nine terms, in double words) and squared back eight
+    times as ``m <- m (m + 2)``, then scaled by the exact power ``2^k``.
+    """
+    k = xp.floor(a * _INV_LN2 + 0.5)
+    r0 = a - k * _LN2_40[0]  # exact (Sterbenz; k * ln2's 40-bit head is exact)
+    r = DW(r0, xp.zeros_like(r0), xp) - DW.of(k, xp) * _LN2_40[1] - DW.of(k * _LN2_40[2], xp)
+    s = r.scale(1.0 / 256.0)
+    # e^s - 1 = s (1 + s/2 (1 + s/3 (...))), every step in double words
+    p = s * _INV[9] + 1.0
+    for n in range(8, 1, -1):
+        p = p * s * _INV[n] + 1.0
+    m = s * p
+    for _ in range(8):
+        m = m * (m + 2.0)
+    half = xp.floor(k * 0.5)
+    return (m + 1.0).scale(2.0**half).scale(2.0 ** (k - half))

@@ -22,7 +22,7 @@ from .activations import *  # noqa: F403
 from .activations import __all__ as _activations_all
 from .attention_modules import MultiheadAttention
 from .catalogue_modules import *  # noqa: F403
-from .catalogue_modules import __all__ as _catalogue_modules_all
+from .catalogue_modules import __all__ as _catalogue_all
 from .functional import *  # noqa: F403
 from .functional import __all__ as _functional_all
 from .large_output import (
@@ -42,6 +42,8 @@ from .large_output import (
     negative_sampling_loss,
     sampled_softmax_loss,
 )
+from .map_modules import *  # noqa: F403
+from .map_modules import __all__ as _map_modules_all
 from .softmax_modules import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -54,11 +56,11 @@ from .softmax_modules import (
 from .sparse import Entmax, Entmax15, EntmaxLoss, Sparsemax, SparsemaxLoss
 
 __all__ = [
-    *_activations_all, *_functional_all, "functional",
+    *_activations_all, *_catalogue_all, *_functional_all, "functional",
     "Softmax", "LogSoftmax", "Softmin", "CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "DistillationLoss",
     "Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss", "MultiheadAttention",
     "LinearCrossEntropyLoss", "LinearSparsemaxLoss", "LinearEntmaxLoss", "HierarchicalSoftmax",
     "sampled_softmax_loss", "nce_loss", "negative_sampling_loss",
     "SampledSoftmaxLoss", "NCELoss", "NegativeSamplingLoss",
-    "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler", *_catalogue_modules_all,
+    "Sampler", "Samples", "UniformSampler", "LogUniformSampler", "UnigramSampler", *_map_modules_all,
 ]

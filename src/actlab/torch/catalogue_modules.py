@@ -1,183 +1,344 @@
-"""``torch.nn`` modules for the maps and losses of
-:mod:`actlab.torch._functional_catalogue`, with PyTorch's conventions
-(``dim``, ``reduction``, ``weight`` as a buffer; bad arguments are errors at
-construction).
+"""``torch.nn`` modules for the catalogue activations (what transformers,
+timm, MetaFormer, BigVGAN, SIREN, Apertus and gpt-oss use), each calling the
+actlab function, so the backward is actlab's derivative. The trainable ones
+hold their parameters as ``nn.Parameter``: ``StarReLU`` (scale, bias),
+``Snake`` and ``SnakeBeta`` (one alpha/beta per channel, dim 1), ``XIELU``
+(alpha_p, alpha_n through softplus, as transformers), ``DyT`` (alpha, and a
+per-channel weight and bias on the last dim), ``PolyReLU`` and ``PolyNorm``
+(three coefficients and a bias). Bad arguments fail at
+construction, naming the argument and the value.
 
 Example:
     >>> import torch, actlab.torch as at
-    >>> at.Softpick()(torch.tensor([-1.0, 0.0, 1.0, 2.0], dtype=torch.float64)).round(decimals=4).tolist()
-    [0.0, 0.0, 0.1966, 0.7311]
-    >>> loss = at.KLDivLoss(reduction="batchmean")
-    >>> p = torch.log(torch.tensor([[0.25, 0.75]]))
-    >>> round(float(loss(p, torch.tensor([[0.5, 0.5]]))), 6)
-    0.143841
+    >>> at.Snake(3)(torch.zeros(2, 3, 5)).shape
+    torch.Size([2, 3, 5])
+    >>> at.XIELU()
+    XIELU(alpha_p_init=0.8, alpha_n_init=0.8, beta=0.5, eps=-1e-06)
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
-from . import functional as AF
-from ._torch_conventions import check_choice, check_count, check_dim, check_number, legacy_reduction
+from .. import elementwise as E
 
 Tensor = torch.Tensor
 
 __all__ = [
-    "SparsegenLin", "Sparsehourglass", "AlphaReLU", "Softpick", "Normmax", "BudgetSparsemax",
-    "KLDivLoss", "MultiLabelSoftMarginLoss", "NormmaxLoss",
+    "ReLU2", "StarReLU", "Squareplus", "SparsePlus", "SparseSigmoid", "HardMish", "QuickGELU", "GELU10",
+    "Laplace", "Exponential", "SqrtSoftplus", "GoLU", "Sine", "Snake", "SnakeBeta", "XIELU", "DyT",
+    "ClampedSwiGLU", "PolyReLU", "PolyNorm",
 ]
 
 
-class SparsegenLin(nn.Module):
-    """:func:`actlab.sparsegen_lin` along ``dim`` (``lam`` < 1)."""
-
-    def __init__(self, lam: float = 0.0, dim: int = -1) -> None:
-        super().__init__()
-        self.lam = check_number("SparsegenLin", "lam", lam)
-        if not self.lam < 1.0:
-            raise ValueError(f"SparsegenLin: lam must be < 1, got {lam!r}")
-        self.dim = check_dim("SparsegenLin", dim)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.sparsegen_lin(input, self.lam, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"lam={self.lam}, dim={self.dim}"
+def _number(owner: str, name: str, value: Any, positive: bool = False) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not ok or (positive and value <= 0):
+        raise ValueError(f"{owner}: {name} must be a {'positive ' if positive else ''}finite number, got {value!r}")
+    return float(value)
 
 
-class Sparsehourglass(nn.Module):
-    """:func:`actlab.sparsehourglass` along ``dim`` (``q`` > 0)."""
+def _count(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return value
 
-    def __init__(self, q: float = 1.0, dim: int = -1) -> None:
-        super().__init__()
-        self.q = check_number("Sparsehourglass", "q", q, low=0.0, low_open=True)
-        self.dim = check_dim("Sparsehourglass", dim)
+
+class _Fixed(nn.Module):
+    """A parameter-free activation: ``forward`` applies ``_fn`` with the
+    attributes named in ``_args``."""
+
+    _fn: Any = None
+    _args: tuple[str, ...] = ()
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.sparsehourglass(input, self.q, self.dim)
+        return type(self)._fn(input, *(getattr(self, a) for a in self._args))
 
     def extra_repr(self) -> str:
-        return f"q={self.q}, dim={self.dim}"
+        return ", ".join(f"{a}={getattr(self, a)!r}" for a in self._args)
 
 
-class AlphaReLU(nn.Module):
-    """:func:`actlab.alpha_relu` (``alpha`` > 1, fixed threshold ``tau``)."""
+class ReLU2(_Fixed):
+    """Squared ReLU (Primer; transformers' ``relu2``), :func:`actlab.relu2`."""
 
-    def __init__(self, alpha: float = 1.5, tau: float = 0.0) -> None:
+    _fn = E.relu2
+
+
+class SparsePlus(_Fixed):
+    """The 2-D sparsemax's softplus, :func:`actlab.sparse_plus`."""
+
+    _fn = E.sparse_plus
+
+
+class SparseSigmoid(_Fixed):
+    """The 2-D sparsemax's sigmoid, :func:`actlab.sparse_sigmoid`."""
+
+    _fn = E.sparse_sigmoid
+
+
+class HardMish(_Fixed):
+    """timm's hard mish, :func:`actlab.hard_mish`."""
+
+    _fn = E.hard_mish
+
+
+class QuickGELU(_Fixed):
+    """x sigmoid(1.702 x) with an accurate sigmoid (CLIP), :func:`actlab.quick_gelu`."""
+
+    _fn = E.quick_gelu
+
+
+class GELU10(_Fixed):
+    """GELU clipped at 10 (transformers' ``gelu_10``), :func:`actlab.gelu_10`."""
+
+    _fn = E.gelu_10
+
+
+class Exponential(_Fixed):
+    """e^x (Keras' ``exponential``), :func:`actlab.exponential`."""
+
+    _fn = E.exponential
+
+
+class SqrtSoftplus(_Fixed):
+    """sqrt(softplus(x)) (transformers' ``sqrtsoftplus``), :func:`actlab.sqrt_softplus`."""
+
+    _fn = E.sqrt_softplus
+
+
+class GoLU(_Fixed):
+    """The Gompertz linear unit x exp(-exp(-x)), :func:`actlab.golu`."""
+
+    _fn = E.golu
+
+
+class Squareplus(_Fixed):
+    """(x + sqrt(x^2 + b))/2, :func:`actlab.squareplus`."""
+
+    _fn = E.squareplus
+    _args = ("b",)
+
+    def __init__(self, b: float = 4.0) -> None:
         super().__init__()
-        self.alpha = check_number("AlphaReLU", "alpha", alpha, low=1.0, low_open=True)
-        self.tau = check_number("AlphaReLU", "tau", tau)
+        self.b = _number("Squareplus", "b", b, positive=True)
+
+
+class Laplace(_Fixed):
+    """MEGA's Laplace function Phi((x - mu)/sigma), :func:`actlab.laplace`."""
+
+    _fn = E.laplace
+    _args = ("mu", "sigma")
+
+    def __init__(self, mu: float = 0.707107, sigma: float = 0.282095) -> None:
+        super().__init__()
+        self.mu = _number("Laplace", "mu", mu)
+        self.sigma = _number("Laplace", "sigma", sigma, positive=True)
+
+
+class Sine(_Fixed):
+    """SIREN's sin(w0 x) (w0 = 30 in SIREN's first layer), :func:`actlab.sine`."""
+
+    _fn = E.sine
+    _args = ("w0",)
+
+    def __init__(self, w0: float = 1.0) -> None:
+        super().__init__()
+        self.w0 = _number("Sine", "w0", w0)
+
+
+class StarReLU(nn.Module):
+    """StarReLU s relu(x)^2 + b with a learned scalar scale and bias
+    (MetaFormer's module), :func:`actlab.star_relu`.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> [p.shape for p in at.StarReLU().parameters()]
+        [torch.Size([1]), torch.Size([1])]
+    """
+
+    def __init__(self, scale_value: float = 0.8944271909999159, bias_value: float = -0.4472135954999579,
+                 scale_learnable: bool = True, bias_learnable: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        kw = {"device": device, "dtype": dtype}
+        self.scale = nn.Parameter(torch.full((1,), _number("StarReLU", "scale_value", scale_value), **kw),
+                                  requires_grad=bool(scale_learnable))
+        self.bias = nn.Parameter(torch.full((1,), _number("StarReLU", "bias_value", bias_value), **kw),
+                                 requires_grad=bool(bias_learnable))
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.alpha_relu(input, self.alpha, self.tau)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, tau={self.tau}"
+        return E.star_relu(input, self.scale, self.bias)
 
 
-class Softpick(nn.Module):
-    """:func:`actlab.softpick` along ``dim`` (``eps`` > 0)."""
+def _per_channel(p: Tensor, x: Tensor) -> Tensor:
+    """A (C,) parameter shaped to broadcast over dim 1 of x."""
+    if x.dim() < 2:
+        return p
+    return p.reshape(1, -1, *([1] * (x.dim() - 2)))
 
-    def __init__(self, dim: int = -1, eps: float = 1e-6) -> None:
+
+class Snake(nn.Module):
+    """Snake x + sin^2(alpha x)/alpha with one learned alpha per channel
+    (dim 1, as BigVGAN's ``Snake``), :func:`actlab.snake`.
+
+    Args:
+        in_features: number of channels C.
+        alpha: initial alpha (> 0).
+        alpha_trainable: learn alpha.
+    """
+
+    def __init__(self, in_features: int, alpha: float = 1.0, alpha_trainable: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.dim = check_dim("Softpick", dim)
-        self.eps = check_number("Softpick", "eps", eps, low=0.0, low_open=True)
+        self.in_features = _count("Snake", "in_features", in_features)
+        a = _number("Snake", "alpha", alpha, positive=True)
+        self.alpha = nn.Parameter(torch.full((in_features,), a, device=device, dtype=dtype),
+                                  requires_grad=bool(alpha_trainable))
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.softpick(input, self.dim, self.eps)
+        return E.snake(input, _per_channel(self.alpha, input))
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, eps={self.eps}"
+        return f"in_features={self.in_features}"
 
 
-class Normmax(nn.Module):
-    """:func:`actlab.normmax` along ``dim`` (``alpha`` > 1), as the ``entmax``
-    package's ``NormmaxBisect``."""
+class SnakeBeta(Snake):
+    """Snake-beta x + sin^2(alpha x)/beta, alpha and beta learned per channel
+    (BigVGAN's ``SnakeBeta``), :func:`actlab.snake_beta`."""
 
-    def __init__(self, alpha: float = 2.0, dim: int = -1, n_iter: int = 50) -> None:
-        super().__init__()
-        self.alpha = check_number("Normmax", "alpha", alpha, low=1.0, low_open=True)
-        self.dim = check_dim("Normmax", dim)
-        self.n_iter = check_count("Normmax", "n_iter", n_iter)
+    def __init__(self, in_features: int, alpha: float = 1.0, beta: float = 1.0, alpha_trainable: bool = True,
+                 device: Any = None, dtype: Any = None) -> None:
+        super().__init__(in_features, alpha, alpha_trainable, device, dtype)
+        b = _number("SnakeBeta", "beta", beta, positive=True)
+        self.beta = nn.Parameter(torch.full((in_features,), b, device=device, dtype=dtype),
+                                 requires_grad=bool(alpha_trainable))
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.normmax(input, self.alpha, self.dim, self.n_iter)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, dim={self.dim}"
+        return E.snake_beta(input, _per_channel(self.alpha, input), _per_channel(self.beta, input))
 
 
-class BudgetSparsemax(nn.Module):
-    """:func:`actlab.budget_sparsemax` along ``dim``, as the ``entmax``
-    package's ``BudgetBisect``."""
+class XIELU(nn.Module):
+    """xIELU with learned alpha_p = softplus(a_p) and alpha_n = beta +
+    softplus(a_n), initialised so that they start at ``alpha_p_init`` and
+    ``alpha_n_init`` (transformers' ``XIELUActivation``; Huang & Schlag
+    2024), :func:`actlab.xielu`. beta and eps are fixed."""
 
-    def __init__(self, budget: float = 2.0, dim: int = -1, n_iter: int = 50) -> None:
+    def __init__(self, alpha_p_init: float = 0.8, alpha_n_init: float = 0.8, beta: float = 0.5,
+                 eps: float = -1e-6, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        self.budget = check_number("BudgetSparsemax", "budget", budget, low=0.0, low_open=True)
-        self.dim = check_dim("BudgetSparsemax", dim)
-        self.n_iter = check_count("BudgetSparsemax", "n_iter", n_iter)
+        self.alpha_p_init = _number("XIELU", "alpha_p_init", alpha_p_init, positive=True)
+        self.alpha_n_init = _number("XIELU", "alpha_n_init", alpha_n_init)
+        self.beta = _number("XIELU", "beta", beta)
+        self.eps = _number("XIELU", "eps", eps)
+        if self.eps > 0:
+            raise ValueError(f"XIELU: eps must be <= 0, got {eps!r}")
+        if self.alpha_n_init <= self.beta:
+            raise ValueError(f"XIELU: alpha_n_init must exceed beta = {beta!r}, got {alpha_n_init!r}")
+        kw = {"device": device, "dtype": dtype}
+
+        def inverse_softplus(v: float) -> float:
+            return v + math.log(-math.expm1(-v))  # log(expm1(v)), without overflow
+
+        self.alpha_p = nn.Parameter(torch.full((1,), inverse_softplus(self.alpha_p_init), **kw))
+        self.alpha_n = nn.Parameter(torch.full((1,), inverse_softplus(self.alpha_n_init - self.beta), **kw))
 
     def forward(self, input: Tensor) -> Tensor:
-        return AF.budget_sparsemax(input, self.budget, self.dim, self.n_iter)
+        ap = nn.functional.softplus(self.alpha_p)
+        an = self.beta + nn.functional.softplus(self.alpha_n)
+        return E.xielu(input, ap, an, self.beta, self.eps)
 
     def extra_repr(self) -> str:
-        return f"budget={self.budget}, dim={self.dim}"
+        return f"alpha_p_init={self.alpha_p_init}, alpha_n_init={self.alpha_n_init}, beta={self.beta}, eps={self.eps}"
 
 
-class KLDivLoss(nn.Module):
-    """:func:`actlab.torch.functional.kl_div` as a module, as ``torch.nn.KLDivLoss``."""
+class DyT(nn.Module):
+    """Dynamic Tanh w tanh(alpha x) + b (Zhu et al. 2025): a learned scalar
+    alpha and a per-channel weight and bias on the last dim,
+    :func:`actlab.dyt`."""
 
-    def __init__(self, size_average: bool | None = None, reduce: bool | None = None, reduction: str = "mean",
-                 log_target: bool = False) -> None:
+    def __init__(self, num_features: int, alpha_init_value: float = 0.5, device: Any = None,
+                 dtype: Any = None) -> None:
         super().__init__()
-        if reduction != "batchmean":
-            reduction = legacy_reduction(size_average, reduce, reduction)
-        self.reduction = check_choice("KLDivLoss", "reduction", reduction, ("mean", "batchmean", "sum", "none"))
-        if not isinstance(log_target, bool):
-            raise TypeError(f"KLDivLoss: log_target must be a bool, got {log_target!r}")
-        self.log_target = log_target
+        self.num_features = _count("DyT", "num_features", num_features)
+        kw = {"device": device, "dtype": dtype}
+        self.alpha = nn.Parameter(torch.full((1,), _number("DyT", "alpha_init_value", alpha_init_value), **kw))
+        self.weight = nn.Parameter(torch.ones(num_features, **kw))
+        self.bias = nn.Parameter(torch.zeros(num_features, **kw))
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return AF.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+    def forward(self, input: Tensor) -> Tensor:
+        return E.dyt(input, self.alpha, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"num_features={self.num_features}"
 
 
-class MultiLabelSoftMarginLoss(nn.Module):
-    """:func:`actlab.torch.functional.multilabel_soft_margin_loss` as a module,
-    as ``torch.nn.MultiLabelSoftMarginLoss`` (``weight`` is a buffer)."""
+class ClampedSwiGLU(nn.Module):
+    """gpt-oss's clamped SwiGLU, :func:`actlab.clamped_swiglu`: halves
+    (linear, gate) of ``dim`` (or gpt-oss's even/odd layout with
+    ``interleaved=True``); autograd runs through the swish gate's registered
+    derivative and the clamps."""
 
-    weight: Tensor | None
-
-    def __init__(self, weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
-                 reduction: str = "mean") -> None:
+    def __init__(self, dim: int = -1, alpha: float = 1.702, limit: float = 7.0, interleaved: bool = False) -> None:
         super().__init__()
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        self.reduction = check_choice("MultiLabelSoftMarginLoss", "reduction", reduction, ("mean", "sum", "none"))
-        self.register_buffer("weight", weight)
+        self.dim = dim
+        self.alpha = _number("ClampedSwiGLU", "alpha", alpha, positive=True)
+        self.limit = _number("ClampedSwiGLU", "limit", limit, positive=True)
+        if not isinstance(interleaved, bool):
+            raise TypeError(f"ClampedSwiGLU: interleaved must be a bool, got {interleaved!r}")
+        self.interleaved = interleaved
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return AF.multilabel_soft_margin_loss(input, target, weight=self.weight, reduction=self.reduction)
+    def forward(self, input: Tensor) -> Tensor:
+        return E.clamped_swiglu(input, self.dim, self.alpha, self.limit, self.interleaved)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, alpha={self.alpha}, limit={self.limit}, interleaved={self.interleaved}"
 
 
-class NormmaxLoss(nn.Module):
-    """:func:`actlab.normmax_loss` as a module (``weight``, ``ignore_index``,
-    ``reduction``), as the ``entmax`` package's ``NormmaxBisectLoss``."""
+class PolyReLU(nn.Module):
+    """PolyReLU of order 3 (Zhuo et al. 2024, PolyCom): ``weight[0] r^3 +
+    weight[1] r^2 + weight[2] r + bias``, r = relu(x), the coefficients
+    learned (initialised to 1/3, the bias to 0), in PolyCom's order;
+    :func:`actlab.poly_relu` with a1 = weight[2], a2 = weight[1], a3 = weight[0]."""
 
-    weight: Tensor | None
-
-    def __init__(self, alpha: float = 2.0, weight: Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean", n_iter: int = 50) -> None:
+    def __init__(self, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (alpha > 1 and math.isfinite(alpha)):
-            raise ValueError(f"NormmaxLoss: alpha must be a finite number > 1, got {alpha!r}")
-        self.alpha = float(alpha)
-        self.register_buffer("weight", weight)
-        self.ignore_index = check_count("NormmaxLoss", "ignore_index", ignore_index, minimum=-(2 ** 63))
-        self.reduction = check_choice("NormmaxLoss", "reduction", reduction, ("mean", "sum", "none"))
-        self.n_iter = check_count("NormmaxLoss", "n_iter", n_iter)
+        self.weight = nn.Parameter(torch.full((3,), 1.0 / 3.0, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(1, device=device, dtype=dtype))
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return AF.normmax_loss(input, target, self.alpha, self.weight, self.ignore_index, self.reduction,
-                               n_iter=self.n_iter)
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight
+        return E.poly_relu(input, w[2:3], w[1:2], w[0:1], self.bias)
+
+
+class PolyNorm(nn.Module):
+    """PolyNorm of order 3 (Zhuo et al. 2024, PolyCom): ``weight[0] N(x^3) +
+    weight[1] N(x^2) + weight[2] N(x) + bias`` with N(v) = v / sqrt(mean(v^2)
+    + eps) over the last dim. A layer, not an element-wise function (N
+    normalises over the hidden dimension); computed with torch operations and
+    torch's autograd.
+
+    Example:
+        >>> import torch, actlab.torch as at
+        >>> at.PolyNorm()(torch.ones(2, 4)).tolist()[0]
+        [0.9999995827674866, 0.9999995827674866, 0.9999995827674866, 0.9999995827674866]
+    """
+
+    def __init__(self, eps: float = 1e-6, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.eps = _number("PolyNorm", "eps", eps, positive=True)
+        self.weight = nn.Parameter(torch.full((3,), 1.0 / 3.0, device=device, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(1, device=device, dtype=dtype))
+
+    def _norm(self, v: Tensor) -> Tensor:
+        return v * torch.rsqrt(v.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    def forward(self, input: Tensor) -> Tensor:
+        w = self.weight
+        return w[0] * self._norm(input**3) + w[1] * self._norm(input**2) + w[2] * self._norm(input) + self.bias
+
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}"
