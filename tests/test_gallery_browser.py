@@ -60,7 +60,9 @@ def site():
     from actlab.plot.gallery import render_gallery
 
     out = Path(tempfile.mkdtemp(prefix="actlab-gallery-"))
-    result = render_gallery(out, progress=False)
+    # one process: this test process has run torch.compile, jax and numba
+    # before, whose threads a forked worker would inherit half-initialised
+    result = render_gallery(out, progress=False, processes=1)
     assert not result.errors, result.errors
     log: list[tuple[str, int]] = []
     handler = type("Handler", (_Handler,), {"log": log})

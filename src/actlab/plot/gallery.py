@@ -169,6 +169,20 @@ def _default_processes(n_jobs: int) -> int:
     return max(1, min(cpus, 4, n_jobs // 8))
 
 
+FIGURE_TIMEOUT = 600.0
+"""Seconds the gallery waits for the next figure from its workers before it
+gives up with an error (the slowest figure takes a few seconds)."""
+
+
+def _one_thread() -> None:
+    """A forked worker computes on one thread: the OpenMP pool of the parent
+    (torch's intra-op threads) does not survive ``fork``, and a parallel region
+    entered in the child would wait for it forever."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
 def render_gallery(
     out: str | os.PathLike[str] = "gallery",
     formats: Iterable[str] = (),
@@ -222,9 +236,14 @@ def render_gallery(
         else:
             ctx = multiprocessing.get_context("fork")
             order = sorted(jobs, key=lambda j: j.what[0] not in ("comparison", "plane", "sweep", "reproduction"))  # big ones first
-            with ctx.Pool(n) as pool:
-                for r in pool.imap_unordered(_run_star, [(j, out) for j in order], chunksize=2):
-                    results.append(r)
+            with ctx.Pool(n, initializer=_one_thread) as pool:
+                pending = pool.imap_unordered(_run_star, [(j, out) for j in order])
+                for _ in range(len(order)):
+                    try:
+                        results.append(pending.next(timeout=FIGURE_TIMEOUT))
+                    except multiprocessing.TimeoutError:
+                        raise RuntimeError(f"actlab gallery: no figure finished in {FIGURE_TIMEOUT:.0f} s; "
+                                           "a worker process is stuck (run with processes=1 to see where)") from None
                     bar.update()
     finally:
         bar.close()
