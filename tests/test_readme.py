@@ -65,3 +65,18 @@ def test_relative_links_resolve(path):
     local = [h.split("#")[0] for h in links if not h.startswith(("http:", "https:", "mailto:", "#"))]
     missing = [h for h in local if h and not (path.parent / h).exists()]
     assert not missing, f"{path.name} links to missing files: {missing}"
+
+
+def test_readme_function_counts_are_the_registry_s():
+    import collections
+
+    import actlab
+
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    m = re.search(r"The registry holds (\d+) functions \(`actlab.registry\(\)`\): (\d+) element-wise .*?"
+                  r"(\d+) gated and grouped units .*?(\d+) maps and reductions and (\d+) losses", text)
+    assert m, "the README's sentence on the registry's counts is gone"
+    kinds = collections.Counter(e.kind for e in actlab.registry())
+    counts = (sum(kinds.values()), kinds["elementwise"], kinds["gated"] + kinds["grouped"],
+              kinds["simplex"] + kinds["reduction"] + kinds["stochastic"], kinds["loss"])
+    assert tuple(int(g) for g in m.groups()) == counts
