@@ -244,7 +244,11 @@ def test_torch_modules_and_compat_names():
 @pytest.mark.slow
 def test_jax_through_the_backend_layer():
     jax = pytest.importorskip("jax")
-    jax.config.update("jax_enable_x64", True)
+    with jax.enable_x64(True):
+        _jax_cases(jax)
+
+
+def _jax_cases(jax):
     import jax.numpy as jnp
 
     x = RNG.normal(size=(2, 5))

@@ -36,7 +36,7 @@ def test_each_function_compiles_on_its_own(entry, args):
     if entry.name == "sum_normalize":
         x = x.abs() + 0.1
     compiled = torch.compile(entry.function, fullgraph=True, backend="eager")
-    torch.testing.assert_close(compiled(x, *args), entry.function(x, *args))
+    torch.testing.assert_close(compiled(x, *args), entry.function(x, *args), equal_nan=True)  # NaN off a domain
 
 
 @pytest.mark.parametrize(("name", "values"), [

@@ -100,16 +100,17 @@ def test_weighted_mpmath():
 jax = pytest.importorskip("jax")
 
 
-def _jnp():
-    jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
+@pytest.fixture
+def jnp():
+    """jax.numpy with 64-bit mode on for the test only (the flag is global)."""
+    with jax.enable_x64(True):
+        import jax.numpy as jnp
 
-    return jnp
+        yield jnp
 
 
 @pytest.mark.slow
-def test_where_against_jax():
-    jnp = _jnp()
+def test_where_against_jax(jnp):
     x = RNG.normal(size=(4, 6)) * 5
     m = RNG.uniform(size=(4, 6)) < 0.6
     m[0] = False  # a fully masked row
@@ -129,8 +130,7 @@ def test_where_against_jax():
 
 
 @pytest.mark.slow
-def test_where_on_jax_arrays_and_grad():
-    jnp = _jnp()
+def test_where_on_jax_arrays_and_grad(jnp):
     x = jnp.asarray(RNG.normal(size=(3, 5)))
     m = np.array([[True, False, True, True, False], [False] * 5, [True] * 5])
     ours = jax.grad(lambda v: jnp.sum(actlab.softmax(v, where=m)[:, 0] + actlab.logsumexp(v, where=m)))(x)

@@ -55,6 +55,9 @@ class _Fixed(nn.Module):
     _fn: Any = None
     _args: tuple[str, ...] = ()
 
+    def __init__(self) -> None:
+        super().__init__()
+
     def forward(self, input: Tensor) -> Tensor:
         return type(self)._fn(input, *(getattr(self, a) for a in self._args))
 
