@@ -43,7 +43,7 @@ per-row factors and the one-hot and smoothing terms folded into ``c x d``
 products. With ``reduction="none"``, or when backward runs a second time
 (``retain_graph=True``), the backward recomputes the logits chunk by chunk.
 float16/bfloat16 inputs are computed and accumulated in float32 (a bfloat16
-weight-gradient accumulator diverges: Liger-Kernel issue 512) and the results
+weight-gradient accumulator diverges, as Liger-Kernel users reported, GitHub #512) and the results
 rounded once.
 
 Eagerly, ignored rows are left out before the chunks are formed (a
