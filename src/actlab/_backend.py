@@ -152,6 +152,12 @@ class Backend:
         """True when an autograd tape records operations on ``arrays``."""
         return False
 
+    def native_low_precision(self, name: str, x: Array) -> bool:
+        """True when the map ``name`` runs on half-precision ``x`` as it is:
+        the backend's own kernels compute it (and its VJP) in float32 inside
+        and round once. Otherwise half precision is computed in float32."""
+        return False
+
     def rounded(self, x: Array) -> Array:
         """``x`` as rounded to its dtype and stored: a product that later
         steps take as rounded (Dekker's split and two-product) is kept from

@@ -212,7 +212,10 @@ class MapSpec:
         precision, divided by the temperature, with ``axis`` last."""
         xp, x = _xp.as_float_array(x)
         x, axis = move_axis_last(x, axis, xp, self.name, scalar=True)
-        xw, out_dtype = _xp.to_working(xp, x)
+        if xp.native_low_precision(self.name, x):
+            xw, out_dtype = x, x.dtype
+        else:
+            xw, out_dtype = _xp.to_working(xp, x)
         if self.temperature:
             t = check_temperature(temperature, self.name)
             if t != 1.0 and not self.exact_temperature:

@@ -11,12 +11,11 @@ log-softmax ``(x - t) - log1p(s)`` and logsumexp ``t + log1p(s)``. For
 float32 input the float64 difference ``x - t`` is exact, so no double-double
 shift is needed.
 
-The exponential is a vectorisable float64 ``exp`` for arguments ``d <= 0``:
-Cody & Waite's reduction ``d = k ln 2 + r``, ``|r| <= ln 2 / 2``, and the
-degree-11 Taylor polynomial of ``e^r`` (relative error below 1e-14, far
-below a float32 ULP), scaled by ``2^k`` built from its bits. Arguments below
--708 are clamped there (their exponential, ~1e-308, rounds to 0 in float32
-and cannot move a sum that contains 1). NaN passes through.
+The exponential is :func:`~actlab.backends.numba_vecmath.vexp32`, a
+vectorisable float64 ``exp`` for arguments ``d <= 0`` (relative error below
+1e-11, 1/6000 of a float32 ULP). Arguments below -708 are clamped there
+(their exponential, ~1e-308, rounds to 0 in float32 and cannot move a sum
+that contains 1). NaN passes through.
 
 The sum is accumulated over the whole row (the top term is exactly 1) and
 ``s = sum - 1``; where ``s < 2^-20`` its absolute rounding error would be a
@@ -36,33 +35,16 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
 
 from .numba_sparse import run_rows
+from .numba_vecmath import vexp32 as _exp
 
 __all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "ce_forward_rows", "ce_grad_rows"]
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 0.6931471803691238
-_LN2_LO = 1.9082149292705877e-10
-_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11 = (1.0 / math.factorial(i) for i in range(2, 12))
-_ONE_BITS = 4607182418800017408  # the bits of 1.0 (1023 << 52)
 _SMALL = 2.0**-20
 _FAST = {"contract", "reassoc"}  # FMA contraction and a reassociated (vectorised) sum; no finite-math flags
-
-
-@nb.njit(inline="always", fastmath={"contract"})
-def _exp(d):
-    """``exp(d)`` for float64 ``d <= 0`` (NaN passes through)."""
-    d = d if not (d < -708.0) else -708.0
-    k = np.floor(d * _LOG2E + 0.5)
-    r = (d - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 + r * (1.0 + r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * (
-        _C6 + r * (_C7 + r * (_C8 + r * (_C9 + r * (_C10 + r * _C11))))))))))
-    return p * np.int64((np.int64(k) << 52) + _ONE_BITS).view(np.float64)
 
 
 @nb.njit(inline="always")
@@ -78,16 +60,26 @@ def _row_max(bits):
     return np.float64(np.int32(m ^ ((m >> 31) & 0x7FFFFFFF)).view(np.float32))
 
 
+@nb.njit(inline="always")
+def _maxima(bits):
+    """The row maxima (float64) of a float32 (N, K) array given as its bits,
+    in a loop of their own (it vectorises apart from the exponentials)."""
+    m = np.empty(bits.shape[0])
+    for i in range(bits.shape[0]):
+        m[i] = _row_max(bits[i])
+    return m
+
+
 @nb.njit(inline="always", fastmath=_FAST)
-def _row_sum(xi, m, buf, store):
+def _row_sum(xi, m, out, store):
     """``(s, ok)``: the sum of ``exp(x_j - m)`` without the top term, with the
-    exponentials kept in ``buf`` when ``store``."""
+    exponentials written to ``out`` when ``store``."""
     k = xi.shape[0]
     total = 0.0
     if store:
         for j in range(k):
             e = _exp(np.float64(xi[j]) - m)
-            buf[j] = e
+            out[j] = e
             total += e
     else:
         for j in range(k):
@@ -108,40 +100,37 @@ def _row_sum(xi, m, buf, store):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _lse(x, bits, m, out, ok):
-    buf = np.empty(0)
+    m[:] = _maxima(bits)
     for i in range(x.shape[0]):
-        mi = _row_max(bits[i])
-        m[i] = mi
-        s, good = _row_sum(x[i], mi, buf, False)
+        s, good = _row_sum(x[i], m[i], x[i], False)
         out[i] = np.log1p(s) if good else 0.0
         ok[i] = good
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _softmax(x, bits, y, ok):
-    n, k = x.shape
-    buf = np.empty(k)
-    for i in range(n):
-        s, good = _row_sum(x[i], _row_max(bits[i]), buf, True)
+    m = _maxima(bits)
+    buf = np.empty(x.shape[1])
+    for i in range(x.shape[0]):
+        s, good = _row_sum(x[i], m[i], buf, True)
         ok[i] = good
         inv = 1.0 / (1.0 + s)
         yi = y[i]
-        for j in range(k):
+        for j in range(yi.shape[0]):
             yi[j] = buf[j] * inv
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _log_softmax(x, bits, y, ok):
-    n, k = x.shape
-    buf = np.empty(0)
-    for i in range(n):
-        mi = _row_max(bits[i])
-        s, good = _row_sum(x[i], mi, buf, False)
+    m = _maxima(bits)
+    for i in range(x.shape[0]):
+        mi = m[i]
+        xi = x[i]
+        s, good = _row_sum(xi, mi, xi, False)
         ok[i] = good
         lse = np.log1p(s)
-        xi = x[i]
         yi = y[i]
-        for j in range(k):
+        for j in range(xi.shape[0]):
             yi[j] = (np.float64(xi[j]) - mi) - lse
 
 
@@ -149,14 +138,13 @@ def _log_softmax(x, bits, y, ok):
 def _ce_forward(x, bits, m, target, nll, smooth, inv, ok, w, want_smooth):
     """Per row: ``nll = (t - x_k) + log1p(s)``, ``smooth = sum_c w_c (t +
     log1p(s) - x_c)`` (w = 1 when ``w`` is empty) and ``1 / (1 + s)``."""
-    n, k = x.shape
-    buf = np.empty(0)
+    k = x.shape[1]
     weighted = w.shape[0] > 0
-    for i in range(n):
-        mi = _row_max(bits[i])
-        m[i] = mi
+    m[:] = _maxima(bits)
+    for i in range(x.shape[0]):
+        mi = m[i]
         xi = x[i]
-        s, good = _row_sum(xi, mi, buf, False)
+        s, good = _row_sum(xi, mi, xi, False)
         ok[i] = good
         lse = np.log1p(s)
         inv[i] = 1.0 / (1.0 + s)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from .._simplex import simplex_map
+from .._xp import to_working
 from ..registry import Properties
 from .shifted_exp import by_rows, fix_rows, put_last, quiet, shifted_exp, unshifted_ok, unshifted_sum
 
@@ -101,8 +102,16 @@ def _forward(rows, native_name, x, num, den, xp):
         y = xp.kernels.softmax_forward(native_name, x, num, den, xp)
         if y is not None:
             return y
+    xw, dtype = to_working(xp, x)  # (half precision the backend keeps, where its kernel declines)
     with quiet(xp):
-        return by_rows(lambda b: rows(b, num, den, xp), x, xp)
+        y = by_rows(lambda b: rows(b, num, den, xp), xw, xp)
+    return y if y.dtype == dtype else xp.astype(y, dtype)
+
+
+def _working(xp, *arrays):
+    """Half-precision arrays (which a backend may keep, see
+    ``Backend.native_low_precision``) in float32 for the general formulas."""
+    return tuple(to_working(xp, a)[0] for a in arrays)
 
 
 def _softmax_vjp(x, y, g, num, den, *, xp):
@@ -112,9 +121,12 @@ def _softmax_vjp(x, y, g, num, den, *, xp):
         out = xp.kernels.softmax_backward(y, g, xp)
         if out is not None:
             return out if f == 1.0 else out * f
+    dtype = y.dtype
+    y, g = _working(xp, y, g)
     gy = g * y
     out = gy - y * xp.sum(gy, axis=-1, keepdims=True)
-    return out if f == 1.0 else out * f
+    out = out if f == 1.0 else out * f
+    return out if out.dtype == dtype else xp.astype(out, dtype)
 
 
 def _masked(num):
@@ -131,17 +143,23 @@ def _log_softmax_vjp(x, y, g, num, den, *, xp):
         out = xp.kernels.log_softmax_backward(x, y, g, _masked(num), xp)
         if out is not None:
             return out if f == 1.0 else out * f
+    dtype = y.dtype
+    y, g = _working(xp, y, g)
     gm = xp.where(x == _masked(num), 0.0, g)
     out = gm - xp.exp(y) * xp.sum(gm, axis=-1, keepdims=True)
-    return out if f == 1.0 else out * f
+    out = out if f == 1.0 else out * f
+    return out if out.dtype == dtype else xp.astype(out, dtype)
 
 
 def _log_softmax_jvp(x, y, v, num, den, *, xp):
     """``f * (v - <p, v>)`` on entries not masked, 0 on masked ones."""
     f = num / den
+    dtype = y.dtype
+    y, v = _working(xp, y, v)
     p = xp.exp(y)
     out = xp.where(x == _masked(num), 0.0, v - xp.sum(p * v, axis=-1, keepdims=True))
-    return out if f == 1.0 else out * f
+    out = out if f == 1.0 else out * f
+    return out if out.dtype == dtype else xp.astype(out, dtype)
 
 
 def _softmin_vjp(x, y, g, num, den, *, xp):

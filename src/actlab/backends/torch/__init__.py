@@ -79,6 +79,9 @@ KERNELS = Kernels(
 )
 
 
+_BF16_MAPS = frozenset({"softmax", "log_softmax"})
+
+
 class TorchBackend(Backend):
     """Backend of ``torch.Tensor``."""
 
@@ -94,6 +97,11 @@ class TorchBackend(Backend):
         if torch.compiler.is_compiling():
             return False
         return not (x.is_meta or torch._C._functorch.is_functorch_wrapped_tensor(x))
+
+    def native_low_precision(self, name: str, x: Any) -> bool:
+        """softmax and log_softmax of bfloat16 CPU tensors in eager mode
+        (:mod:`.softmax_kernels`)."""
+        return name in _BF16_MAPS and x.dtype == torch.bfloat16 and x.device.type == "cpu" and self.may_branch(x)
 
     def records_grad(self, *arrays: Any) -> bool:
         """Grad mode is on and (with arrays given) one of them requires grad."""

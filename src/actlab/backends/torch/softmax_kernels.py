@@ -14,7 +14,14 @@ array-API math runs instead) and tested to agree with it.
   (rather than ``log1p(s)``) would lose relative accuracy.
 - float32 forward on CPU tensors with numba installed (the ``fast`` extra):
   the fused row kernels of :mod:`actlab.backends.numba_softmax` (the same
-  formulas in float64, one pass over each row in cache).
+  formulas in float64, each row in cache; within 1 ULP).
+- bfloat16 forward on CPU tensors: PyTorch's own kernel, which computes in
+  float32 and rounds once (softmax: within 0.5 ULP plus float32's error,
+  far below a bfloat16 ULP). Log-softmax runs it with a float32 result and
+  rounds that once; rows whose top entry is above -2**-15 (there float32's
+  ``log(1 + s)`` would carry a visible relative error of ``-log1p(s)``)
+  and rows that come out NaN (a +inf entry, all -inf, NaN) go to the
+  general path.
 - backward: PyTorch's fused softmax / log-softmax backward kernels compute
   exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
   latter only when no output is -inf, where our rule drops ``g``).
@@ -62,8 +69,22 @@ _BLOCK = 1 << 19
 """float64 elements per block on the CPU (4 MiB: few parallel regions, still cache-sized)."""
 
 
+_BF16_TOP = -(2.0**-15)
+
+
 def _eligible(x: torch.Tensor, xp: Any) -> bool:
-    return x.dtype == torch.float32 and x.ndim >= 1 and x.shape[-1] > 0 and xp.may_branch(x)
+    return (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and x.device.type == "cpu")) and (
+        x.ndim >= 1 and x.shape[-1] > 0 and xp.may_branch(x))
+
+
+def _bfloat16(name: str, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(y, bad)`` from PyTorch's own kernel (float32 inside) for bfloat16 rows."""
+    if name == "softmax":
+        y = torch.softmax(x2, -1)
+        return y, torch.isnan(y.sum(-1))
+    y32 = torch.log_softmax(x2, -1, dtype=torch.float32)
+    top = y32.amax(-1)
+    return y32.to(torch.bfloat16), torch.isnan(top) | (top > _BF16_TOP)
 
 
 def _blocks(name: str, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -92,11 +113,14 @@ def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> t
 
     k = x.shape[-1]
     x2 = x.reshape(-1, k)
-    fused = _numba_forward(name, x2)
-    y, bad = fused if fused is not None else _blocks(name, x2)
+    if x.dtype == torch.bfloat16:
+        y, bad = _bfloat16(name, x2)
+    else:
+        fused = _numba_forward(name, x2)
+        y, bad = fused if fused is not None else _blocks(name, x2)
     if bool(bad.any()):
         rows = softmax_rows if name == "softmax" else log_softmax_rows
-        y[bad] = rows(x2[bad], num, den, xp).to(y.dtype)
+        y[bad] = rows(x2[bad].float(), num, den, xp).to(y.dtype)  # (float32 input: exact in float64)
     return y.reshape(x.shape)
 
 
