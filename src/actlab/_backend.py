@@ -335,14 +335,24 @@ def backend_of(x: Any) -> Any:
 _PLAIN = (bool, int, float, complex, list, tuple, str, np.ndarray, np.generic, type(None))
 
 
+_SCOPELESS: set[type] = set()
+"""Array types whose backend never has a precision scope (one set lookup per call)."""
+
+
 def scope_of(x: Any) -> Any:
     """The precision scope of ``x``'s backend (see
     :meth:`Backend.precision_scope`), or None: the front door of every
     public function enters it around the whole call."""
-    if isinstance(x, _PLAIN):
+    t = type(x)
+    if t in _SCOPELESS or isinstance(x, _PLAIN):
         return None
     backend = backend_of(x)
-    return None if backend is None else backend.precision_scope()
+    if backend is None:
+        return None
+    if type(backend).precision_scope is Backend.precision_scope:
+        _SCOPELESS.add(t)
+        return None
+    return backend.precision_scope()
 
 
 def _host_array(x: Any, name: str) -> np.ndarray:

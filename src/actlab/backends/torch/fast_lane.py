@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from operator import is_
 from typing import Any
 
 import torch
@@ -119,11 +120,15 @@ def lane(spec: ElementwiseSpec) -> tuple[Callable[..., Any], Callable[..., Any]]
     if not any((spec.name, dt) in TABLE for dt in _DTYPES):
         return None
     function = _function(spec)
+    defaults = tuple(p.default for p in spec.params)
+    by_dtype = {dt: TABLE.get((spec.name, dt)) for dt in _DTYPES}
 
     def pick(x: Any, values: tuple[Any, ...]) -> tuple[Execution | None, tuple[Any, ...]]:
-        if type(x) is not torch.Tensor or x.device.type != "cpu" or (
+        if type(x) is not torch.Tensor or not x.is_cpu or (
                 not torch.compiler.is_compiling() and _wrapped(x)):
             return None, values  # (torch.func transforms: actlab's Function, whose jvp is actlab's)
+        if all(map(is_, values, defaults)):  # the defaults themselves (a call without parameters)
+            return by_dtype.get(x.dtype), values
         return select(spec, x.dtype, values, x)
 
     def value(x: Any, values: tuple[Any, ...]) -> Any:
