@@ -196,12 +196,13 @@ def d_hardswish(x: Tensor, g: Tensor | None) -> Tensor:
     """(2x + 3)/6 on (-3, 3], 0 below, 1 above, NaN at NaN (2x + 3 is exact,
     so the result is rounded once; torch's x/3 + 1/2 cancels near the root
     -3/2, and its interval is [-3, 3))."""
-    d = x.mul(2.0).add_(3.0).div_(6.0).masked_fill_(x <= -3.0, 0.0).masked_fill_(x > 3.0, 1.0)
+    d = x.mul(2.0).add_(3.0).div_(6.0)
+    d = torch.where(x > 3.0, 1.0, torch.where(x <= -3.0, 0.0, d))  # (where vectorises, masked_fill_ does not)
     return scaled(d, g)
 
 
 def d_hardsigmoid(x: Tensor, g: Tensor | None) -> Tensor:
     """[-3 < x < 3] / 6 with 1/6 rounded to x's dtype (torch's backward uses
     float32's 1/6 for every dtype); NaN at NaN."""
-    d = ((x > -3.0) & (x < 3.0)).to(x.dtype).mul_(1.0 / 6.0).masked_fill_(torch.isnan(x), float("nan"))
+    d = torch.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, torch.where(torch.isnan(x), x, 0.0)).to(x.dtype)
     return scaled(d, g)
