@@ -1,0 +1,154 @@
+r"""The forward of alpha-entmax for other alphas (not 1, 1.5 or 2) on short
+float32 rows (numba, the optional ``actlab[fast]`` extra): the bracketed
+Newton search of :func:`actlab.backends.numba_sparse_f32._general_sigma` on
+the row's *candidates* only, the entries within ``1/beta`` of the maximum
+(no other entry can be in the support: the largest output is at most 1).
+
+Whole-row passes cost one ``exp`` and one ``log`` per entry and step, most
+of them on entries far outside the support (an attention row of 128 standard
+normal scores has about 16 candidates and 5 support entries at alpha =
+1.75). Here, per row:
+
+1. the maximum and NaN test from the float32 bits
+   (:func:`~actlab.backends.numba_sparse_f32._max_nan`);
+2. one branch-free pass gathers the candidates ``d = x - m > -1/beta``
+   (float64, exact) and their columns;
+3. Newton on ``F^beta - 1`` from sigma = 0 over the candidates, each
+   step's densities vectorised (:mod:`actlab.backends.numba_vecmath`),
+   dropping the candidates at or below ``lo - 1/beta`` whenever the lower
+   bound ``lo`` rises (Newton from the left on the convex ``F`` only rises,
+   so they stay out);
+4. zeros, then the candidates' outputs scattered to their columns.
+
+Same iterates and stopping rule as the whole-row kernel (the terms it adds
+for entries outside the candidates are exact zeros), so the same values;
+``tests/test_sparse_f32_kernels.py`` checks it against the screening kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .numba_sparse import newton_step
+from .numba_sparse_f32 import _densities, _max_nan, _special_row, _sum2
+
+__all__ = ["forward_rows"]
+
+_LANES = 4
+"""Candidate lists are padded to a multiple of this (LLVM's vector loop
+body: 4 x 4 doubles)."""
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _gather(x, m, cut, buf, idx):
+    """The entries with ``x - m > cut`` (shifted) and their columns, into
+    ``buf`` and ``idx``; returns their count (branch-free stores)."""
+    n = 0
+    for j in range(x.shape[0]):
+        v = np.float64(x[j]) - m
+        buf[n] = v
+        idx[n] = j
+        n += v > cut
+    return n
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _drop_below(buf, idx, n, cut):
+    """Keep the first ``n`` candidates above ``cut`` (in order); returns their count."""
+    k = 0
+    for i in range(n):
+        v = buf[i]
+        buf[k] = v
+        idx[k] = idx[i]
+        k += v > cut
+    return k
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _pad(buf, n):
+    """``buf[n:]`` up to a multiple of :data:`_LANES` filled with -inf (no
+    density): the vectorised loops then never run a scalar remainder.
+    Returns the padded length."""
+    n_pad = (n + _LANES - 1) // _LANES * _LANES
+    for i in range(n, n_pad):
+        buf[i] = -np.inf
+    return n_pad
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
+    """Bracketed Newton over the candidates ``buf[:n]``: ``(sigma, sum of p, n)``
+    with ``n`` the candidates left (those above the last lower bound's cut)."""
+    binv = 1.0 / beta
+    lo = 0.0
+    hi = -math.expm1(-beta * math.log(max(K, 1))) / beta
+    s = lo
+    F = 1.0
+    done = False
+    for _ in range(max(n_iter, 1)):
+        n_pad = _pad(buf, n)
+        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        F, G = _sum2(pbuf[:n_pad], wbuf[:n_pad])
+        if F >= 1.0:
+            lo = s
+            n = _drop_below(buf, idx, n, lo - binv)
+        else:
+            hi = s
+        new = newton_step(F, G, s, lo, hi, beta)
+        done = abs(new - s) <= 4e-16 * (1.0 + abs(s))
+        F -= G * (new - s)
+        s = new
+        if done:
+            break
+    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
+        n_pad = _pad(buf, n)
+        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        F = _sum2(pbuf[:n_pad], wbuf[:n_pad])[0]
+    return s, F, n
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
+    N, K = x2.shape
+    size = K + _LANES
+    buf = np.empty(size, np.float64)
+    idx = np.empty(size, np.int64)
+    pbuf = np.empty(size, np.float64)
+    wbuf = np.empty(size, np.float64)
+    cut = -1.0 / beta
+    for r in range(N):
+        m, nan = _max_nan(bits2[r])
+        y = y2[r]
+        if nan or not (m - m == 0.0):
+            _special_row(x2[r], y, nan)
+            m_out[r] = np.nan if nan else m
+            s_out[r] = np.nan
+            continue
+        n = _gather(x2[r], m, cut, buf, idx)
+        s, z, n = _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf)
+        n_pad = _pad(buf, n)
+        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        inv = 1.0 / z
+        for j in range(K):
+            y[j] = 0.0
+        for i in range(n):
+            y[idx[i]] = pbuf[i] * inv
+        m_out[r] = m
+        s_out[r] = s
+
+
+def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, m, s)`` as :func:`actlab.backends.numba_sparse.forward_rows`,
+    for a float32 array and ``beta`` not 1 or 0.5."""
+    from .numba_sparse import rows, run_rows
+
+    x2 = rows(x)
+    y2 = np.empty_like(x2)
+    m = np.empty(x2.shape[0], np.float64)
+    s = np.empty(x2.shape[0], np.float64)
+    run_rows(_forward, (x2, x2.view(np.int32), y2, m, s), float(beta), int(n_iter))
+    lead = x.shape[:-1] + (1,)
+    return y2.reshape(x.shape), m.reshape(lead), s.reshape(lead)
