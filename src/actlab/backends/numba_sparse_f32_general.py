@@ -33,13 +33,14 @@ import numba as nb
 import numpy as np
 
 from .numba_sparse import newton_step
-from .numba_sparse_f32 import _densities, _max_nan, _special_row, _sum2
+from .numba_sparse_f32 import _max_nan, _special_row, _sum2
+from .numba_vecmath import integer_power, vexp_estrin, vlog_estrin
 
 __all__ = ["forward_rows"]
 
-_LANES = 4
-"""Candidate lists are padded to a multiple of this (LLVM's vector loop
-body: 4 x 4 doubles)."""
+_LANES = 8
+"""Candidate lists are padded to a multiple of this: two halves of whole
+4-double vectors (no scalar remainder loop)."""
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
@@ -67,6 +68,37 @@ def _drop_below(buf, idx, n, cut):
     return k
 
 
+@nb.njit(inline="always", error_model="numpy")
+def _density(v, s, beta, qi, e):
+    """``(p, w)``: ``p = [1 + beta (v - s)]_+^(1/beta)`` and ``w = p / (1 + beta
+    (v - s))``, by products when ``1/beta`` is the integer ``qi`` (2, 3, 4),
+    else as ``exp(e log a)``, ``e = 1/beta - 1``."""
+    a = 1.0 + beta * (v - s)
+    pos = a > 0.0
+    a = a if pos else 1.0
+    if qi == 4:
+        w = a * a * a
+    elif qi == 3:
+        w = a * a
+    elif qi == 2:
+        w = a
+    else:
+        w = vexp_estrin(vlog_estrin(a) * e)
+    return (w * a if pos else 0.0), (w if pos else 0.0)
+
+
+@nb.njit(nogil=True, cache=True, error_model="numpy")
+def _densities(buf, n_pad, s, beta, qi, pbuf, wbuf):
+    """p and w at sigma ``s`` of ``buf[:n_pad]`` into ``pbuf`` and ``wbuf``,
+    the two halves in one loop (two independent chains per step; compiled
+    without ``reassoc``, so exp's argument reduction stays as written)."""
+    e = 1.0 / beta - 1.0
+    h = n_pad // 2
+    for j in range(h):
+        pbuf[j], wbuf[j] = _density(buf[j], s, beta, qi, e)
+        pbuf[j + h], wbuf[j + h] = _density(buf[j + h], s, beta, qi, e)
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _pad(buf, n):
     """``buf[n:]`` up to a multiple of :data:`_LANES` filled with -inf (no
@@ -79,7 +111,7 @@ def _pad(buf, n):
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
-def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
+def _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf):
     """Bracketed Newton over the candidates ``buf[:n]``: ``(sigma, sum of p, n)``
     with ``n`` the candidates left (those above the last lower bound's cut)."""
     binv = 1.0 / beta
@@ -90,7 +122,7 @@ def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
     done = False
     for _ in range(max(n_iter, 1)):
         n_pad = _pad(buf, n)
-        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
         F, G = _sum2(pbuf[:n_pad], wbuf[:n_pad])
         if F >= 1.0:
             lo = s
@@ -105,7 +137,7 @@ def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
             break
     if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
         n_pad = _pad(buf, n)
-        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
         F = _sum2(pbuf[:n_pad], wbuf[:n_pad])[0]
     return s, F, n
 
@@ -119,6 +151,7 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
     pbuf = np.empty(size, np.float64)
     wbuf = np.empty(size, np.float64)
     cut = -1.0 / beta
+    qi = integer_power(beta)
     for r in range(N):
         m, nan = _max_nan(bits2[r])
         y = y2[r]
@@ -128,9 +161,9 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
             s_out[r] = np.nan
             continue
         n = _gather(x2[r], m, cut, buf, idx)
-        s, z, n = _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf)
+        s, z, n = _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf)
         n_pad = _pad(buf, n)
-        _densities(buf[:n_pad], s, beta, pbuf[:n_pad], wbuf[:n_pad])
+        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
         inv = 1.0 / z
         for j in range(K):
             y[j] = 0.0

@@ -10,7 +10,10 @@ rounded to float32, at about half the cost); ``vlog`` (``0 < v <= 1``, normal) s
 ``v = 2^k f``, ``f`` in ``[sqrt(1/2), sqrt(2))``, and sums ``2 atanh(s)``,
 ``s = (f - 1)/(f + 1)``, to ``s^19`` (truncation below 1e-17 relative). Both
 are within a few float64 ulps, far below what the float32 kernels that use
-them need (they round once to float32).
+them need (they round once to float32). ``vexp_estrin`` and ``vlog_estrin``
+are the same reductions and polynomials evaluated by Estrin's scheme
+(independent partial sums: a shorter dependency chain, for loops over a few
+entries whose latency, not throughput, sets the time).
 
 Example:
     >>> import math
@@ -26,7 +29,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["vexp", "vexp32", "vlog", "vpow", "integer_power"]
+__all__ = ["vexp", "vexp32", "vexp_estrin", "vlog", "vlog_estrin", "vpow", "integer_power"]
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
@@ -101,6 +104,38 @@ def vlog(v):
     q = _L[2] + z * q
     q = _L[1] + z * q
     q = _L[0] + z * q
+    return kf * _LN2_HI + (s * q + kf * _LN2_LO)
+
+
+@nb.njit(inline="always", error_model="numpy")
+def vexp_estrin(d):
+    """:func:`vexp` with its degree-13 polynomial by Estrin's scheme."""
+    d = d if not (d < -708.0) else -708.0
+    k = np.floor(d * _LOG2E + 0.5)
+    r = (d - k * _LN2_HI) - k * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    b0 = (1.0 + r) + r2 * (_E[2] + r * _E[3])
+    b1 = (_E[4] + r * _E[5]) + r2 * (_E[6] + r * _E[7])
+    b2 = (_E[8] + r * _E[9]) + r2 * (_E[10] + r * _E[11])
+    p = (b0 + r4 * b1) + (r4 * r4) * (b2 + r4 * (_E[12] + r * _E[13]))
+    n = np.float64(k + _MAGIC_BIAS).view(np.uint64) << _U52
+    return p * np.uint64(n).view(np.float64)
+
+
+@nb.njit(inline="always", error_model="numpy")
+def vlog_estrin(v):
+    """:func:`vlog` with its series in ``s^2`` by Estrin's scheme."""
+    b = np.float64(v).view(np.uint64)
+    kb = (b + _OFFSET) >> _U52
+    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
+    kf = np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS
+    s = (f - 1.0) / (f + 1.0)
+    z = s * s
+    z2 = z * z
+    z4 = z2 * z2
+    q = ((_L[0] + z * _L[1]) + z2 * (_L[2] + z * _L[3])) + z4 * (
+        (_L[4] + z * _L[5]) + z2 * (_L[6] + z * _L[7])) + (z4 * z4) * (_L[8] + z * _L[9])
     return kf * _LN2_HI + (s * q + kf * _LN2_LO)
 
 
