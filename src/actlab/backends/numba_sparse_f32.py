@@ -200,23 +200,38 @@ def _moments(buf, s, beta):
     return P0, P1, P2, P3, P4, np.uint64(low).view(np.float64)
 
 
+@nb.njit(inline="always", error_model="numpy")
+def _power_sum(qi, P0, P1, P2, P3, P4, t):
+    """``(f, d)``: ``f = sum (a_i - t)^qi`` and ``d = -df/dt`` from the power sums."""
+    if qi == 4:
+        f = P4 - t * (4.0 * P3 - t * (6.0 * P2 - t * (4.0 * P1 - t * P0)))
+        d = 4.0 * (P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0)))
+    else:
+        f = P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0))
+        d = 3.0 * (P2 - t * (2.0 * P1 - t * P0))
+    return f, d
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _polynomial_root(qi, P0, P1, P2, P3, P4, low):
     """The root ``t`` in ``[0, low]`` of ``sum (a_i - t)^qi = 1`` (qi = 3 or
-    4) from the power sums of the ``a_i``, by Newton from 0 (the sum is convex
-    and decreasing there); -1 if it lies beyond ``low``. Returns ``(t, sum at t)``."""
+    4) from the power sums of the ``a_i``; -1 if it lies beyond ``low`` (then
+    ``f(low) > 1``: one evaluation says so). Newton from 0 on ``f^(1/k) - 1``
+    (k = 4 for qi = 4, the 4-norm of ``a - t``; k = 2 for qi = 3): convex and
+    decreasing on ``[0, low]``, so the iterates rise to the root, and nearly
+    linear, so few steps (Newton on ``f - 1`` itself crawls from afar, by a
+    factor ``1 - 1/qi`` a step). Returns ``(t, sum at t)``."""
+    f, d = _power_sum(qi, P0, P1, P2, P3, P4, low)
+    if f > 1.0:
+        return -1.0, f
+    k = 4.0 if qi == 4 else 2.0
     t = 0.0
-    f = 0.0
     for _ in range(60):
-        if qi == 4:
-            f = P4 - t * (4.0 * P3 - t * (6.0 * P2 - t * (4.0 * P1 - t * P0)))
-            d = 4.0 * (P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0)))
-        else:
-            f = P3 - t * (3.0 * P2 - t * (3.0 * P1 - t * P0))
-            d = 3.0 * (P2 - t * (2.0 * P1 - t * P0))
+        f, d = _power_sum(qi, P0, P1, P2, P3, P4, t)
         if not d > 0.0:
             return -1.0, f
-        step = (f - 1.0) / d
+        r = math.sqrt(f)
+        step = k * (f - (r * math.sqrt(r) if qi == 4 else r)) / d  # k (f - f^(1 - 1/k)) / d
         t += step
         if t > low:
             return -1.0, f
@@ -251,14 +266,23 @@ def _general_sums(buf, s, beta, qi, pbuf, wbuf):
     return _sum2(pbuf, wbuf)
 
 
+@nb.njit(inline="always", error_model="numpy")
+def _step(F, G, s, lo, hi, beta, qi):
+    """:func:`actlab.backends.numba_sparse.newton_step`, with ``F^(1 - beta)``
+    by square roots (qi = 4) or a cube root (qi = 3) instead of a power."""
+    if G > 0.0 and (qi == 4 or qi == 3):
+        r = math.sqrt(F) if qi == 4 else np.cbrt(F)
+        new = s + (F - (r * math.sqrt(r) if qi == 4 else r * r)) / beta / G
+        return new if lo <= new <= hi else 0.5 * (lo + hi)
+    return newton_step(F, G, s, lo, hi, beta)
+
+
 @nb.njit(nogil=True, cache=True, error_model="numpy")
-def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf):
+def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf, hi):
     """Bracketed Newton on ``F^beta - 1`` (``F - 1`` for beta >= 1) from
-    sigma = 0, as :func:`actlab.backends.numba_sparse._newton_sigma`:
+    sigma = 0 up to ``hi``, as :func:`actlab.backends.numba_sparse._newton_sigma`:
     ``(sigma, sum of p at sigma)``."""
-    K = buf.shape[0]
     lo = 0.0
-    hi = -math.expm1(-beta * math.log(max(K, 1))) / beta
     s = lo
     F = 1.0
     for _ in range(max(n_iter, 1)):
@@ -277,7 +301,7 @@ def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf):
             lo = s
         else:
             hi = s
-        new = newton_step(F, G, s, lo, hi, beta)
+        new = _step(F, G, s, lo, hi, beta, qi)
         done = abs(new - s) <= 4e-16 * (1.0 + abs(s))
         F -= G * (new - s)
         s = new
@@ -328,6 +352,7 @@ def _forward(x2, bits2, y2, m_out, s_out, kind, beta, n_iter):
     pbuf = np.empty(K, np.float64)
     wbuf = np.empty(K, np.float64)
     qi = integer_power(beta)
+    hi = -math.expm1(-beta * math.log(max(K, 1))) / beta  # sigma of K equal entries
     for r in range(N):
         m, nan = _max_nan(bits2[r])
         if nan or not (m - m == 0.0):
@@ -342,7 +367,7 @@ def _forward(x2, bits2, y2, m_out, s_out, kind, beta, n_iter):
         elif kind == ENTMAX15:
             s = _entmax15_cut(buf)
         else:
-            s, z = _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf)
+            s, z = _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf, hi)
         _write(buf, y2[r], kind, s, beta, qi, z)
         m_out[r] = m
         s_out[r] = s

@@ -34,7 +34,7 @@ import numpy as np
 
 from .numba_sparse import newton_step
 from .numba_sparse_f32 import _max_nan, _special_row, _sum2
-from .numba_vecmath import integer_power, vexp_estrin, vlog_estrin
+from .numba_vecmath import vexp_estrin, vlog_estrin
 
 __all__ = ["forward_rows"]
 
@@ -69,34 +69,26 @@ def _drop_below(buf, idx, n, cut):
 
 
 @nb.njit(inline="always", error_model="numpy")
-def _density(v, s, beta, qi, e):
+def _density(v, s, beta, e):
     """``(p, w)``: ``p = [1 + beta (v - s)]_+^(1/beta)`` and ``w = p / (1 + beta
-    (v - s))``, by products when ``1/beta`` is the integer ``qi`` (2, 3, 4),
-    else as ``exp(e log a)``, ``e = 1/beta - 1``."""
+    (v - s))``, as ``exp(e log a)``, ``e = 1/beta - 1``."""
     a = 1.0 + beta * (v - s)
     pos = a > 0.0
     a = a if pos else 1.0
-    if qi == 4:
-        w = a * a * a
-    elif qi == 3:
-        w = a * a
-    elif qi == 2:
-        w = a
-    else:
-        w = vexp_estrin(vlog_estrin(a) * e)
+    w = vexp_estrin(vlog_estrin(a) * e)
     return (w * a if pos else 0.0), (w if pos else 0.0)
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
-def _densities(buf, n_pad, s, beta, qi, pbuf, wbuf):
+def _densities(buf, n_pad, s, beta, pbuf, wbuf):
     """p and w at sigma ``s`` of ``buf[:n_pad]`` into ``pbuf`` and ``wbuf``,
     the two halves in one loop (two independent chains per step; compiled
     without ``reassoc``, so exp's argument reduction stays as written)."""
     e = 1.0 / beta - 1.0
     h = n_pad // 2
     for j in range(h):
-        pbuf[j], wbuf[j] = _density(buf[j], s, beta, qi, e)
-        pbuf[j + h], wbuf[j + h] = _density(buf[j + h], s, beta, qi, e)
+        pbuf[j], wbuf[j] = _density(buf[j], s, beta, e)
+        pbuf[j + h], wbuf[j + h] = _density(buf[j + h], s, beta, e)
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
@@ -111,7 +103,7 @@ def _pad(buf, n):
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
-def _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf):
+def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
     """Bracketed Newton over the candidates ``buf[:n]``: ``(sigma, sum of p, n)``
     with ``n`` the candidates left (those above the last lower bound's cut)."""
     binv = 1.0 / beta
@@ -122,7 +114,7 @@ def _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf):
     done = False
     for _ in range(max(n_iter, 1)):
         n_pad = _pad(buf, n)
-        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
+        _densities(buf, n_pad, s, beta, pbuf, wbuf)
         F, G = _sum2(pbuf[:n_pad], wbuf[:n_pad])
         if F >= 1.0:
             lo = s
@@ -137,7 +129,7 @@ def _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf):
             break
     if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
         n_pad = _pad(buf, n)
-        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
+        _densities(buf, n_pad, s, beta, pbuf, wbuf)
         F = _sum2(pbuf[:n_pad], wbuf[:n_pad])[0]
     return s, F, n
 
@@ -151,7 +143,6 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
     pbuf = np.empty(size, np.float64)
     wbuf = np.empty(size, np.float64)
     cut = -1.0 / beta
-    qi = integer_power(beta)
     for r in range(N):
         m, nan = _max_nan(bits2[r])
         y = y2[r]
@@ -161,9 +152,9 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
             s_out[r] = np.nan
             continue
         n = _gather(x2[r], m, cut, buf, idx)
-        s, z, n = _sigma(buf, idx, n, K, beta, qi, n_iter, pbuf, wbuf)
+        s, z, n = _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf)
         n_pad = _pad(buf, n)
-        _densities(buf, n_pad, s, beta, qi, pbuf, wbuf)
+        _densities(buf, n_pad, s, beta, pbuf, wbuf)
         inv = 1.0 / z
         for j in range(K):
             y[j] = 0.0
