@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("numba")
-from actlab.backends import numba_sparse, numba_sparse_f32, numba_sparse_f32_general, numba_sparse_f32_grad  # noqa: E402
-
 from test_sparse_f32_kernels import _rows  # noqa: E402
+
+from actlab.backends import numba_sparse, numba_sparse_f32, numba_sparse_f32_general, numba_sparse_f32_grad  # noqa: E402
 
 BETAS = [0.75, 0.6, 0.3, 0.9, 2 / 3, 2.0]
 

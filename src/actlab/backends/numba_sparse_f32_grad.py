@@ -12,8 +12,6 @@ the tests compare the three."""
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
 
