@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("numba")
 from test_sparse_f32_kernels import _rows  # noqa: E402
 
-from actlab.backends import numba_sparse, numba_sparse_f32, numba_sparse_f32_general, numba_sparse_f32_grad  # noqa: E402
+from actlab.backends import numba_sparse, numba_sparse_f32_general, numba_sparse_f32_grad  # noqa: E402
 
 BETAS = [0.75, 0.6, 0.3, 0.9, 2 / 3, 2.0]
 
@@ -67,9 +67,9 @@ def test_refined_weights_within_an_ulp_of_float64(beta, K):
 
 def test_dispatch():
     x = np.zeros((2, 128), np.float32)
-    assert numba_sparse_f32.takes_candidates(x, 0.75) and numba_sparse_f32.takes_candidates(x, 0.3)
-    assert not numba_sparse_f32.takes_candidates(x, 0.25)  # power sums: the whole-row kernel
-    assert not numba_sparse_f32.takes_candidates(x, 1.0) and not numba_sparse_f32.takes_candidates(x, 0.5)
-    assert not numba_sparse_f32.takes_candidates(x.astype(np.float64), 0.75)
-    long = np.zeros((1, numba_sparse_f32.CANDIDATE_MAX + 1), np.float32)
-    assert not numba_sparse_f32.takes_candidates(long, 0.75)
+    assert numba_sparse_f32_general.takes_candidates(x, 0.75) and numba_sparse_f32_general.takes_candidates(x, 0.3)
+    assert not numba_sparse_f32_general.takes_candidates(x, 0.25)  # power sums: the whole-row kernel
+    assert not numba_sparse_f32_general.takes_candidates(x, 1.0) and not numba_sparse_f32_general.takes_candidates(x, 0.5)
+    assert not numba_sparse_f32_general.takes_candidates(x.astype(np.float64), 0.75)
+    long = np.zeros((1, numba_sparse_f32_general.CANDIDATE_MAX + 1), np.float32)
+    assert not numba_sparse_f32_general.takes_candidates(long, 0.75)

@@ -20,7 +20,10 @@ candidates and its scalar loops cost more than whole-row SIMD passes:
    integer ``1/beta`` and :mod:`actlab.backends.numba_vecmath` otherwise);
 4. one pass writes the output.
 
-The VJP kernel is in :mod:`actlab.backends.numba_sparse_f32_grad`.
+The VJP kernel is in :mod:`actlab.backends.numba_sparse_f32_grad`; other
+alphas on short rows go to the candidate kernel of
+:mod:`actlab.backends.numba_sparse_f32_general`, which also picks the
+kernel for an array (``forward_any``).
 
 Reductions are compiled with ``reassoc`` (a reassociated, vectorised sum);
 each summed term is one subtraction from the buffer, so no rewrite can change
@@ -40,7 +43,7 @@ import numpy as np
 from .numba_sparse import newton_step
 from .numba_vecmath import integer_power, vexp, vlog
 
-__all__ = ["forward_rows", "forward_any", "takes", "takes_candidates", "CANDIDATE_MAX", "SHORT_MAX", "EXACT_MAX", "SPARSEMAX", "ENTMAX15", "GENERAL"]
+__all__ = ["forward_rows", "takes", "SHORT_MAX", "EXACT_MAX", "SPARSEMAX", "ENTMAX15", "GENERAL"]
 
 SPARSEMAX, ENTMAX15, GENERAL = 0, 1, 2
 SHORT_MAX = 4096
@@ -48,9 +51,6 @@ SHORT_MAX = 4096
 EXACT_MAX = 2048
 """Longest rows of sparsemax and 1.5-entmax taken by the forward kernel (at
 4096 the screening kernel's compaction is already 1.2-1.3x faster)."""
-CANDIDATE_MAX = 1024
-"""Longest rows of the candidate kernel (other alphas; longer ones: the
-screening kernel, whose group maxima cut the gathering pass)."""
 _RED = {"reassoc", "contract"}
 _MAX_STEPS = 200
 _NEG_INF_KEY = np.int32(-2139095041)  # key of the bits of -inf
@@ -389,14 +389,6 @@ def takes(x: np.ndarray, beta: float) -> bool:
     return integer_power(beta) in (3, 4)
 
 
-def takes_candidates(x: np.ndarray, beta: float) -> bool:
-    """Whether the candidate kernel (:mod:`actlab.backends.numba_sparse_f32_general`)
-    takes ``x``: float32 rows up to :data:`CANDIDATE_MAX` of alpha-entmax
-    with ``1/beta`` not an integer of 3 or 4 (those :func:`takes`)."""
-    return (x.dtype == np.float32 and 0 < x.shape[-1] <= CANDIDATE_MAX and _kind(beta) == GENERAL
-            and integer_power(beta) not in (3, 4))
-
-
 def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, m, s)`` as :func:`actlab.backends.numba_sparse.forward_rows`, for
     a float32 array whose rows :func:`takes` accepts."""
@@ -410,16 +402,3 @@ def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, n
     lead = x.shape[:-1] + (1,)
     return y2.reshape(x.shape), m.reshape(lead), s.reshape(lead)
 
-
-def forward_any(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`forward_rows` where :func:`takes` accepts ``x``, else the
-    screening kernel :func:`actlab.backends.numba_sparse.forward_rows`."""
-    if takes(x, beta):
-        return forward_rows(x, beta, n_iter)
-    if takes_candidates(x, beta):
-        from .numba_sparse_f32_general import forward_rows as candidates
-
-        return candidates(x, beta, n_iter)
-    from .numba_sparse import forward_rows as screening
-
-    return screening(x, beta, n_iter)

@@ -20,6 +20,11 @@ normal scores has about 16 candidates and 5 support entries at alpha =
    so they stay out);
 4. zeros, then the candidates' outputs scattered to their columns.
 
+:func:`forward_any` picks the kernel for an array: the whole-row kernels of
+:mod:`actlab.backends.numba_sparse_f32` where they take it, this one for
+other alphas, the screening kernel :mod:`actlab.backends.numba_sparse` for
+the rest (float64, long rows).
+
 Same iterates and stopping rule as the whole-row kernel (the terms it adds
 for entries outside the candidates are exact zeros), so the same values;
 ``tests/test_sparse_f32_kernels.py`` checks it against the screening kernel.
@@ -33,10 +38,16 @@ import numba as nb
 import numpy as np
 
 from .numba_sparse import newton_step
-from .numba_sparse_f32 import _max_nan, _special_row, _sum2
-from .numba_vecmath import vexp_estrin, vlog_estrin
+from .numba_sparse_f32 import GENERAL, _kind, _max_nan, _special_row, _sum2, takes
+from .numba_sparse_f32 import forward_rows as whole_rows
+from .numba_vecmath import integer_power, vexp_estrin, vlog_estrin
 
-__all__ = ["forward_rows"]
+__all__ = ["forward_rows", "forward_any", "takes_candidates", "CANDIDATE_MAX"]
+
+CANDIDATE_MAX = 1024
+"""Longest rows of the candidate kernel (longer ones: the screening kernel,
+whose group maxima cut the gathering pass; 1.7-2x faster here up to 1000
+columns, measured)."""
 
 _LANES = 8
 """Candidate lists are padded to a multiple of this: two halves of whole
@@ -176,3 +187,25 @@ def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, n
     run_rows(_forward, (x2, x2.view(np.int32), y2, m, s), float(beta), int(n_iter))
     lead = x.shape[:-1] + (1,)
     return y2.reshape(x.shape), m.reshape(lead), s.reshape(lead)
+
+
+def takes_candidates(x: np.ndarray, beta: float) -> bool:
+    """Whether :func:`forward_rows` takes ``x`` in :func:`forward_any`:
+    float32 rows up to :data:`CANDIDATE_MAX` of alpha-entmax with ``1/beta``
+    not an integer of 3 or 4 (the power sums of the whole-row kernel)."""
+    return (x.dtype == np.float32 and 0 < x.shape[-1] <= CANDIDATE_MAX and _kind(beta) == GENERAL
+            and integer_power(beta) not in (3, 4))
+
+
+def forward_any(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, m, s)`` by the fastest kernel that takes ``x``: the whole-row
+    float32 kernel (:func:`actlab.backends.numba_sparse_f32.takes`), the
+    candidate kernel (:func:`takes_candidates`), else the screening kernel
+    :func:`actlab.backends.numba_sparse.forward_rows`."""
+    if takes(x, beta):
+        return whole_rows(x, beta, n_iter)
+    if takes_candidates(x, beta):
+        return forward_rows(x, beta, n_iter)
+    from .numba_sparse import forward_rows as screening
+
+    return screening(x, beta, n_iter)

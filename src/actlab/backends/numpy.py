@@ -34,13 +34,13 @@ def numba_sparse() -> Any:
     first use."""
     if not _NUMBA:
         try:
-            from . import numba_sparse_f32, numba_sparse_f32_grad
+            from . import numba_sparse_f32_general, numba_sparse_f32_grad
         except ImportError:  # numba is an optional extra
             _NUMBA.append(None)
         else:  # the vectorised float32 kernels, and the screening kernels for the rest
             from .compile_notice import SPARSE_NOTICE  # says so while numba compiles them (fresh cache)
 
-            _NUMBA.append(SimpleNamespace(forward_rows=SPARSE_NOTICE.wrap(numba_sparse_f32.forward_any, _kind),
+            _NUMBA.append(SimpleNamespace(forward_rows=SPARSE_NOTICE.wrap(numba_sparse_f32_general.forward_any, _kind),
                                           vjp_rows=SPARSE_NOTICE.wrap(numba_sparse_f32_grad.vjp_any, _kind)))
     return _NUMBA[0]
 
