@@ -80,6 +80,7 @@ KERNELS = Kernels(
 
 
 _BF16_MAPS = frozenset({"softmax", "log_softmax"})
+_SPARSE_LANE = frozenset({"sparsemax", "entmax15", "entmax"})
 
 
 class TorchBackend(Backend):
@@ -117,6 +118,10 @@ class TorchBackend(Backend):
         return fast_lane.lanes_of(spec)
 
     def apply_map(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
+        if spec.name in _SPARSE_LANE:  # the numba kernels of CPU tensors, called directly
+            y = sparse_kernels.lane(spec.name, x, values)
+            if y is not None:
+                return y
         if map_autograd.needs_function(x, values):
             return map_autograd.apply_map(spec, x, values)
         return spec.forward(x, *values, xp=self)
