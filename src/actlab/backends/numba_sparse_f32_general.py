@@ -114,15 +114,21 @@ def _pad(buf, n):
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
-def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
-    """Bracketed Newton over the candidates ``buf[:n]``: ``(sigma, sum of p, n)``
-    with ``n`` the candidates left (those above the last lower bound's cut)."""
+def _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf):
+    """Bracketed Newton over the candidates ``buf[:n]`` on ``[0, hi]``:
+    ``(sigma, sum of p, n)`` with ``n`` the candidates left (those above the
+    last lower bound's cut).
+
+    Stops when a step is below 4e-16 relative, or earlier when two Newton
+    steps in a row show quadratic convergence (``e' ~ C e^2``) and the
+    error left after the last one, ``d_k^3 / d_(k-1)^2``, is below 1e-17
+    relative: that saves the step that would only confirm it."""
     binv = 1.0 / beta
     lo = 0.0
-    hi = -math.expm1(-beta * math.log(max(K, 1))) / beta
     s = lo
     F = 1.0
     done = False
+    prev = 0.0  # the last Newton step from the left (0: none)
     for _ in range(max(n_iter, 1)):
         n_pad = _pad(buf, n)
         _densities(buf, n_pad, s, beta, pbuf, wbuf)
@@ -133,7 +139,10 @@ def _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf):
         else:
             hi = s
         new = newton_step(F, G, s, lo, hi, beta)
-        done = abs(new - s) <= 4e-16 * (1.0 + abs(s))
+        step = abs(new - s)
+        scale = 1.0 + abs(s)
+        done = step <= 4e-16 * scale or step * step * step <= 1e-17 * scale * prev * prev
+        prev = step if F >= 1.0 and lo < new < hi else 0.0
         F -= G * (new - s)
         s = new
         if done:
@@ -154,6 +163,7 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
     pbuf = np.empty(size, np.float64)
     wbuf = np.empty(size, np.float64)
     cut = -1.0 / beta
+    hi = -math.expm1(-beta * math.log(max(K, 1))) / beta  # sigma of K equal entries
     for r in range(N):
         m, nan = _max_nan(bits2[r])
         y = y2[r]
@@ -163,7 +173,7 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
             s_out[r] = np.nan
             continue
         n = _gather(x2[r], m, cut, buf, idx)
-        s, z, n = _sigma(buf, idx, n, K, beta, n_iter, pbuf, wbuf)
+        s, z, n = _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf)
         n_pad = _pad(buf, n)
         _densities(buf, n_pad, s, beta, pbuf, wbuf)
         inv = 1.0 / z
