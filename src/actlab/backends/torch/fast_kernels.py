@@ -182,6 +182,37 @@ def d_softplus(x: Tensor, g: Tensor | None) -> Tensor:
     return _aten.softplus_backward(_ones(x, g), x, 1.0, softplus_threshold(x.dtype))
 
 
+Kernel = Callable[..., Tensor]
+
+
+def softplus_beta(beta: float, threshold: float) -> Kernel:
+    """softplus(x, beta) by torch's kernel (``threshold`` where it returns x)."""
+    def kernel(x: Tensor, _: Any = None) -> Tensor:
+        return F.softplus(x, beta, threshold)
+    return kernel
+
+
+def d_softplus_beta(beta: float, threshold: float) -> Kernel:
+    """sigma(beta x) by torch's softplus_backward."""
+    def kernel(x: Tensor, g: Tensor | None) -> Tensor:
+        return _aten.softplus_backward(_ones(x, g), x, beta, threshold)
+    return kernel
+
+
+def swish_beta(beta: float) -> Kernel:
+    """x sigma(beta x) = silu(beta x) / beta."""
+    def kernel(x: Tensor, _: Any = None) -> Tensor:
+        return F.silu(x * beta).div_(beta)
+    return kernel
+
+
+def d_swish_beta(beta: float) -> Kernel:
+    """d/dx x sigma(beta x) = silu'(beta x), by torch's silu_backward."""
+    def kernel(x: Tensor, g: Tensor | None) -> Tensor:
+        return _aten.silu_backward(_ones(x, g), x * beta)
+    return kernel
+
+
 def d_log_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
     _, buffer = _aten.log_sigmoid_forward(x)
     return _aten.log_sigmoid_backward(_ones(x, g), x, buffer)

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ import torch
 import torch.nn.functional as F
 
 from . import fast_kernels as K
+from .fast_kernels import softplus_threshold
 
-__all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS"]
+__all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS", "with_parameters"]
 
 Tensor = torch.Tensor
 INF = math.inf
@@ -180,9 +182,47 @@ GELU_TANH = _via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN)
 """gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
 
 
+def _power_of_two(v: float) -> bool:
+    m, _ = math.frexp(v)
+    return m == 0.5
+
+
+def _scaled_range(v: float) -> bool:
+    return 1e-30 <= abs(v) <= 1e30
+
+
+_FINITE = (-3e38, 3e38)  # (bounds that float32 and bfloat16 tensors compare with as finite)
+
+
+@functools.lru_cache(maxsize=128)
+def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
+    """Executions for other (checked, numeric) parameter values than the
+    defaults, or None: softplus and swish with any ``beta`` in float32 (torch's
+    float64 kernel, where ``beta x`` and every later step are far more
+    accurate than float32 needs, rounded once) and in bfloat16 (the same
+    in float32); softplus in float64 for a power-of-two ``beta`` (then
+    ``beta x`` is exact and torch's float64 kernel is as accurate as at
+    ``beta = 1``). swish(beta) is ``silu(beta x) / beta``; its derivative
+    ``silu'(beta x)``; infinite x take actlab's formula."""
+    if name not in ("softplus", "swish") or len(values) != 1 or not _scaled_range(values[0]):
+        return None
+    beta = float(values[0])
+    work = {F32: F64, BF16: F32}.get(dtype)
+    if name == "softplus":
+        if work is None and not (dtype == F64 and _power_of_two(beta)):
+            return None
+        th = softplus_threshold(work or dtype)
+        return Execution("fused", "fused", K.softplus_beta(beta, th), work=work,
+                         dkernel=K.d_softplus_beta(beta, th), dwork=work)
+    if work is None:
+        return None
+    return Execution("fused", "fused", K.swish_beta(beta), work=work, domain=_FINITE,
+                     dkernel=K.d_swish_beta(beta), dwork=work, ddomain=_FINITE)
+
+
 def execution_of(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
     """The declared execution for ``name`` at ``dtype`` with parameter values
     ``values`` (None: actlab's formula)."""
     if name == "gelu" and values == ("tanh",):
         return GELU_TANH.get(dtype)
-    return TABLE.get((name, dtype))
+    return TABLE.get((name, dtype)) or with_parameters(name, dtype, values)
