@@ -194,6 +194,7 @@ def _scaled_range(v: float) -> bool:
 _FINITE = (-3e38, 3e38)  # (bounds that float32 and bfloat16 tensors compare with as finite)
 
 
+
 @functools.lru_cache(maxsize=128)
 def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
     """Executions for other (checked, numeric) parameter values than the
@@ -216,8 +217,18 @@ def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> E
                          dkernel=K.d_softplus_beta(beta, th), dwork=work)
     if work is None:
         return None
-    return Execution("fused", "fused", K.swish_beta(beta), work=work, domain=_FINITE,
-                     dkernel=K.d_swish_beta(beta), dwork=work, ddomain=_FINITE)
+    big = _FINITE[1] / max(1.0, abs(beta))  # beta x stays finite in the working dtype
+    if work == F64:
+        domain = ddomain = (-big, big)
+    else:  # float32's sigmoid loses the tail below beta x = -87 (the derivative's below -80)
+        domain, ddomain = _side(beta, 87.0, big), _side(beta, 80.0, big)
+    return Execution("fused", "fused", K.swish_beta(beta), work=work, domain=domain,
+                     dkernel=K.d_swish_beta(beta), dwork=work, ddomain=ddomain)
+
+
+def _side(beta: float, t: float, big: float) -> tuple[float, float]:
+    """The x where beta x >= -t (and |x| <= big)."""
+    return (max(-big, -t / beta), big) if beta > 0 else (-big, min(big, t / -beta))
 
 
 def execution_of(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
