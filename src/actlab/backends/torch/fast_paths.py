@@ -178,7 +178,12 @@ _declare("tanhshrink", {
     F32: Execution("fused", "fused", K.tanhshrink, work=F64, dkernel=K.d_tanhshrink),
     BF16: Execution("fused", "fused", K.tanhshrink_float32, work=F32, dkernel=K.d_tanhshrink, dwork=F32),
 })
-GELU_TANH = _via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN)
+GELU_TANH = {
+    **_via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN),
+    # float32's sigmoid keeps its tail for z >= -87 (x >= -9.9), its derivative's for z >= -80
+    BF16: Execution("fused", "fused", K.gelu_tanh, work=F32, domain=(-9.5, INF), dkernel=K.d_gelu_tanh,
+                    dwork=F32, ddomain=(-9.0, INF)),
+}
 """gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
 
 
