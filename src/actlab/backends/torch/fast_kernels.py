@@ -130,6 +130,10 @@ def mish(x: Tensor, _: Any = None) -> Tensor:
     return F.mish(x)
 
 
+def softsign(x: Tensor, _: Any = None) -> Tensor:
+    return F.softsign(x)
+
+
 def silu(x: Tensor, _: Any = None) -> Tensor:
     return F.silu(x)
 
@@ -240,6 +244,13 @@ def d_log_sigmoid(x: Tensor, g: Tensor | None) -> Tensor:
 def d_tanhshrink(x: Tensor, g: Tensor | None) -> Tensor:
     """tanh^2(x) by torch's tanh (float32's is within 1 ULP; the square adds one rounding)."""
     return scaled(torch.tanh(x).square_(), g)
+
+
+def d_softsign(x: Tensor, g: Tensor | None) -> Tensor:
+    """1 / (1 + |x|)^2 (two roundings and the division's: within 2.5 ULPs;
+    torch's autograd of x / (1 + |x|) cancels in 1 - |x| / (1 + |x|))."""
+    t = x.abs().add_(1.0).square_()
+    return torch.reciprocal_(t) if g is None else torch.div(g, t)
 
 
 def d_hardswish(x: Tensor, g: Tensor | None) -> Tensor:

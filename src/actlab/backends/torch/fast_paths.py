@@ -173,6 +173,15 @@ _declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
 _declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
 # torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
 TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
+# x / (1 + |x|) is within 1.5 ULPs but NaN at +-inf (inf / inf); (1 + |x|)^2 stays finite on ddomain;
+# bfloat16 is computed in float32 and rounded once
+_declare("softsign", {
+    F32: Execution("guarded", "fused", F.softsign, domain=(-3e38, 3e38), dkernel=K.d_softsign, ddomain=(-1e18, 1e18)),
+    F64: Execution("guarded", "fused", F.softsign, domain=(-1e308, 1e308), dkernel=K.d_softsign,
+                   ddomain=(-1e150, 1e150)),
+    BF16: Execution("fused", "fused", K.softsign, work=F32, domain=(-3e38, 3e38), dkernel=K.d_softsign, dwork=F32,
+                    ddomain=(-1e18, 1e18)),
+})
 # float32: actlab's float64 formula rounded once; tanh^2 by float32's tanh
 _declare("tanhshrink", {
     F32: Execution("fused", "fused", K.tanhshrink, work=F64, dkernel=K.d_tanhshrink),
