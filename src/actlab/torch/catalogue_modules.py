@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -50,7 +52,8 @@ def _count(owner: str, name: str, value: Any) -> int:
 
 class _Fixed(nn.Module):
     """A parameter-free activation: ``forward`` applies ``_fn`` with the
-    attributes named in ``_args``."""
+    (fixed, validated) constructor arguments named in ``_args``; the classes
+    are made by :func:`_activation`."""
 
     _fn: Any = None
     _args: tuple[str, ...] = ()
@@ -65,92 +68,94 @@ class _Fixed(nn.Module):
         return ", ".join(f"{a}={getattr(self, a)!r}" for a in self._args)
 
 
-class ReLU2(_Fixed):
-    """Squared ReLU (Primer; transformers' ``relu2``), :func:`actlab.relu2`."""
+_DOC = """{summary}, :func:`actlab.{function}`:
 
-    _fn = E.relu2
+.. math:: {latex}
+{args}
+Shape:
+    input: any shape; the output has the input's shape and dtype.
 
+Example:
+    >>> import torch, actlab.torch as at
+    >>> {call}
+    {result}
 
-class SparsePlus(_Fixed):
-    """The 2-D sparsemax's softplus, :func:`actlab.sparse_plus`."""
-
-    _fn = E.sparse_plus
-
-
-class SparseSigmoid(_Fixed):
-    """The 2-D sparsemax's sigmoid, :func:`actlab.sparse_sigmoid`."""
-
-    _fn = E.sparse_sigmoid
+Reference: {reference}
+"""
 
 
-class HardMish(_Fixed):
-    """timm's hard mish, :func:`actlab.hard_mish`."""
+def _constructor(owner: str, params: tuple[Any, ...]) -> Callable[..., None]:
+    """``__init__`` with the registry's parameters as its real signature (what
+    ``help`` and ``inspect.signature`` show), each checked as a finite
+    number (positive where the registry's domain is ``> 0``)."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    sig = inspect.Signature([inspect.Parameter("self", kind),
+                             *(inspect.Parameter(p.name, kind, default=p.default, annotation=float) for p in params)],
+                            return_annotation=None)
 
-    _fn = E.hard_mish
+    def __init__(self: _Fixed, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = sig.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{owner}(): {e}") from None
+        bound.apply_defaults()
+        _Fixed.__init__(self)
+        for p in params:
+            setattr(self, p.name, _number(owner, p.name, bound.arguments[p.name], positive=p.domain == "> 0"))
 
-
-class QuickGELU(_Fixed):
-    """x sigmoid(1.702 x) with an accurate sigmoid (CLIP), :func:`actlab.quick_gelu`."""
-
-    _fn = E.quick_gelu
-
-
-class GELU10(_Fixed):
-    """GELU clipped at 10 (transformers' ``gelu_10``), :func:`actlab.gelu_10`."""
-
-    _fn = E.gelu_10
-
-
-class Exponential(_Fixed):
-    """e^x (Keras' ``exponential``), :func:`actlab.exponential`."""
-
-    _fn = E.exponential
-
-
-class SqrtSoftplus(_Fixed):
-    """sqrt(softplus(x)) (transformers' ``sqrtsoftplus``), :func:`actlab.sqrt_softplus`."""
-
-    _fn = E.sqrt_softplus
+    __init__.__signature__ = sig  # type: ignore[attr-defined]
+    __init__.__doc__ = f"Checks and keeps {', '.join(p.name for p in params)} (the class docstring says what they are)."
+    __init__.__qualname__ = f"{owner}.__init__"
+    return __init__
 
 
-class GoLU(_Fixed):
-    """The Gompertz linear unit x exp(-exp(-x)), :func:`actlab.golu`."""
-
-    _fn = E.golu
-
-
-class Squareplus(_Fixed):
-    """(x + sqrt(x^2 + b))/2, :func:`actlab.squareplus`."""
-
-    _fn = E.squareplus
-    _args = ("b",)
-
-    def __init__(self, b: float = 4.0) -> None:
-        super().__init__()
-        self.b = _number("Squareplus", "b", b, positive=True)
-
-
-class Laplace(_Fixed):
-    """MEGA's Laplace function Phi((x - mu)/sigma), :func:`actlab.laplace`."""
-
-    _fn = E.laplace
-    _args = ("mu", "sigma")
-
-    def __init__(self, mu: float = 0.707107, sigma: float = 0.282095) -> None:
-        super().__init__()
-        self.mu = _number("Laplace", "mu", mu)
-        self.sigma = _number("Laplace", "sigma", sigma, positive=True)
+def _activation(name: str, fn: Any, summary: str, call: str, result: str, **arg_docs: str) -> type[_Fixed]:
+    """The module class ``name`` of the registered function ``fn``: its own
+    name, ``__module__`` (so it pickles), docstring (the registry's formula,
+    parameters and reference, ``summary`` and the example ``call`` ->
+    ``result``, ``{cls}`` standing for ``at.<name>``) and constructor."""
+    entry = fn.entry
+    params = tuple(entry.params)
+    assert set(arg_docs) == {p.name for p in params} and all(p.domain in ("> 0", "finite") for p in params)
+    args = "".join(f"    {p.name}: {arg_docs[p.name]} ({p.domain}; default {p.default!r}).\n" for p in params)
+    doc = _DOC.format(summary=summary, function=entry.name, latex=entry.latex, reference=entry.reference,
+                      args=f"\nArgs:\n{args}" if params else "", call=call.format(cls=f"at.{name}"),
+                      result=result)
+    body: dict[str, Any] = {"__doc__": doc, "__module__": __name__, "__qualname__": name, "_fn": fn,
+                            "_args": tuple(p.name for p in params)}
+    if params:
+        body["__init__"] = _constructor(name, params)
+    return type(name, (_Fixed,), body)
 
 
-class Sine(_Fixed):
-    """SIREN's sin(w0 x) (w0 = 30 in SIREN's first layer), :func:`actlab.sine`."""
-
-    _fn = E.sine
-    _args = ("w0",)
-
-    def __init__(self, w0: float = 1.0) -> None:
-        super().__init__()
-        self.w0 = _number("Sine", "w0", w0)
+ReLU2 = _activation("ReLU2", E.relu2, "Squared ReLU (Primer; transformers' ``relu2``)",
+                    "{cls}()(torch.tensor([-1.0, 3.0])).tolist()", "[0.0, 9.0]")
+SparsePlus = _activation("SparsePlus", E.sparse_plus, "The 2-D sparsemax's softplus",
+                         "{cls}()(torch.tensor([-2.0, 0.0, 2.0])).tolist()", "[0.0, 0.25, 2.0]")
+SparseSigmoid = _activation("SparseSigmoid", E.sparse_sigmoid, "The 2-D sparsemax's sigmoid",
+                            "{cls}()(torch.tensor([-2.0, 0.0, 2.0])).tolist()", "[0.0, 0.5, 1.0]")
+HardMish = _activation("HardMish", E.hard_mish, "timm's hard mish",
+                       "{cls}()(torch.tensor([-1.0, 0.0, 1.0])).tolist()", "[-0.5, 0.0, 1.0]")
+QuickGELU = _activation("QuickGELU", E.quick_gelu, "x sigmoid(1.702 x) with an accurate sigmoid (CLIP)",
+                        "round({cls}()(torch.tensor(1.0)).item(), 4)", "0.8458")
+GELU10 = _activation("GELU10", E.gelu_10, "GELU clipped at 10 (transformers' ``gelu_10``)",
+                     "{cls}()(torch.tensor([0.0, 20.0])).tolist()", "[0.0, 10.0]")
+Exponential = _activation("Exponential", E.exponential, "e^x (Keras' ``exponential``)",
+                          "{cls}()(torch.tensor([0.0, 1.0], dtype=torch.float64)).tolist()",
+                          "[1.0, 2.718281828459045]")
+SqrtSoftplus = _activation("SqrtSoftplus", E.sqrt_softplus, "sqrt(softplus(x)) (transformers' ``sqrtsoftplus``)",
+                           "round({cls}()(torch.tensor(0.0)).item(), 4)", "0.8326")
+GoLU = _activation("GoLU", E.golu, "The Gompertz linear unit x exp(-exp(-x))",
+                   "round({cls}()(torch.tensor(1.0)).item(), 4)", "0.6922")
+Squareplus = _activation("Squareplus", E.squareplus, "(x + sqrt(x^2 + b))/2, a softplus-like algebraic rectifier",
+                         "{cls}(b=4.0)(torch.tensor([0.0, 1.5])).tolist()", "[1.0, 2.0]",
+                         b="the curvature near 0 (the value at 0 is sqrt(b)/2)")
+Laplace = _activation("Laplace", E.laplace, "MEGA's Laplace function Phi((x - mu)/sigma)",
+                      "{cls}(mu=1.0, sigma=0.5)(torch.tensor([1.0])).tolist()", "[0.5]",
+                      mu="the centre, where the output is 1/2", sigma="the width")
+Sine = _activation("Sine", E.sine, "SIREN's sin(w0 x) (w0 = 30 in SIREN's first layer)",
+                   "{cls}(0.5)(torch.tensor([torch.pi], dtype=torch.float64)).tolist()", "[1.0]",
+                   w0="the frequency")
 
 
 class StarReLU(nn.Module):
