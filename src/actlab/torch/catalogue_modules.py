@@ -18,15 +18,14 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 from .. import elementwise as E
+from ._activation_template import FixedActivation, _number, activation_class
 
 Tensor = torch.Tensor
 
@@ -37,95 +36,15 @@ __all__ = [
 ]
 
 
-def _number(owner: str, name: str, value: Any, positive: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or (positive and value <= 0):
-        raise ValueError(f"{owner}: {name} must be a {'positive ' if positive else ''}finite number, got {value!r}")
-    return float(value)
-
-
 def _count(owner: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return value
 
 
-class _Fixed(nn.Module):
-    """A parameter-free activation: ``forward`` applies ``_fn`` with the
-    (fixed, validated) constructor arguments named in ``_args``; the classes
-    are made by :func:`_activation`."""
-
-    _fn: Any = None
-    _args: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self)._fn(input, *(getattr(self, a) for a in self._args))
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{a}={getattr(self, a)!r}" for a in self._args)
-
-
-_DOC = """{summary}, :func:`actlab.{function}`:
-
-.. math:: {latex}
-{args}
-Shape:
-    input: any shape; the output has the input's shape and dtype.
-
-Example:
-    >>> import torch, actlab.torch as at
-    >>> {call}
-    {result}
-
-Reference: {reference}
-"""
-
-
-def _constructor(owner: str, params: tuple[Any, ...]) -> Callable[..., None]:
-    """``__init__`` with the registry's parameters as its real signature (what
-    ``help`` and ``inspect.signature`` show), each checked as a finite
-    number (positive where the registry's domain is ``> 0``)."""
-    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-    sig = inspect.Signature([inspect.Parameter("self", kind),
-                             *(inspect.Parameter(p.name, kind, default=p.default, annotation=float) for p in params)],
-                            return_annotation=None)
-
-    def __init__(self: _Fixed, *args: Any, **kwargs: Any) -> None:
-        try:
-            bound = sig.bind(self, *args, **kwargs)
-        except TypeError as e:
-            raise TypeError(f"{owner}(): {e}") from None
-        bound.apply_defaults()
-        _Fixed.__init__(self)
-        for p in params:
-            setattr(self, p.name, _number(owner, p.name, bound.arguments[p.name], positive=p.domain == "> 0"))
-
-    __init__.__signature__ = sig  # type: ignore[attr-defined]
-    __init__.__doc__ = f"Checks and keeps {', '.join(p.name for p in params)} (the class docstring says what they are)."
-    __init__.__qualname__ = f"{owner}.__init__"
-    return __init__
-
-
-def _activation(name: str, fn: Any, summary: str, call: str, result: str, **arg_docs: str) -> type[_Fixed]:
-    """The module class ``name`` of the registered function ``fn``: its own
-    name, ``__module__`` (so it pickles), docstring (the registry's formula,
-    parameters and reference, ``summary`` and the example ``call`` ->
-    ``result``, ``{cls}`` standing for ``at.<name>``) and constructor."""
-    entry = fn.entry
-    params = tuple(entry.params)
-    assert set(arg_docs) == {p.name for p in params} and all(p.domain in ("> 0", "finite") for p in params)
-    args = "".join(f"    {p.name}: {arg_docs[p.name]} ({p.domain}; default {p.default!r}).\n" for p in params)
-    doc = _DOC.format(summary=summary, function=entry.name, latex=entry.latex, reference=entry.reference,
-                      args=f"\nArgs:\n{args}" if params else "", call=call.format(cls=f"at.{name}"),
-                      result=result)
-    body: dict[str, Any] = {"__doc__": doc, "__module__": __name__, "__qualname__": name, "_fn": fn,
-                            "_args": tuple(p.name for p in params)}
-    if params:
-        body["__init__"] = _constructor(name, params)
-    return type(name, (_Fixed,), body)
+def _activation(name: str, fn: Any, summary: str, call: str, result: str, **arg_docs: str) -> type[FixedActivation]:
+    """The module class of the registered function ``fn`` (see :func:`activation_class`)."""
+    return activation_class(__name__, name, fn, fn.entry, summary, call, result, **arg_docs)
 
 
 ReLU2 = _activation("ReLU2", E.relu2, "Squared ReLU (Primer; transformers' ``relu2``)",
