@@ -91,8 +91,8 @@ def _check(owner: str, name: str, value: Any, domain: str) -> Any:
     return _number(owner, name, value, positive=domain == "> 0")
 
 
-def _constructor(owner: str, args: list[tuple[str, Any, str, type]]) -> Callable[..., None]:
-    """``__init__`` whose real signature is ``args`` (name, default, domain, type)."""
+def _constructor(module: str, owner: str, args: list[tuple[str, Any, str, type]]) -> Callable[..., None]:
+    """``__init__`` of ``module.owner`` whose real signature is ``args`` (name, default, domain, type)."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     sig = inspect.Signature([inspect.Parameter("self", kind),
                              *(inspect.Parameter(n, kind, default=d, annotation=t) for n, d, _, t in args)],
@@ -110,6 +110,7 @@ def _constructor(owner: str, args: list[tuple[str, Any, str, type]]) -> Callable
 
     __init__.__signature__ = sig  # type: ignore[attr-defined]
     __init__.__qualname__ = f"{owner}.__init__"
+    __init__.__module__ = module
     __init__.__doc__ = f"Checks and keeps {', '.join(a[0] for a in args)} (the class docstring says what they are)."
     return __init__
 
@@ -139,5 +140,5 @@ def activation_class(module: str, name: str, fn: Any, entry: Any, summary: str, 
                             "_args": tuple(p[0] for p in params if p[0] != "inplace"), "_inplace": inplace,
                             "_show_inplace": show_inplace}
     if params:
-        body["__init__"] = _constructor(name, params)
+        body["__init__"] = _constructor(module, name, params)
     return type(name, (FixedActivation,), body)
