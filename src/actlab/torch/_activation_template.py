@@ -117,14 +117,16 @@ def _constructor(module: str, owner: str, args: list[tuple[str, Any, str, type]]
 
 def activation_class(module: str, name: str, fn: Any, entry: Any, summary: str, call: str, result: str, *,
                      dim: bool = False, inplace: bool = False, show_inplace: bool = True,
-                     shape: str = _ELEMENTWISE, **arg_docs: str) -> type[FixedActivation]:
+                     shape: str = _ELEMENTWISE, arg_docs: dict[str, str] | None = None) -> type[FixedActivation]:
     """The class ``name`` of module ``module`` whose ``forward`` is ``fn``
     (called with the registry ``entry``'s numeric parameters, then ``dim``,
     positionally, and ``inplace=`` by keyword). Its docstring: ``summary``,
     the entry's formula, the parameters (``arg_docs`` says what each of the
     entry's is), ``shape``, the example ``call`` -> ``result`` (``{cls}``
     stands for ``at.<name>``) and the entry's reference."""
-    params = [(p.name, p.default, p.domain, float) for p in entry.params if not (dim and p.name == "axis")]
+    arg_docs = arg_docs or {}
+    params: list[tuple[str, Any, str, type]] = [(p.name, p.default, p.domain, float) for p in entry.params
+                                                if not (dim and p.name == "axis")]
     assert set(arg_docs) == {p[0] for p in params} and all(p[2] in ("> 0", "finite") for p in params), name
     docs = [f"    {n}: {arg_docs[n]} ({domain}; default {default!r})." for n, default, domain, _ in params]
     if dim:

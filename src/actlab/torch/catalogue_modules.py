@@ -44,7 +44,7 @@ def _count(owner: str, name: str, value: Any) -> int:
 
 def _activation(name: str, fn: Any, summary: str, call: str, result: str, **arg_docs: str) -> type[FixedActivation]:
     """The module class of the registered function ``fn`` (see :func:`activation_class`)."""
-    return activation_class(__name__, name, fn, fn.entry, summary, call, result, **arg_docs)
+    return activation_class(__name__, name, fn, fn.entry, summary, call, result, arg_docs=arg_docs)
 
 
 ReLU2 = _activation("ReLU2", E.relu2, "Squared ReLU (Primer; transformers' ``relu2``)",
