@@ -36,8 +36,17 @@ def _cast(input: Tensor, dtype: torch.dtype | None) -> Tensor:
     return input if dtype is None else input.to(dtype)
 
 
+def _mask(owner: str, where: object, input: Tensor) -> object:
+    """``where`` itself; a tensor mask must be on ``input``'s device (a list or
+    array is put there by the core), else a ValueError naming both."""
+    if isinstance(where, Tensor) and isinstance(input, Tensor) and where.device != input.device:
+        raise ValueError(f"{owner}(): where is on device {where.device}, input on {input.device}; "
+                         "put the mask on the input's device")
+    return where
+
+
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
-            temperature: float = 1.0, beta: float | None = None) -> Tensor:
+            temperature: float = 1.0, beta: float | None = None, where: Tensor | None = None) -> Tensor:
     r""":math:`e^{z_i}/\sum_j e^{z_j}` along ``dim`` (:func:`actlab.softmax`), as ``F.softmax``.
 
     Args:
@@ -45,26 +54,39 @@ def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
             implicit axis (0 for 0-, 1- and 3-d input, else 1) with its warning.
         dtype: the input is cast to it first. temperature, beta: actlab's
             ``softmax(z / T)`` / ``softmax(beta z)``.
+        where: an optional boolean mask broadcastable to ``input`` (jax.nn's
+            ``where``): the map is taken over the True entries only; the others
+            get 0 and zero gradient, whatever their value (NaN, inf), and a row
+            with no True entry gives zeros with zero gradient.
+
+    Example:
+        >>> import torch, actlab.torch.functional as AF
+        >>> x = torch.tensor([[1.0, 2.0, float("nan")], [0.0, 0.0, 0.0]], dtype=torch.float64)
+        >>> mask = torch.tensor([[True, True, False], [False, False, False]])
+        >>> AF.softmax(x, dim=-1, where=mask).round(decimals=4).tolist()
+        [[0.2689, 0.7311, 0.0], [0.0, 0.0, 0.0]]
 
     Returns:
         Probabilities of ``input``'s shape (``dtype`` if given).
     """
     dim = softmax_dim("softmax", dim, input.dim(), _stacklevel + 1)
     return meta_guard("softmax", simplex.softmax, _cast(input, dtype), axis=dim, temperature=temperature,
-                      beta=beta)
+                      beta=beta, where=_mask("softmax", where, input))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
-                temperature: float = 1.0, beta: float | None = None) -> Tensor:
+                temperature: float = 1.0, beta: float | None = None, where: Tensor | None = None) -> Tensor:
     r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as
-    ``F.log_softmax``; arguments as :func:`softmax`.
+    ``F.log_softmax``; arguments as :func:`softmax`. With ``where``, the
+    entries where it is False give :math:`-\infty` with zero gradient (a row
+    with none True: all :math:`-\infty`), as ``jax.nn.log_softmax``.
 
     Returns:
         The log-probabilities: a tensor of ``input``'s shape, dtype and device.
     """
     dim = softmax_dim("log_softmax", dim, input.dim(), _stacklevel + 1)
     return meta_guard("log_softmax", simplex.log_softmax, _cast(input, dtype), axis=dim,
-                      temperature=temperature, beta=beta)
+                      temperature=temperature, beta=beta, where=_mask("log_softmax", where, input))
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: torch.dtype | None = None, *,
@@ -80,9 +102,18 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype: 
                       beta=beta)
 
 
-def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
+def logsumexp(input: Tensor, dim: int | tuple[int, ...] = -1, keepdim: bool = False, *,
+              where: Tensor | None = None) -> Tensor:
     r""":math:`\log\sum_j e^{z_j}` over ``dim`` (:func:`actlab.logsumexp`), as ``torch.logsumexp``
     (its gradient is the softmax). ``dim`` may be a tuple of dims, as in torch: they are reduced as one.
+    ``where``: an optional boolean mask broadcastable to ``input`` (jax.nn's): only its True entries
+    are summed, the others get zero gradient; a slice with none gives :math:`-\infty`, zero gradient.
+
+    Example:
+        >>> import torch, actlab.torch.functional as AF
+        >>> x = torch.tensor([0.0, 0.0, 1e30], dtype=torch.float64)
+        >>> AF.logsumexp(x, 0, where=torch.tensor([True, True, False])).item()  # log 2
+        0.6931471805599453
 
     Returns:
         ``log(sum(exp(input)))`` along ``dim``: that axis removed (kept with size 1 when
@@ -91,6 +122,9 @@ def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     if isinstance(dim, (tuple, list)):
         if not dim or len({d % max(input.ndim, 1) if isinstance(d, int) else d for d in dim}) != len(dim):
             raise ValueError(f"logsumexp(): dim must name distinct dims, got {dim!r}")
+        if where is not None:
+            return meta_guard("logsumexp", simplex.logsumexp, input, axis=tuple(dim), keepdims=keepdim,
+                              where=_mask("logsumexp", where, input))
         if len(dim) > 1:
             dims = sorted(d % input.ndim for d in dim)
             rest = [d for d in range(input.ndim) if d not in dims]
@@ -100,7 +134,8 @@ def logsumexp(input: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
                 out = out.unsqueeze(d)
             return out
         dim = dim[0]
-    return meta_guard("logsumexp", simplex.logsumexp, input, axis=dim, keepdims=keepdim)
+    return meta_guard("logsumexp", simplex.logsumexp, input, axis=dim, keepdims=keepdim,
+                      where=_mask("logsumexp", where, input))
 
 
 def hardmax(input: Tensor, dim: int = -1) -> Tensor:

@@ -91,6 +91,10 @@ def argmax(x: torch.Tensor, /, *, axis: int | None = None, keepdims: bool = Fals
     return _argmax(x, dim=axis, keepdim=keepdims)
 
 
+def permute_dims(x: torch.Tensor, /, axes: tuple[int, ...]) -> torch.Tensor:
+    return torch.permute(x, axes)
+
+
 def take_along_axis(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int = -1) -> torch.Tensor:
     return torch.take_along_dim(x, indices, dim=axis)
 
