@@ -37,7 +37,6 @@ from torch import (  # noqa: F401
     logical_and,
     maximum,
     minimum,
-    moveaxis,
     ones_like,
     pow,
     reshape,
@@ -50,6 +49,9 @@ from torch import (  # noqa: F401
 )
 from torch import (
     argmax as _argmax,
+)
+from torch import (
+    movedim as moveaxis,  # the same op; moveaxis has no torch.func batching rule, movedim has
 )
 
 
