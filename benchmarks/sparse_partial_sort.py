@@ -84,21 +84,21 @@ def main(argv=None):
         x = torch.randn(shape, dtype=dtype)
         for name, beta, ours in (("sparsemax", 1.0, actlab.sparsemax), ("entmax15", 0.5, actlab.entmax15)):
             y = ours(x)
-            res = {"actlab": median_ms(lambda: ours(x), reps)}
+            res = {"actlab": median_ms(lambda ours=ours, x=x: ours(x), reps)}
             sparse_forward.USE_COMPILED = False
             try:
-                res["array-API"] = median_ms(lambda: ours(x), reps)
+                res["array-API"] = median_ms(lambda ours=ours, x=x: ours(x), reps)
             finally:
                 sparse_forward.USE_COMPILED = True
             for k in ks:
                 tol = 1e-6 if dtype == torch.float32 else 1e-12
                 assert torch.allclose(topk_scheme(x, beta, k), y, atol=tol), (name, k)
-                res[f"topk k={k}"] = median_ms(lambda k=k: topk_scheme(x, beta, k), reps)
+                res[f"topk k={k}"] = median_ms(lambda k=k, x=x, beta=beta: topk_scheme(x, beta, k), reps)
             for k in ks[:2]:
-                res[f"torch.topk alone k={k}"] = median_ms(lambda k=k: torch.topk(x, k, dim=-1), reps)
+                res[f"torch.topk alone k={k}"] = median_ms(lambda k=k, x=x: torch.topk(x, k, dim=-1), reps)
             if pkg is not None:
                 fn = pkg.sparsemax if beta == 1.0 else pkg.entmax15
-                res["entmax pkg k=64"] = median_ms(lambda fn=fn: fn(x, -1, k=64), reps)
+                res["entmax pkg k=64"] = median_ms(lambda fn=fn, x=x: fn(x, -1, k=64), reps)
             support = int((y > 0).sum(-1).max())
             print(f"{name} {str(dtype).removeprefix('torch.')} {shape} (largest support {support}): "
                   + ", ".join(f"{key} {ms:.1f} ms" for key, ms in res.items()), flush=True)

@@ -50,9 +50,6 @@ from torch import (  # noqa: F401
 from torch import (
     argmax as _argmax,
 )
-from torch import (
-    movedim as moveaxis,  # the same op; moveaxis has no torch.func batching rule, movedim has
-)
 
 
 def expm1(x: torch.Tensor, /) -> torch.Tensor:
@@ -91,6 +88,12 @@ def isdtype(dtype: torch.dtype, kind: str) -> bool:
 
 def argmax(x: torch.Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> torch.Tensor:
     return _argmax(x, dim=axis, keepdim=keepdims)
+
+
+def moveaxis(x: torch.Tensor, source: Any, destination: Any, /) -> torch.Tensor:
+    """``torch.movedim``, the same op as ``torch.moveaxis`` but with a
+    ``torch.func`` batching rule (``aten::moveaxis`` has none: vmap failed)."""
+    return torch.movedim(x, source, destination)
 
 
 def permute_dims(x: torch.Tensor, /, axes: tuple[int, ...]) -> torch.Tensor:
