@@ -119,6 +119,7 @@ def _hard_rows(dtype):
     rows = {
         "near ties, 1e5": 1.0 + 1e-3 * randn(2, 100000),
         "all equal, 12345": torch.zeros(2, 12345, dtype=torch.float64),
+        "all equal, 3000": torch.zeros(2, 3000, dtype=torch.float64),  # the short-row float32 kernel
         "randn, 2e4": randn(2, 20000),
         "huge offset": 1e30 + 1e24 * randn(2, 1000),
         "near the float max": fi.max * (1.0 - 1e-3 * torch.rand(2, 500, generator=g, dtype=torch.float64)),
