@@ -25,8 +25,9 @@ __all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
 class Sparsemax(nn.Module):
     """:func:`actlab.sparsemax` along ``dim`` (divided by ``temperature`` first;
     ``axis`` is another name for ``dim``). ``k``: the ``entmax`` package's
-    partial-sort budget (keyword), checked when the module is built; the result
-    is the same for every ``k`` (:func:`actlab.torch.functional.sparsemax`).
+    partial-sort budget, its second positional argument as in that package's
+    ``Sparsemax(dim, k)``, checked when the module is built; the result is
+    the same for every ``k`` (:func:`actlab.torch.functional.sparsemax`).
 
     Example:
         >>> import torch, actlab.torch as at
@@ -34,7 +35,7 @@ class Sparsemax(nn.Module):
         [0.0, 0.25, 0.75]
     """
 
-    def __init__(self, dim: int = -1, temperature: float = 1.0, *, k: int | None = None,
+    def __init__(self, dim: int = -1, k: int | None = None, *, temperature: float = 1.0,
                  axis: int | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
