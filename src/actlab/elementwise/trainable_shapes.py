@@ -154,25 +154,31 @@ def _tanh_dw(hi, lo, xp):
 
 
 def _scaled_sech2(hi, lo, factors, xp):
-    """The product of ``factors`` (numbers or arrays) and sech^2(hi + lo),
-    rounded once: sech^2 y = 4e/(1 + e)^2 with e = e^{-2|y|} from the
-    backend's exp (shifted out of the subnormal range, see ``exp_scaled``)
-    and everything after it in double words, so only the exponential's
-    rounding reaches the result (~1.5 ULPs, not 3 to 5). Where a Dekker
-    split would overflow (a factor near the largest float) the plain product."""
+    """The product of ``factors`` (one or two numbers or arrays) and
+    sech^2(hi + lo), rounded once: sech^2 y = 4e/(1 + e)^2 with e = e^{-2|y|}
+    from the backend's exp (shifted out of the subnormal range, see
+    ``exp_scaled``) and everything after it in double words, so only the
+    exponential's rounding reaches the result (~1.5 ULPs, not 3 to 5). A
+    factor beyond Dekker's range (1e150) gives the plain product instead."""
     a = -2.0 * xp.clip(xp.abs(hi), max=1e4)
     a_lo = xp.where(xp.abs(hi) <= 1e4, -2.0 * xp.where(hi < 0, -lo, lo), 0.0)  # |y| = |hi| + sign(hi) lo
     es, es_lo, scale = exp_scaled(a, a_lo, xp=xp)
-    e = DW.of(es, xp) + DW.of(es_lo, xp)  # e^{-2|y|} / scale
+    e = DW(es, es_lo, xp)  # e^{-2|y|} / scale, es_lo its first-order term in lo
     q = e.scale(scale) + 1.0
     s = (e * 4.0) / (q * q)
-    plain = s.value()
-    for f in factors:
-        s = s * lift(f, xp)
-        plain = plain * f
-    accurate = s.value()
+    plain, big = s.value(), False
     with xp.quiet():  # a product past the largest float is +-inf, the right answer
-        return xp.where(xp.isfinite(accurate), accurate, plain) * scale
+        for f in factors:
+            plain = plain * f
+            if isinstance(f, (int, float)):
+                big = big or abs(f) > _SPLIT_MAX
+                s = s * max(min(float(f), _SPLIT_MAX), -_SPLIT_MAX)
+            else:
+                big = big | (xp.abs(f) > _SPLIT_MAX)
+                s = s * DW.of(xp.clip(f, min=-_SPLIT_MAX, max=_SPLIT_MAX), xp)
+    if isinstance(big, bool):
+        return (plain if big else s.value()) * scale
+    return xp.where(big, plain, s.value()) * scale
 
 
 def _dyt(x, alpha, weight, bias, *, xp):
@@ -188,7 +194,7 @@ def _d_dyt(x, alpha, weight, bias, *, xp):
 def _d_dyt_alpha(x, alpha, weight, bias, *, xp):
     hi, lo = _scaled_argument(alpha, x, xp)
     s2 = _scaled_sech2(hi, lo, (weight,), xp)
-    return xp.where(s2 == 0, 0.0 * s2, x * s2)  # 0 (not inf * 0) where sech^2 underflows
+    return xp.where(s2 == 0, 0.0, x) * s2  # 0 (not inf * 0) where sech^2 underflows
 
 
 def _d_dyt_weight(x, alpha, weight, bias, *, xp):
