@@ -91,7 +91,7 @@ class JaxBackend(Backend):
     flushes_subnormals = True
     _generator_hint = ", or a jax.random key"
 
-    # -- the namespace: jax.numpy, with two float64 functions made accurate ------
+    # -- the namespace: jax.numpy, with three float64 functions made accurate ----
     def tanh(self, x: Any, /) -> Any:
         """``jnp.tanh``; in float64 (where XLA's is up to 6.5 ULPs off) as
         ``x - (x - tanh x)`` with actlab's series for ``|x| < 0.9`` and
