@@ -129,7 +129,7 @@ class JaxBackend(Backend):
         (-0.0 kept): within 1 ULP."""
         if x.dtype != jnp.float64:
             return jnp.log1p(x)
-        # the barrier keeps XLA from folding (x + 1) - x to 1, which zeroes c
+        # the barrier keeps XLA from simplifying c away (it folds (x + 1) - 1 to x)
         u = jax.lax.optimization_barrier(x + 1.0)
         b = u - x
         c = (x - (u - b)) + (1.0 - b)
