@@ -268,7 +268,7 @@ def mul_exact(c: float, x: Array, *, xp) -> tuple[Array, Array]:
 def one_plus_square(e: Array, *, xp) -> Array:
     """``(1 + e)**2`` for ``0 <= e <= 1`` with one rounding's error: the sum
     and the square are formed exactly (Fast2Sum, Dekker) before rounding."""
-    t = 1.0 + e
+    t = xp.rounded(1.0 + e)  # (kept from being folded: under jax.jit XLA rewrites (1 + e) - 1 to e)
     tl = e - (t - 1.0)
     s, se = square_exact(t, xp=xp)
     return s + (se + 2.0 * t * tl)
