@@ -171,3 +171,20 @@ def test_ensure_sum_one_validated(bad):
     with pytest.raises(TypeError, match=f"ensure_sum_one must be a bool, got {bad!r}"):
         AF.sparsemax_bisect(x, -1, 50, bad)
     assert torch.equal(AF.entmax_bisect(x, 1.5, -1, 50, np.bool_(False)), AF.entmax_bisect(x))
+
+
+def test_sparsemax_loss_takes_the_packages_k():
+    """``sparsemax_loss(X, target, k)`` and ``SparsemaxLoss(k=...)`` as in the
+    entmax package: checked, and the loss is the same for every k."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(6, 40, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 40, (6,), generator=g)
+    ref = AF.sparsemax_loss(x, t)
+    for k in (1, 3, 40, 100):
+        assert torch.equal(AF.sparsemax_loss(x, t, k=k), ref)
+        assert torch.equal(at.SparsemaxLoss(k=k)(x, t), ref)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises((TypeError, ValueError), match="k"):
+            at.SparsemaxLoss(k=bad)
+        with pytest.raises((TypeError, ValueError), match="k"):
+            AF.sparsemax_loss(x, t, k=bad)

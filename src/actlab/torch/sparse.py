@@ -133,7 +133,13 @@ class _LossModule(nn.Module):
 
 
 class SparsemaxLoss(_LossModule):
-    """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``, ``reduction``)."""
+    """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``,
+    ``reduction``; ``k`` as the ``entmax`` package's, checked here)."""
+
+    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 k: int | None = None) -> None:
+        super().__init__(weight, ignore_index, reduction)
+        self.k = check_k(type(self).__name__, k)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return AF.sparsemax_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
