@@ -26,6 +26,7 @@ __all__ = [
     "with_limits",
     "indicator",
     "zero_keep_nan",
+    "one_keep_nan",
     "safe_scale",
     "split",
     "square_exact",
@@ -128,6 +129,12 @@ def indicator(cond: Array, x: Array, *, xp) -> Array:
 def zero_keep_nan(x: Array, *, xp) -> Array:
     """Zeros shaped like ``x``, but NaN where ``x`` is NaN."""
     return xp.where(xp.isnan(x), x, 0.0)
+
+
+def one_keep_nan(x: Array, *, xp) -> Array:
+    """Ones shaped like ``x``, but NaN where ``x`` is NaN (the derivative of
+    a term linear in x or in a bias)."""
+    return xp.where(xp.isnan(x), x, xp.ones_like(x))
 
 
 def safe_scale(beta: Any, x: Array, *, xp) -> Array:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import exp_scaled, float32_policy, with_limits
+from .._xp import exp_scaled, float32_policy, one_keep_nan, with_limits
 from ..registry import Properties
 from .constants import GOLU_EXP_ROOT, GOLU_ROOT
 from .double_word import DW, exp_dw
@@ -37,14 +37,10 @@ def _on_domain(x, inside, y, edges, xp):
     return xp.where(inside, y, out)
 
 
-def _ones(x, xp):
-    return xp.where(xp.isnan(x), x, xp.ones_like(x))
-
-
 # -- identity and exponential ------------------------------------------------------
 
 def _d_identity(x, *, xp):
-    return _ones(x, xp)
+    return one_keep_nan(x, xp=xp)
 
 
 @activation(

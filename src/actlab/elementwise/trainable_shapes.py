@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import exp_scaled, float32_policy, mul_exact, two_prod, with_limits, zero_keep_nan
+from .._xp import exp_scaled, float32_policy, mul_exact, one_keep_nan, two_prod, with_limits, zero_keep_nan
 from ..registry import Param, Properties, finite
 from .double_word import DW, exp_dw, lift
 from .sigmoid_like import _d_tanh
@@ -203,7 +203,7 @@ def _d_dyt_weight(x, alpha, weight, bias, *, xp):
 
 
 def _d_dyt_bias(x, alpha, weight, bias, *, xp):
-    return xp.where(xp.isnan(x), x, xp.ones_like(x)) + 0.0 * bias
+    return one_keep_nan(x, xp=xp) + 0.0 * bias
 
 
 @activation(
