@@ -112,9 +112,6 @@ def test_entmax_vjp_exponent_rounding(monkeypatch):
         _check(actlab_map(case, "numpy")[1], case, "vjp", False, label(case))
 
 
-@pytest.mark.xfail(strict=True, reason="the compiled entmax VJP kernels form y ** (1 - beta) with the rounded "
-                   "exponent (backends/numba_entmax_grad.py _weight, backends/torch/sparse_kernels.py): "
-                   "y * y ** (-beta) fixes them")
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_entmax_vjp_exponent_rounding_compiled(backend):
     for case in TINY:
