@@ -6,7 +6,7 @@ against the mpmath references of ``tests/data/map_references.npz``
 (``scripts/make_map_references.py``), beside PyTorch's, SciPy's, JAX's and
 the ``entmax`` package's implementations where they exist.
 
-    PYTHONPATH=src python benchmarks/map_accuracy.py          # updates the table in docs/softmax.md
+    PYTHONPATH=src python benchmarks/map_accuracy.py          # updates the table in docs/accuracy.md
     PYTHONPATH=src python benchmarks/map_accuracy.py --quick  # every 4th case, no JAX; prints only
 
 The error is |y - exact| in ULPs of the output dtype at the exact value
@@ -252,7 +252,7 @@ def render(table, n) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="every 4th case, no JAX; print only")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "softmax.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "accuracy.md")
     args = ap.parse_args(argv)
     table, n = measure(args.quick)
     text = render(table, n)
