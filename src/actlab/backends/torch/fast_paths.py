@@ -173,10 +173,11 @@ _declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
 _declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
 # torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
 TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
-# x / (1 + |x|) is within 1.5 ULPs but NaN at +-inf (inf / inf); (1 + |x|)^2 stays finite on ddomain;
-# bfloat16 is computed in float32 and rounded once
+# x / (1 + |x|) is within 1.5 ULPs but NaN at +-inf (inf / inf); (1 + |x|)^2 stays finite on ddomain
+# (float32's derivative in float64: 0.5 ULP, where float32's three roundings reach 3.2); bfloat16 is
+# computed in float32 and rounded once
 _declare("softsign", {
-    F32: Execution("guarded", "fused", F.softsign, domain=(-3e38, 3e38), dkernel=K.d_softsign, ddomain=(-1e18, 1e18)),
+    F32: Execution("guarded", "fused", F.softsign, domain=(-3e38, 3e38), dkernel=K.d_softsign, dwork=F64),
     F64: Execution("guarded", "fused", F.softsign, domain=(-1e308, 1e308), dkernel=K.d_softsign,
                    ddomain=(-1e150, 1e150)),
     BF16: Execution("fused", "fused", K.softsign, work=F32, domain=(-3e38, 3e38), dkernel=K.d_softsign, dwork=F32,
