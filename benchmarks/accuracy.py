@@ -254,6 +254,20 @@ def table(refs: list[Reference], dtype) -> list[str]:
     return lines
 
 
+MAPS_HEADING = "## Accuracy of the other maps and losses"
+MAPS_END = "<!-- map-accuracy:end -->"
+
+
+def _maps_section(out: Path) -> str:
+    """The section that ``benchmarks/map_accuracy.py`` fills, carried over from
+    the file being replaced (a placeholder the first time)."""
+    old = out.read_text() if out.exists() else ""
+    if MAPS_HEADING in old and MAPS_END in old:
+        return old[old.index(MAPS_HEADING):old.index(MAPS_END) + len(MAPS_END)]
+    return "\n".join([MAPS_HEADING, "", "Run `PYTHONPATH=src python benchmarks/map_accuracy.py` to fill this table.", "",
+                      "<!-- map-accuracy:start -->", MAPS_END])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="sigmoid, gelu and softplus only; print, do not write")
@@ -362,6 +376,7 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name, lines in sections:
         doc += [f"## {name}", "", *lines, ""]
+    doc += [_maps_section(args.out), ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(doc))
     print(f"wrote {args.out}")

@@ -226,6 +226,65 @@ def test_poly_modules_are_polycoms_formulas():
     torch.testing.assert_close(n(x), (norm(x**3) + norm(x**2) + norm(x)) / 3)
 
 
+FIXED = {"ReLU2": (), "SparsePlus": (), "SparseSigmoid": (), "HardMish": (), "QuickGELU": (), "GELU10": (),
+         "Exponential": (), "SqrtSoftplus": (), "GoLU": (), "Squareplus": (2.0,), "Laplace": (0.5, 0.3),
+         "Sine": (2.0,)}
+
+
+def test_parameter_free_modules_are_classes_with_the_registrys_signature():
+    """Each parameter-free module is its own class (name, module, pickle),
+    whose constructor takes its function's registered parameters with their
+    defaults and whose docstring gives its formula and reference."""
+    import inspect
+    import pickle
+
+    x = torch.linspace(-3, 3, 12, dtype=torch.float64)
+    for name, args in FIXED.items():
+        cls = getattr(at, name)
+        entry = cls._fn.entry
+        assert cls.__name__ == cls.__qualname__ == name and cls.__module__ == "actlab.torch.catalogue_modules"
+        params = [(p.name, p.default) for p in inspect.signature(cls).parameters.values()]
+        assert params == [(p.name, p.default) for p in entry.params]
+        assert entry.latex in cls.__doc__ and entry.reference in cls.__doc__ and ">>> " in cls.__doc__
+        m = cls(*args)
+        back = pickle.loads(pickle.dumps(m))
+        assert type(back) is cls and repr(back) == repr(m)
+        torch.testing.assert_close(back(x), entry.function(x, *args))
+    assert repr(at.Laplace(0.5, 0.3)) == "Laplace(mu=0.5, sigma=0.3)"
+    with pytest.raises(TypeError, match="Squareplus"):
+        at.Squareplus(c=1.0)
+
+
+@pytest.mark.slow
+def test_parameter_free_modules_export_and_compile_whole():
+    """torch.export traces a model of all of them, torch.compile(fullgraph=True)
+    (AOT-eager, as test_torch_frontend's graph of every function) three of
+    them (one generated class each way is the same code); values and
+    gradients equal eager mode."""
+    model = torch.nn.ModuleList([getattr(at, name)(*args) for name, args in FIXED.items()])
+
+    def run(x):
+        return torch.stack([m(x) for m in model])
+
+    class All(torch.nn.Module):
+        def forward(self, x):
+            return run(x)
+
+    x = torch.linspace(-3, 3, 24).reshape(4, 6)
+    torch.testing.assert_close(torch.export.export(All(), (x,)).module()(x), run(x))
+    few = model[:3]  # (compiling all twelve adds half a minute to CI for the same code path)
+
+    def run_few(x):
+        return torch.stack([m(x) for m in few])
+
+    xe, xc = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ye, yc = run_few(xe), torch.compile(run_few, fullgraph=True, backend="aot_eager")(xc)
+    torch.testing.assert_close(yc, ye)
+    ye.sum().backward()
+    yc.sum().backward()
+    torch.testing.assert_close(xc.grad, xe.grad)
+
+
 def test_modules_refuse_bad_arguments():
     for bad in (lambda: at.Snake(0), lambda: at.Snake(3, -1.0), lambda: at.Squareplus(0.0),
                 lambda: at.XIELU(eps=1e-3), lambda: at.XIELU(alpha_n_init=0.4), lambda: at.DyT(2.5),

@@ -81,19 +81,8 @@ def test_float32_jit_grad_within_4_ulp(case: Reference):
     check(jax.jit(jax.vmap(jax.grad(f)))(x), case, "derivative", np.float32, "jax grad")
 
 
-# Known misses of the catalogue functions in JAX's float64 mode (the NumPy and
-# torch paths meet the bar on the same grid): open work of the catalogue.
-X64_MISSES = {
-    "logit": "90 ULPs near x = 0.37 in JAX float64 (NumPy: within 4)",
-    "log1mexp": "beyond 4 ULPs in JAX float64 (NumPy: within 4)",
-    "dyt[alpha=0.7][weight=1.5]": "jit(grad) 4.9 ULPs at x = -10.1 in JAX float64 (NumPy: 3.4)",
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [
-    pytest.param(r, id=r.id, marks=[pytest.mark.xfail(strict=True, reason=X64_MISSES[r.id])] if r.id in X64_MISSES
-                 else []) for r in REFS])
+@pytest.mark.parametrize("case", REFS, ids=[r.id for r in REFS])
 def test_float64_with_x64_within_4_ulp(case: Reference):
     f, d = _fns(case)
     with jax.enable_x64(True):
@@ -102,3 +91,34 @@ def test_float64_with_x64_within_4_ulp(case: Reference):
         check(d(x), case, "derivative", np.float64, "jax x64 derivative")
         check(jax.jit(f)(x), case, "value", np.float64, "jax x64 jit")
         check(jax.jit(jax.vmap(jax.grad(f)))(x), case, "derivative", np.float64, "jax x64 grad")
+
+
+def _log1p_grid() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return np.concatenate([
+        rng.uniform(-1.0, 1.0, 1500),  # XLA's own log1p is up to 115 ULPs off on (-0.5, -0.29)
+        -1.0 + 10.0 ** rng.uniform(-16, -1, 100),
+        rng.choice([-1.0, 1.0], 200) * 10.0 ** rng.uniform(-300, -1, 200),
+        10.0 ** rng.uniform(0, 308, 200),
+    ])
+
+
+def test_backend_log1p_within_1_ulp_in_float64():
+    """The backend's float64 log1p (in place of XLA's) against mpmath, under
+    jit (where XLA would fold the ``(1 + x) - 1`` of its rounding error)."""
+    import mpmath
+
+    from actlab.backends.jax import BACKEND
+
+    x = _log1p_grid()
+    with mpmath.workprec(120):
+        exact = [mpmath.log1p(mpmath.mpf(float(v))) for v in x]
+    ref = np.array([float(e) for e in exact])
+    with jax.enable_x64(True):
+        log1p = jax.jit(BACKEND.log1p)
+        y = np.asarray(log1p(jnp.asarray(x)))
+        got = np.asarray(log1p(jnp.asarray([-1.0, -0.0, 0.0, np.inf, -2.0, -np.inf, np.nan])))
+    err = np.array([float(abs(mpmath.mpf(float(a)) - e)) for a, e in zip(y, exact)]) / np.spacing(np.abs(ref))
+    assert err.max() <= 1.0, (err.max(), x[err.argmax()])
+    assert got[0] == -np.inf and np.signbit(got[1]) and got[2] == 0 and not np.signbit(got[2]) and got[3] == np.inf
+    assert np.isnan(got[4:]).all()

@@ -93,3 +93,17 @@ def test_bfloat16_other_axis_and_temperature_take_float32():
         assert y.dtype == torch.bfloat16
         ref = actlab.softmax(x.float(), **kw).bfloat16()
         assert float((y.float() - ref.float()).abs().max()) <= float(ref.float().abs().max()) * BF16_ULP
+
+
+def test_bfloat16_log_softmax_long_rows_and_dominant_tops():
+    """Long rows (the float32 partial sums) and tops whose rest sums to about
+    2^-6, both sides of where the row is summed again without its top."""
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(24, 20000, generator=g, dtype=torch.float64)
+    for i, gap in enumerate(torch.linspace(9.0, 16.0, 12).tolist()):
+        x[12 + i, 0] = x[12 + i].max() + gap
+    x = x.bfloat16()
+    y = actlab.log_softmax(x, axis=-1)
+    ref = _reference(x, True)
+    err = (y.double() - ref).abs() / (ref.abs() * BF16_ULP).clamp_min(2.0**-133)
+    assert float(err.max()) <= 1.0

@@ -35,6 +35,27 @@ def test_modules_match_torch_nn(name):
     assert repr(ours).startswith(name)
 
 
+def test_modules_take_torchs_constructor_arguments_and_repr():
+    """The modules made from one template keep torch.nn's signature (names,
+    order, defaults: ``inplace=False``, ``dim=-1``) and repr, torch's own
+    classes being the oracle; each is a class of its own that pickles."""
+    import inspect
+    import pickle
+
+    for name in ("ReLU", "ReLU6", "SELU", "SiLU", "Mish", "Hardsigmoid", "Hardswish", "GLU"):
+        ours, ref = getattr(at, name), getattr(torch.nn, name)
+        params = [(p.name, p.default) for p in inspect.signature(ours).parameters.values()]
+        assert params == [(p.name, p.default) for p in inspect.signature(ref).parameters.values()], name
+        kw = {"dim": 0} if name == "GLU" else {"inplace": True}
+        assert repr(ours(**kw)) == repr(ref(**kw)) and repr(ours()) == repr(ref())
+        m = pickle.loads(pickle.dumps(ours(**kw)))
+        assert type(m) is ours and ours.__module__ == "actlab.torch.activations" and ours.__qualname__ == name
+    with pytest.raises(TypeError, match="inplace"):
+        at.SiLU(inplace=1)
+    with pytest.raises(TypeError, match="ReLU"):
+        at.ReLU(True, 1)
+
+
 def test_module_arguments_are_validated_at_construction():
     with pytest.raises(ValueError, match="alpha"):
         at.ELU(alpha=float("nan"))

@@ -26,6 +26,7 @@ __all__ = [
     "with_limits",
     "indicator",
     "zero_keep_nan",
+    "one_keep_nan",
     "safe_scale",
     "split",
     "square_exact",
@@ -128,6 +129,12 @@ def indicator(cond: Array, x: Array, *, xp) -> Array:
 def zero_keep_nan(x: Array, *, xp) -> Array:
     """Zeros shaped like ``x``, but NaN where ``x`` is NaN."""
     return xp.where(xp.isnan(x), x, 0.0)
+
+
+def one_keep_nan(x: Array, *, xp) -> Array:
+    """Ones shaped like ``x``, but NaN where ``x`` is NaN (the derivative of
+    a term linear in x or in a bias)."""
+    return xp.where(xp.isnan(x), x, xp.ones_like(x))
 
 
 def safe_scale(beta: Any, x: Array, *, xp) -> Array:
@@ -268,7 +275,7 @@ def mul_exact(c: float, x: Array, *, xp) -> tuple[Array, Array]:
 def one_plus_square(e: Array, *, xp) -> Array:
     """``(1 + e)**2`` for ``0 <= e <= 1`` with one rounding's error: the sum
     and the square are formed exactly (Fast2Sum, Dekker) before rounding."""
-    t = 1.0 + e
+    t = xp.rounded(1.0 + e)  # (kept from being folded: under jax.jit XLA rewrites (1 + e) - 1 to e)
     tl = e - (t - 1.0)
     s, se = square_exact(t, xp=xp)
     return s + (se + 2.0 * t * tl)

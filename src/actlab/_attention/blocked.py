@@ -17,8 +17,10 @@ For each block of queries the keys are visited a block at a time:
   :math:`\partial s_i = g_i p_i \sigma(-s_i) - \sigma(s_i) \sum_{j<i} g_j p_j`.
 - sparsemax and entmax: :mod:`actlab._attention.blocked_threshold`.
 
-Memory: a few tiles of ``block_q x block_k`` plus O(L) row statistics. All of
-it is array-API code; a framework registers :func:`backward` as the
+Memory: a few tiles of ``block_q x block_k`` plus O(L) row statistics. The
+tiles, their state and the backward sweep shared with the threshold maps are
+:mod:`actlab._attention.tiles`; here is what each normaliser computes on a
+tile. All of it is array-API code; a framework registers :func:`backward` as the
 backward of :func:`forward` (torch: :mod:`actlab.backends.torch.attention_autograd`).
 
 Example:
@@ -36,98 +38,16 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from ..elementwise import log_sigmoid, sigmoid
 from . import blocked_threshold
-from .dense import row_factor
 from .normalizers import softpick_terms
 from .plan import Plan
+from .tiles import BLOCK, BLOCK_Q, Run, backward_sweep, dropped, masked
 
-__all__ = ["forward", "backward", "BLOCK"]
-
-BLOCK = 1024
-"""Keys per tile."""
-BLOCK_Q = 256
-"""Queries per tile (a tile of float64 temporaries is 2 MiB)."""
-
-
-class Run:
-    """One call's state shared by the tiles: the plan, the learnable arrays
-    actually passed in, the key blocks, the row counts and factors."""
-
-    def __init__(self, plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], block: int | None) -> None:
-        self.plan, self.xp, self.q, self.k, self.v = plan, plan.xp, q, k, v
-        self.params = dict(plan.params)
-        for name, a in zip(plan.learnable, arrays):
-            if a is not None:
-                self.params[name] = a
-        bk, bq = (int(block), int(block)) if block else (BLOCK, BLOCK_Q)
-        L, S = q.shape[1], k.shape[1]
-        self.L, self.S = L, S
-        self.keys = [(j, min(S, j + bk)) for j in range(0, S, bk)]
-        self.queries = [(i, min(L, i + bq)) for i in range(0, L, bq)]
-        self.n = plan.mask.counts(self.xp, q)
-        self.f = row_factor(plan, self.n, self.params)
-        extra = arrays[len(plan.learnable):]
-        self.dmask = MaskGrad(self) if extra and extra[0] is not None else None
-
-    def drop(self, i0: int, i1: int, j0: int, j1: int, like: Any) -> Any:
-        """The tile's dropout factors (0 or 1/(1-p)) in ``like``'s dtype, or None."""
-        return self.plan.dropout(i0, i1, j0, j1, like)
-
-    def rows(self, a: Any, i0: int, i1: int) -> Any:
-        """Rows i0:i1 of a per-row array (or the float itself)."""
-        return a if isinstance(a, float) else a[:, i0:i1]
-
-    def tile(self, qb: Any, i0: int, i1: int, j0: int, j1: int) -> tuple[Any, Any, Any]:
-        """``(t, s, allowed)``: the scaled scores ``t`` (0 where masked), the
-        normaliser's input ``s = t f`` (-inf where masked), the mask or None."""
-        xp = self.xp
-        t = (qb @ self.k[:, j0:j1].mT) * self.plan.scale
-        allowed, add = self.plan.mask.block(i0, i1, j0, j1, xp, qb)
-        if add is not None:
-            t = t + add
-        f = self.rows(self.f, i0, i1)
-        if allowed is None:
-            return t, (t if isinstance(f, float) and f == 1.0 else t * f), None
-        t = xp.where(allowed, t, 0.0)
-        return t, xp.where(allowed, t * f, -math.inf), allowed
-
-    def live(self, i0: int, i1: int) -> list[tuple[int, int]]:
-        return [(j0, j1) for j0, j1 in self.keys if not self.plan.mask.empty(i0, i1, j0, j1)]
-
-
-def _masked(x: Any, allowed: Any, xp: Any) -> Any:
-    return x if allowed is None else xp.where(allowed, x, 0.0)
-
-
-def _dropped(w: Any, drop: Any) -> Any:
-    return w if drop is None else w * drop
-
-
-class MaskGrad:
-    r"""The gradient of a float ``attn_mask`` that requires grad: the tiles'
-    :math:`\partial t = f\, \partial s`, summed over the batch where the
-    mask is shared (``(Bm, L, S)``, the mask's own size: it is the one L x S
-    array the blocked path makes, and only when asked)."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self.add: Any = run.plan.mask.add
-        self.tiles: dict[tuple[int, int], Any] = {}
-        assert self.add is not None
-        self.bm = self.add.shape[0]
-
-    def put(self, i0: int, jb: int, dt: Any) -> None:
-        xp = self.run.xp
-        self.tiles[i0, jb] = xp.sum(dt, axis=0, keepdims=True) if self.bm == 1 and dt.shape[0] != 1 else dt
-
-    def result(self) -> Any:
-        run, xp, add = self.run, self.run.xp, self.add
-        rows = [xp.concat([self.tiles.get((i0, jb), xp.zeros_like(add[:, i0:i1, j0:j1]))
-                           for jb, (j0, j1) in enumerate(run.keys)], axis=-1) for i0, i1 in run.queries]
-        return xp.concat(rows, axis=1)
+__all__ = ["forward", "backward", "BLOCK", "BLOCK_Q"]
 
 
 # -- forward ------------------------------------------------------------------
@@ -143,14 +63,14 @@ def _softmax_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, 
         ms = xp.where(m_new == -math.inf, 0.0, m_new)
         r = xp.exp(m - ms)
         if name == "softpick":
-            d, _ = softpick_terms(_masked(s, allowed, xp), ms, xp)
-            d = _masked(d, allowed, xp)
+            d, _ = softpick_terms(masked(s, allowed, xp), ms, xp)
+            d = masked(d, allowed, xp)
             z = z * r + xp.sum(xp.abs(d), axis=-1, keepdims=True)
             p = xp.clip(d, min=0.0)
         else:
             p = xp.exp(s - ms)
             z = z * r + xp.sum(p, axis=-1, keepdims=True)
-        acc = acc * r + _dropped(p, run.drop(i0, i1, j0, j1, p)) @ run.v[:, j0:j1]
+        acc = acc * r + dropped(p, run.drop(i0, i1, j0, j1, p)) @ run.v[:, j0:j1]
         m = m_new
     if name == "softpick":
         z = z + run.params["eps"] * xp.exp(-m)
@@ -167,17 +87,17 @@ def _softmax_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, 
 def _simple_weights(run: Run, s: Any, allowed: Any, i0: int, i1: int) -> tuple[Any, Any]:
     """``(w, dw/ds)`` of sigmoid, relu, relu2."""
     xp, name = run.xp, run.plan.norm.name
-    s = _masked(s, allowed, xp)
+    s = masked(s, allowed, xp)
     nn = xp.clip(run.rows(run.n, i0, i1), min=1.0)
     if name == "sigmoid":
         b = run.params.get("bias")
         b = -xp.log(nn) if b is None else b
-        w = _masked(sigmoid(s + b), allowed, xp)
+        w = masked(sigmoid(s + b), allowed, xp)
         return w, w * sigmoid(-(s + b))
     pos = s > 0.0
     r = xp.where(pos, s, 0.0)
     if name == "relu":
-        return r / nn, _masked(xp.where(pos, 1.0, 0.0), allowed, xp) / nn
+        return r / nn, masked(xp.where(pos, 1.0, 0.0), allowed, xp) / nn
     return r * r / nn, 2.0 * r / nn
 
 
@@ -186,7 +106,7 @@ def _simple_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
     for j0, j1 in run.live(i0, i1):
         _, s, allowed = run.tile(qb, i0, i1, j0, j1)
         w = _simple_weights(run, s, allowed, i0, i1)[0]
-        acc = acc + _dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
+        acc = acc + dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
     return acc, ()
 
 
@@ -212,11 +132,11 @@ def _stick_rows(run: Run, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, ..
         if run.plan.mask.empty(i0, i1, j0, j1):
             continue
         _, s, allowed = run.tile(qb, i0, i1, j0, j1)
-        safe = _masked(s, allowed, xp)
-        keep = _masked(log_sigmoid(-safe), allowed, xp)
+        safe = masked(s, allowed, xp)
+        keep = masked(log_sigmoid(-safe), allowed, xp)
         logw = log_sigmoid(safe) + _suffix(keep, xp, True, True) + carry
-        w = _masked(xp.exp(logw), allowed, xp)
-        acc = acc + _dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
+        w = masked(xp.exp(logw), allowed, xp)
+        acc = acc + dropped(w, run.drop(i0, i1, j0, j1, w)) @ run.v[:, j0:j1]
         carry = carry + xp.sum(keep, axis=-1, keepdims=True)
     return acc, (xp.concat(carries[::-1], axis=-1),)
 
@@ -253,33 +173,54 @@ def _grad_scores(run: Run, s: Any, allowed: Any, g: Any, st: tuple[Any, ...], D:
         if kind == "softmax":
             w = xp.exp(s - m) / zs
             return w * (g - D), w, gw_carry
-        d, e = softpick_terms(_masked(s, allowed, xp), m, xp)
-        d, e = _masked(d, allowed, xp), _masked(e, allowed, xp)
+        d, e = softpick_terms(masked(s, allowed, xp), m, xp)
+        d, e = masked(d, allowed, xp), masked(e, allowed, xp)
         w = xp.clip(d, min=0.0) / zs
         sgn = xp.where(d > 0, 1.0, xp.where(d < 0, -1.0, 0.0))
         return (e / zs) * (xp.where(d > 0, g, 0.0) - sgn * D), w, gw_carry
     if kind == "simple":
         w, dw = _simple_weights(run, s, allowed, i0, i1)
         ds = g * dw
-        if _is_grad_array(run, "bias"):
+        if run.learns("bias"):
             acc["bias"] = acc["bias"] + xp.sum(ds, axis=(1, 2), keepdims=True)
         return ds, w, gw_carry
     raise AssertionError(kind)
 
 
-def _is_grad_array(run: Run, name: str) -> bool:
-    return name in run.plan.learnable and not isinstance(run.params.get(name), (float, type(None)))
-
-
 def _stick_grad(run: Run, s: Any, allowed: Any, g: Any, carry: Any, prefix: Any) -> tuple[Any, Any, Any]:
     xp = run.xp
-    safe = _masked(s, allowed, xp)
-    keep = _masked(log_sigmoid(-safe), allowed, xp)
-    w = _masked(xp.exp(log_sigmoid(safe) + _suffix(keep, xp, True, True) + carry), allowed, xp)
+    safe = masked(s, allowed, xp)
+    keep = masked(log_sigmoid(-safe), allowed, xp)
+    w = masked(xp.exp(log_sigmoid(safe) + _suffix(keep, xp, True, True) + carry), allowed, xp)
     gw = g * w
-    beta = _masked(sigmoid(safe), allowed, xp)
+    beta = masked(sigmoid(safe), allowed, xp)
     ds = gw * sigmoid(-safe) - beta * (prefix + _suffix(gw, xp, True, False))
     return ds, w, prefix + xp.sum(gw, axis=-1, keepdims=True)
+
+
+def _row_grads(run: Run, i0: int, i1: int, qb: Any, dob: Any, ob: Any, st: tuple[Any, ...],
+               acc: dict[str, Any]) -> Iterator[tuple[int, Any, Any, Any]]:
+    """The tiles of queries i0:i1 for :func:`actlab._attention.tiles.backward_sweep`
+    (softmax, softpick, simple, stick), then the sink's gradient."""
+    xp, plan, kind = run.xp, run.plan, run.plan.norm.kind
+    D = xp.sum(dob * ob, axis=-1, keepdims=True)
+    prefix = xp.zeros_like(qb[:, :, :1])
+    for jb, (j0, j1) in enumerate(run.keys):
+        if plan.mask.empty(i0, i1, j0, j1):
+            continue
+        t, s, allowed = run.tile(qb, i0, i1, j0, j1)
+        drop = run.drop(i0, i1, j0, j1, t)
+        g = dropped(dob @ run.v[:, j0:j1].mT, drop)
+        if kind == "stick":
+            ds, w, prefix = _stick_grad(run, s, allowed, g, st[0][:, :, jb:jb + 1], prefix)
+        else:
+            ds, w, _ = _grad_scores(run, s, allowed, g, st, D, i0, i1, acc, None)
+        yield jb, t, ds, dropped(w, drop)
+    if kind == "softmax" and run.learns("sink"):
+        m, z = st
+        c = run.params["sink"]
+        wsink = xp.exp(c - m) / xp.where(z > 0, z, 1.0)
+        acc["sink"] = acc["sink"] + xp.sum(-wsink * D, axis=1, keepdims=True)
 
 
 def backward(plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], out: Any, saved: tuple[Any, ...],
@@ -289,52 +230,5 @@ def backward(plan: Plan, q: Any, k: Any, v: Any, arrays: tuple[Any, ...], out: A
     then, when ``arrays`` has one more entry (the float mask, not None), the
     mask's gradient."""
     run = Run(plan, q, k, v, arrays, block)
-    xp, kind = plan.xp, plan.norm.kind
-    if kind == "threshold":
-        return blocked_threshold.backward(run, out, saved, dout)
-    dks = [xp.zeros_like(k[:, j0:j1]) for j0, j1 in run.keys]
-    dvs = [xp.zeros_like(v[:, j0:j1]) for j0, j1 in run.keys]
-    zero = xp.zeros_like(q[:, :1, :1])
-    acc = {name: zero for name in plan.learnable}
-    dqs = []
-    for i0, i1 in run.queries:
-        qb, dob = q[:, i0:i1], dout[:, i0:i1]
-        st = tuple(a[:, i0:i1] for a in saved)
-        D = xp.sum(dob * out[:, i0:i1], axis=-1, keepdims=True)
-        dq = xp.zeros_like(qb)
-        f = run.rows(run.f, i0, i1)
-        gf = xp.zeros_like(qb[:, :, :1])
-        prefix = xp.zeros_like(qb[:, :, :1])
-        for jb, (j0, j1) in enumerate(run.keys):
-            if plan.mask.empty(i0, i1, j0, j1):
-                continue
-            t, s, allowed = run.tile(qb, i0, i1, j0, j1)
-            drop = run.drop(i0, i1, j0, j1, t)
-            g = _dropped(dob @ v[:, j0:j1].mT, drop)
-            if kind == "stick":
-                ds, w, prefix = _stick_grad(run, s, allowed, g, st[0][:, :, jb:jb + 1], prefix)
-            else:
-                ds, w, _ = _grad_scores(run, s, allowed, g, st, D, i0, i1, acc, None)
-            dvs[jb] = dvs[jb] + _dropped(w, drop).mT @ dob
-            if plan.length_scale:
-                gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
-            dt = ds if isinstance(f, float) and f == 1.0 else ds * f
-            if run.dmask is not None:
-                run.dmask.put(i0, jb, dt)
-            dt = dt * plan.scale
-            dq = dq + dt @ k[:, j0:j1]
-            dks[jb] = dks[jb] + dt.mT @ qb
-        dqs.append(dq)
-        if kind == "softmax" and _is_grad_array(run, "sink"):
-            m, z = st
-            c = run.params["sink"]
-            wsink = xp.exp(c - m) / xp.where(z > 0, z, 1.0)
-            acc["sink"] = acc["sink"] + xp.sum(-wsink * D, axis=1, keepdims=True)
-        if plan.length_scale and _is_grad_array(run, "length_scale_factor"):
-            log_n = xp.log(xp.clip(run.rows(run.n, i0, i1), min=1.0))
-            acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
-                gf * log_n / plan.temperature, axis=1, keepdims=True)
-    grads = tuple(acc[name] if _is_grad_array(run, name) else None for name in plan.learnable)
-    if len(arrays) > len(plan.learnable):
-        grads = (*grads, None if run.dmask is None else run.dmask.result())
-    return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads
+    rows = blocked_threshold.row_grads if plan.norm.kind == "threshold" else _row_grads
+    return backward_sweep(run, out, saved, dout, rows)

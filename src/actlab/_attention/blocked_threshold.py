@@ -47,12 +47,14 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from ..simplex.threshold import BLOCK as GROUP
 from ..simplex.threshold import _block_maxima, _compact, is_exact, solve
+from .tiles import Run, dropped
 
-__all__ = ["forward_rows", "backward", "MAX_PASSES", "CANDIDATES"]
+__all__ = ["forward_rows", "row_grads", "MAX_PASSES", "CANDIDATES"]
 
 MAX_PASSES = 200
 """A guard only: the searches stop when exact (or at the rounding level)."""
@@ -84,10 +86,6 @@ def _x(run: Any, qb: Any, i0: int, i1: int, j0: int, j1: int, beta: Any) -> tupl
     t, s, allowed = run.tile(qb, i0, i1, j0, j1)
     s64 = xp.astype(s, xp.float64) if s.dtype != xp.float64 else s
     return (s64 if isinstance(beta, float) and beta == 1.0 else s64 * beta), allowed, t
-
-
-def _dropped(w: Any, drop: Any) -> Any:
-    return w if drop is None else w * drop
 
 
 def _power(d: Any, e: Any, xp: Any) -> Any:
@@ -248,69 +246,41 @@ def forward_rows(run: Any, qb: Any, i0: int, i1: int) -> tuple[Any, tuple[Any, .
         u = _power(d, (1.0 - beta) / beta, xp)
         vb = run.v[:, j0:j1]
         drop = run.drop(i0, i1, j0, j1, p)
-        acc = acc + xp.astype(_dropped(p, drop), wdt) @ vb
-        U = U + xp.astype(_dropped(u, drop), wdt) @ vb
+        acc = acc + xp.astype(dropped(p, drop), wdt) @ vb
+        U = U + xp.astype(dropped(u, drop), wdt) @ vb
         su, sp = su + xp.sum(u, axis=-1, keepdims=True), sp + xp.sum(p, axis=-1, keepdims=True)
         if learn_alpha:
             plogp = xp.where(p > 0, p * xp.log(xp.where(p > 0, p, 1.0)), 0.0)
             ent = ent + xp.sum(plogp, axis=-1, keepdims=True)
-            PL = PL + xp.astype(_dropped(plogp, drop), wdt) @ vb
+            PL = PL + xp.astype(dropped(plogp, drop), wdt) @ vb
     spn = xp.where(sp > 0, sp, 1.0)
     out = acc / xp.astype(spn, wdt)
     return out, (tau, spn, U, su, PL, ent, tmax)
 
 
-def backward(run: Any, out: Any, saved: tuple[Any, ...], dout: Any) -> tuple[Any, Any, Any, tuple[Any, ...]]:
-    """``(dq, dk, dv, d_arrays)`` of the threshold normalisers."""
-    xp, plan, q, k, v = run.xp, run.plan, run.q, run.k, run.v
+def row_grads(run: Run, i0: int, i1: int, qb: Any, dob: Any, ob: Any, st: tuple[Any, ...],
+              acc: dict[str, Any]) -> Iterator[tuple[int, Any, Any, Any]]:
+    """The tiles of queries i0:i1 for :func:`actlab._attention.tiles.backward_sweep`,
+    then the gradient of a learnable alpha."""
+    xp, plan = run.xp, run.plan
     beta = _beta(run)
-    learn_alpha = plan.norm.name == "entmax" and "alpha" in plan.learnable and not isinstance(run.params["alpha"], float)
-    dks = [xp.zeros_like(k[:, j0:j1]) for j0, j1 in run.keys]
-    dvs = [xp.zeros_like(v[:, j0:j1]) for j0, j1 in run.keys]
-    dqs = []
-    zero = xp.zeros_like(q[:, :1, :1])
-    acc = {name: zero for name in plan.learnable}
-    for i0, i1 in run.queries:
-        qb, dob = q[:, i0:i1], dout[:, i0:i1]
-        tau, spn, U, su, PL, ent, tmax = (a[:, i0:i1] for a in saved)
-        live = set(_live(run, tmax, tau))
-        sus = xp.where(su > 0, su, 1.0)
-        qw = xp.astype(xp.sum(dob * U, axis=-1, keepdims=True), xp.float64) / sus
-        dq = xp.zeros_like(qb)
-        f = run.rows(run.f, i0, i1)
-        gf = xp.zeros_like(qb[:, :, :1])
-        for jb, (j0, j1) in enumerate(run.keys):
-            if (j0, j1) not in live:
-                continue
-            x, allowed, t = _x(run, qb, i0, i1, j0, j1, beta)
-            d = xp.where(x > tau, x - tau, 0.0)
-            p = _power(d, 1.0 / beta, xp) / spn
-            u = _power(d, (1.0 - beta) / beta, xp)
-            vb = v[:, j0:j1]
-            drop = run.drop(i0, i1, j0, j1, p)
-            g = _dropped(xp.astype(dob @ vb.mT, xp.float64), drop)
-            ds = xp.astype(u * (g - qw), qb.dtype)
-            dvs[jb] = dvs[jb] + xp.astype(_dropped(p, drop), qb.dtype).mT @ dob
-            if plan.length_scale:
-                gf = gf + xp.sum(ds * t, axis=-1, keepdims=True)
-            dt = ds if isinstance(f, float) and f == 1.0 else ds * f
-            if run.dmask is not None:
-                run.dmask.put(i0, jb, dt)
-            dt = dt * plan.scale
-            dq = dq + dt @ k[:, j0:j1]
-            dks[jb] = dks[jb] + dt.mT @ qb
-        dqs.append(dq)
-        if learn_alpha:
-            D = xp.astype(xp.sum(dob * out[:, i0:i1], axis=-1, keepdims=True), xp.float64)
-            dpl = xp.astype(xp.sum(dob * PL, axis=-1, keepdims=True), xp.float64) / spn
-            row = (D - qw) / (beta * beta) - (dpl - qw * ent / spn) / beta
-            acc["alpha"] = acc["alpha"] + xp.astype(xp.sum(row, axis=1, keepdims=True), qb.dtype)
-        if plan.length_scale and "length_scale_factor" in plan.learnable and \
-                not isinstance(run.params["length_scale_factor"], float):
-            log_n = xp.log(xp.clip(run.rows(run.n, i0, i1), min=1.0))
-            acc["length_scale_factor"] = acc["length_scale_factor"] + xp.sum(
-                gf * log_n / plan.temperature, axis=1, keepdims=True)
-    grads = tuple(acc[n] if not isinstance(run.params.get(n), (float, type(None))) else None for n in plan.learnable)
-    if run.dmask is not None:
-        grads = (*grads, run.dmask.result())
-    return xp.concat(dqs, axis=1), xp.concat(dks, axis=1), xp.concat(dvs, axis=1), grads
+    tau, spn, U, su, PL, ent, tmax = st
+    live = set(_live(run, tmax, tau))
+    sus = xp.where(su > 0, su, 1.0)
+    qw = xp.astype(xp.sum(dob * U, axis=-1, keepdims=True), xp.float64) / sus
+    for jb, (j0, j1) in enumerate(run.keys):
+        if (j0, j1) not in live:
+            continue
+        x, allowed, t = _x(run, qb, i0, i1, j0, j1, beta)
+        d = xp.where(x > tau, x - tau, 0.0)
+        p = _power(d, 1.0 / beta, xp) / spn
+        u = _power(d, (1.0 - beta) / beta, xp)
+        drop = run.drop(i0, i1, j0, j1, p)
+        g = dropped(xp.astype(dob @ run.v[:, j0:j1].mT, xp.float64), drop)
+        ds = xp.astype(u * (g - qw), qb.dtype)
+        yield jb, t, ds, xp.astype(dropped(p, drop), qb.dtype)
+    if plan.norm.name == "entmax" and run.learns("alpha"):
+        D = xp.astype(xp.sum(dob * ob, axis=-1, keepdims=True), xp.float64)
+        dpl = xp.astype(xp.sum(dob * PL, axis=-1, keepdims=True), xp.float64) / spn
+        row = (D - qw) / (beta * beta) - (dpl - qw * ent / spn) / beta
+        acc["alpha"] = acc["alpha"] + xp.astype(xp.sum(row, axis=1, keepdims=True), qb.dtype)

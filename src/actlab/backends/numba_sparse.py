@@ -51,6 +51,30 @@ def _keep_above(buf, n, cut):
 
 
 @nb.njit(cache=True, nogil=True)
+def _neumaier(t, total, comp):
+    """One step of Neumaier's compensated sum: ``(total + t, its rounding error, accumulated)``."""
+    s = total + t
+    if abs(total) >= abs(t):
+        comp += (total - s) + t
+    else:
+        comp += (t - s) + total
+    return s, comp
+
+
+@nb.njit(cache=True, nogil=True)
+def _compensated_sum(buf, n, shift, square):
+    """``sum (buf[:n] - shift)`` (of the squares with ``square``), compensated
+    (Neumaier 1974): the final sums of the exact cuts, so that the output
+    sums to 1 within a few ulps on rows with a large support."""
+    total = 0.0
+    comp = 0.0
+    for i in range(n):
+        d = buf[i] - shift
+        total, comp = _neumaier(d * d if square else d, total, comp)
+    return total + comp
+
+
+@nb.njit(cache=True, nogil=True)
 def _select(a, n, k):
     """Quickselect: reorder ``a[:n]`` so that ``a[:k] <= a[k] <= a[k+1:n]``."""
     lo = 0
@@ -92,8 +116,8 @@ def _sparsemax_cut(buf, n):
             s += buf[i]
         c = (s - 1.0) / n
         m = _keep_above(buf, n, c)
-        if m == n:
-            return c
+        if m == n:  # the support: its cut from a compensated sum
+            return (_compensated_sum(buf, n, 0.0, False) - 1.0) / n
         n = m
 
 
@@ -111,13 +135,8 @@ def _entmax15_cut(buf, n):
         c = c + (F - math.sqrt(F)) / (0.25 * s1)
         m = _keep_above(buf, n, c)
         if m == n:  # support stable: try the closed form on it
-            mu = 0.0
-            for i in range(n):
-                mu += 0.5 * buf[i]
-            mu /= n
-            ss = 0.0
-            for i in range(n):
-                ss += (0.5 * buf[i] - mu) ** 2
+            mu = 0.5 * _compensated_sum(buf, n, 0.0, False) / n
+            ss = 0.25 * _compensated_sum(buf, n, 2.0 * mu, True)
             ce = 2.0 * (mu - math.sqrt(max((1.0 - ss) / n, 0.0)))
             ok = True
             for i in range(n):
@@ -167,6 +186,18 @@ def _sums(buf, n, beta, qi, s):
 
 
 @nb.njit(cache=True, nogil=True)
+def _mass(buf, n, beta, qi, s):
+    """The sum of p at sigma ``s``, compensated: the output's normaliser."""
+    total = 0.0
+    comp = 0.0
+    for i in range(n):
+        u = beta * (buf[i] - s)
+        if u > -1.0:
+            total, comp = _neumaier(_power(u, beta, qi), total, comp)
+    return total + comp
+
+
+@nb.njit(cache=True, nogil=True)
 def newton_step(F, G, s, lo, hi, beta):
     """The next sigma of the bracketed Newton search: a Newton step on
     ``F^beta - 1`` (beta < 1) or ``F - 1`` (beta >= 1) with slope ``G``,
@@ -186,12 +217,9 @@ def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
     """Bracketed Newton on ``F^beta - 1`` (convex and nearly linear for
     beta < 1; on ``F - 1`` for beta >= 1) from the lower bound ``lo``,
     dropping entries below the cut as ``lo`` rises. Returns
-    ``(sigma, lo, n, F)`` with ``lo`` the last sigma found with F >= 1 and
-    ``F`` the sum of p at sigma (to first order)."""
+    ``(sigma, lo, n)`` with ``lo`` the last sigma found with F >= 1."""
     binv = 1.0 / beta
     s = lo
-    F = 1.0
-    done = False
     for _ in range(max(n_iter, 1)):
         F, G = _sums(buf, n, beta, qi, s)
         if F >= 1.0:
@@ -201,13 +229,10 @@ def _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, tol):
             hi = s
         new = newton_step(F, G, s, lo, hi, beta)
         done = abs(new - s) <= tol * (1.0 + abs(s))
-        F -= G * (new - s)
         s = new
         if done:
             break
-    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
-        F = _sums(buf, n, beta, qi, s)[0]
-    return s, lo, n, F
+    return s, lo, n
 
 
 @nb.njit(cache=True, nogil=True)
@@ -226,7 +251,10 @@ def _general_sigma(buf, n, beta, qi, n_iter, K):
         lo = _newton_sigma(buf[n - t : n].copy(), t, beta, qi, 4, lo, hi, 1e-3)[1]
         n = _keep_above(buf, n, lo - binv)
         t *= 4
-    s, lo, n, F = _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, 4e-16)
+    s, lo, n = _newton_sigma(buf, n, beta, qi, n_iter, lo, hi, 4e-16)
+    # The output is p / F, F the sum of the p written at s (Newton's first-order estimate of it is far off
+    # where sigma cannot be resolved: near-ties with a large alpha, whose p jumps between adjacent floats)
+    F = _mass(buf, n, beta, qi, s)
     return s, F, lo
 
 

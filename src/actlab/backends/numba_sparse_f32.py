@@ -303,16 +303,16 @@ def _general_sigma(buf, beta, qi, n_iter, pbuf, wbuf, hi):
             hi = s
         new = _step(F, G, s, lo, hi, beta, qi)
         done = abs(new - s) <= 4e-16 * (1.0 + abs(s))
-        F -= G * (new - s)
         s = new
         if done:
             break
-    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
-        if qi == 3 or qi == 4:
-            P0, P1, P2, P3, P4, low = _moments(buf, s, beta)
-            F = P4 if qi == 4 else P3
-        else:
-            F = _general_sums(buf, s, beta, qi, pbuf, wbuf)[0]
+    # F is the sum of p at s itself (the output is p / F), not Newton's first-order estimate, which is
+    # far off where sigma cannot be resolved (near-ties with a large alpha) or when n_iter stopped the search
+    if qi == 3 or qi == 4:
+        P0, P1, P2, P3, P4, low = _moments(buf, s, beta)
+        F = P4 if qi == 4 else P3
+    else:
+        F = _general_sums(buf, s, beta, qi, pbuf, wbuf)[0]
     return s, F
 
 

@@ -18,7 +18,8 @@ normal scores has about 16 candidates and 5 support entries at alpha =
    dropping the candidates at or below ``lo - 1/beta`` whenever the lower
    bound ``lo`` rises (Newton from the left on the convex ``F`` only rises,
    so they stay out);
-4. zeros, then the candidates' outputs scattered to their columns.
+4. zeros, then the candidates' outputs scattered to their columns, divided
+   by their sum (the sum of what is written, as the other kernels).
 
 :func:`forward_any` picks the kernel for an array: the whole-row kernels of
 :mod:`actlab.backends.numba_sparse_f32` where they take it, this one for
@@ -116,8 +117,8 @@ def _pad(buf, n):
 @nb.njit(nogil=True, cache=True, error_model="numpy")
 def _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf):
     """Bracketed Newton over the candidates ``buf[:n]`` on ``[0, hi]``:
-    ``(sigma, sum of p, n)`` with ``n`` the candidates left (those above the
-    last lower bound's cut).
+    ``(sigma, n)`` with ``n`` the candidates left (those above the last lower
+    bound's cut).
 
     Stops when a step is below 4e-16 relative, or earlier when two Newton
     steps in a row show quadratic convergence (``e' ~ C e^2``) and the
@@ -126,8 +127,6 @@ def _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf):
     binv = 1.0 / beta
     lo = 0.0
     s = lo
-    F = 1.0
-    done = False
     prev = 0.0  # the last Newton step from the left (0: none)
     for _ in range(max(n_iter, 1)):
         n_pad = _pad(buf, n)
@@ -143,15 +142,10 @@ def _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf):
         scale = 1.0 + abs(s)
         done = step <= 4e-16 * scale or step * step * step <= 1e-17 * scale * prev * prev
         prev = step if F >= 1.0 and lo < new < hi else 0.0
-        F -= G * (new - s)
         s = new
         if done:
             break
-    if not done:  # stopped by n_iter: the first-order F is off, sum p at s itself
-        n_pad = _pad(buf, n)
-        _densities(buf, n_pad, s, beta, pbuf, wbuf)
-        F = _sum2(pbuf[:n_pad], wbuf[:n_pad])[0]
-    return s, F, n
+    return s, n
 
 
 @nb.njit(nogil=True, cache=True, error_model="numpy")
@@ -173,10 +167,10 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
             s_out[r] = np.nan
             continue
         n = _gather(x2[r], m, cut, buf, idx)
-        s, z, n = _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf)
+        s, n = _sigma(buf, idx, n, hi, beta, n_iter, pbuf, wbuf)
         n_pad = _pad(buf, n)
         _densities(buf, n_pad, s, beta, pbuf, wbuf)
-        inv = 1.0 / z
+        inv = 1.0 / _sum2(pbuf[:n_pad], wbuf[:n_pad])[0]  # normalised by the sum of what is written
         for j in range(K):
             y[j] = 0.0
         for i in range(n):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import exp_scaled, float32_policy, with_limits
+from .._xp import exp_scaled, float32_policy, one_keep_nan, with_limits
 from ..registry import Properties
 from .constants import GOLU_EXP_ROOT, GOLU_ROOT
 from .double_word import DW, exp_dw
@@ -26,18 +26,21 @@ _f64 = float32_policy(native_float32=False, saturate=True)  # float32 (and half)
 _LN2 = 0.6931471805599453
 
 
-def _nan(x, xp):
-    return xp.zeros_like(x) + math.nan
-
-
-def _ones(x, xp):
-    return xp.where(xp.isnan(x), x, xp.ones_like(x))
+def _on_domain(x, inside, y, edges, xp):
+    """``y`` where ``inside`` (the open domain), the given value at each
+    ``(point, value)`` of ``edges``, and NaN elsewhere: outside the domain
+    and at a NaN input (no floating-point warning, ``y`` having been computed
+    on a safe stand-in there)."""
+    out = xp.zeros_like(x) + math.nan
+    for point, value in edges:
+        out = xp.where(x == point, value, out)
+    return xp.where(inside, y, out)
 
 
 # -- identity and exponential ------------------------------------------------------
 
 def _d_identity(x, *, xp):
-    return _ones(x, xp)
+    return one_keep_nan(x, xp=xp)
 
 
 @activation(
@@ -92,7 +95,7 @@ def _log1mexp(x, *, xp):
     near = xp.where(v > -_LN2, v, -0.5)
     far = xp.where(v > -_LN2, -1.0, v)
     y = xp.where(v > -_LN2, xp.log(-xp.expm1(near)), xp.log1p(-xp.exp(far)))
-    return xp.where(x < 0, y, xp.where(x == 0, -math.inf, _nan(x, xp)))
+    return _on_domain(x, x < 0, y, ((0.0, -math.inf),), xp)
 
 
 def _d_log1mexp(x, *, xp):
@@ -101,7 +104,7 @@ def _d_log1mexp(x, *, xp):
     near = xp.where(v >= -40.0, v, -1.0)
     with xp.quiet():  # -1/expm1(-x) overflows for a subnormal x: -inf is right
         y = xp.where(v >= -40.0, -1.0 / xp.expm1(-near), -xp.exp(v))
-    return xp.where(x < 0, y, xp.where(x == 0, -math.inf, _nan(x, xp)))
+    return _on_domain(x, x < 0, y, ((0.0, -math.inf),), xp)
 
 
 @activation(
@@ -139,7 +142,7 @@ def _logit(x, *, xp):
         p <= 1 / 3, xp.log(lo) - xp.log1p(-lo),
         xp.where(p >= 0.75, xp.log1p(-hi) - xp.log(hi), xp.log1p((2.0 * mid - 1.0) / (1.0 - mid))),
     )
-    return xp.where(inside, y, xp.where(x == 0, -math.inf, xp.where(x == 1, math.inf, _nan(x, xp))))
+    return _on_domain(x, inside, y, ((0.0, -math.inf), (1.0, math.inf)), xp)
 
 
 def _d_logit(x, *, xp):
@@ -147,7 +150,7 @@ def _d_logit(x, *, xp):
     p = xp.where(inside, x, 0.5)
     with xp.quiet():  # 1/p overflows for a subnormal p: +inf is right
         y = (1.0 / p) / (1.0 - p)
-    return xp.where(inside, y, xp.where((x == 0) | (x == 1), math.inf, _nan(x, xp)))
+    return _on_domain(x, inside, y, ((0.0, math.inf), (1.0, math.inf)), xp)
 
 
 @activation(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from .._activation import activation
-from .._xp import float32_policy, indicator, with_limits, zero_keep_nan
+from .._xp import float32_policy, indicator, one_keep_nan, with_limits, zero_keep_nan
 from ..registry import Param, Properties, finite, positive
 from .double_word import DW, lift
 
@@ -88,7 +88,7 @@ def _d_star_relu_scale(x, scale, bias, *, xp):
 
 
 def _d_star_relu_bias(x, scale, bias, *, xp):
-    return xp.where(xp.isnan(x), x, xp.ones_like(x))
+    return one_keep_nan(x, xp=xp)
 
 
 _S_STAR = 0.8944271909999159  # 1 / sqrt(1.25)
@@ -356,7 +356,7 @@ def _poly_power(k):
 
 
 def _d_poly_relu_bias(x, a1, a2, a3, bias, *, xp):
-    return xp.where(xp.isnan(x), x, xp.ones_like(x))
+    return one_keep_nan(x, xp=xp)
 
 
 _THIRD = 1.0 / 3.0

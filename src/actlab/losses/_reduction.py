@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_reduction", "class_targets", "reduce_loss"]
+__all__ = ["check_reduction", "class_targets", "reduce_loss", "reduce_rows"]
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -75,3 +75,25 @@ def reduce_loss(loss: Any, row_weight: Any, keep: Any, reduction: str, xp: Any) 
     # warning, and a zero gradient (PyTorch's), not a NaN one.
     none = den == 0
     return xp.where(none, math.nan, total / xp.where(none, 1.0, den))
+
+
+def reduce_rows(rows: Any, target: Any, keep: Any, weight: Any, reduction: str, batch: tuple[int, ...],
+                like: Any, owner: str, xp: Any) -> Any:
+    """The loss of per-row losses ``rows`` (batch flattened) against ``target``
+    (class indices, ``keep`` marking the counted rows, or distributions,
+    ``keep`` None), with the class ``weight`` (C,) or None: a row's weight
+    is ``weight[t]``, or :math:`\\langle w, q\\rangle` for a distribution
+    (folded into the row), then ``reduction``; ``"none"`` keeps the
+    ``batch`` shape. ``weight`` is taken in ``like``'s dtype and device."""
+    row_w = None
+    if weight is not None:
+        n_classes = like.shape[-1]
+        w = xp.astype(xp.asarray_like(weight, like), like.dtype)
+        if tuple(w.shape) != (n_classes,):
+            raise ValueError(f"{owner}(): weight must have shape ({n_classes},), got {tuple(w.shape)}")
+        if keep is None:
+            rows = rows * xp.sum(target * w, axis=-1)
+        else:
+            row_w = xp.take(w, target, axis=0)
+    out = reduce_loss(rows, row_w, keep, reduction, xp)
+    return xp.reshape(out, batch) if reduction == "none" else out

@@ -113,6 +113,10 @@ def kl_div(input, target, /, *, reduction="mean", log_target=False):
     t = t if t.dtype == x.dtype else xp.astype(t, x.dtype)
     shape = np.broadcast_shapes(tuple(x.shape), tuple(t.shape))
     x, t = xp.broadcast_to(x, shape), xp.broadcast_to(t, shape)
+    # float32 in float64, rounded once at the end: exp(t) may be subnormal in float32 where the
+    # pointwise loss is not, and the sum of the pointwise terms gains the same
+    x, out_dtype = _xp.to_working(xp, x, promote32=True)
+    t = t if t.dtype == x.dtype else xp.astype(t, x.dtype)
     if log_target:
         live = t > -math.inf
         ts = xp.where(live, t, 0.0)
@@ -125,8 +129,10 @@ def kl_div(input, target, /, *, reduction="mean", log_target=False):
         loss = xp.where(live, t * (xp.log(ts) - xs), 0.0)
     if reduction == "batchmean":
         total = xp.sum(loss)
-        return total / x.shape[0] if x.ndim else total
-    return reduce_loss(loss, None, None, reduction, xp)
+        out = total / x.shape[0] if x.ndim else total
+    else:
+        out = reduce_loss(loss, None, None, reduction, xp)
+    return out if out.dtype == out_dtype else xp.astype(out, out_dtype)
 
 
 def multilabel_soft_margin_loss(input, target, /, *, weight=None, reduction="mean"):

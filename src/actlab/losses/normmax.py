@@ -22,7 +22,7 @@ from typing import Any
 
 from ..registry import Entry, Param, register
 from ..simplex.normmax import normmax
-from ._reduction import check_reduction, class_targets, reduce_loss
+from ._reduction import check_reduction, class_targets, reduce_rows
 from .sparse import _check_distribution, _margin_loss, _rows
 
 __all__ = ["normmax_loss"]
@@ -61,31 +61,21 @@ def normmax_loss(logits: Any, target: Any, alpha: float = 2.0, *, n_iter: int = 
     alpha = float(alpha)
     reduction = check_reduction(reduction, owner)
     xp, z, t, batch, C = _rows(logits, target, owner)
-    dist = xp.isdtype(t.dtype, "real floating")
-    keep = row_w = None
+    keep = None
     p = xp.detach(normmax(z, alpha, n_iter))
     m = xp.detach(xp.max(z, axis=-1, keepdims=True))
     zs = z - xp.where(xp.isfinite(m), m, 0.0)
-    if dist:
-        q = xp.astype(t, z.dtype) if t.dtype != z.dtype else t
-        _check_distribution(q, owner, xp)
-        d = p - q
-        rows = xp.sum(xp.where(d != 0, d * zs, 0.0), axis=-1) + _norm(q, alpha, xp) - _norm(p, alpha, xp)
+    if xp.isdtype(t.dtype, "real floating"):
+        t = xp.astype(t, z.dtype) if t.dtype != z.dtype else t
+        _check_distribution(t, owner, xp)
+        d = p - t
+        rows = xp.sum(xp.where(d != 0, d * zs, 0.0), axis=-1) + _norm(t, alpha, xp) - _norm(p, alpha, xp)
     else:
         t, keep = class_targets(t, C, ignore_index, owner, xp)
         zk = xp.squeeze(xp.take_along_axis(zs, xp.expand_dims(t, axis=-1), axis=-1), axis=-1)
         rows = xp.sum(xp.where(p > 0, p * zs, 0.0), axis=-1) - zk + 1.0 - _norm(p, alpha, xp)
     rows = xp.where(xp.any(xp.isnan(z), axis=-1), math.nan, rows)  # a NaN logit makes its row NaN
-    if weight is not None:
-        w = xp.astype(xp.asarray_like(weight, z), z.dtype)
-        if tuple(w.shape) != (C,):
-            raise ValueError(f"{owner}(): weight must have shape ({C},), got {tuple(w.shape)}")
-        if dist:
-            rows = rows * xp.sum(q * w, axis=-1)
-        else:
-            row_w = xp.take(w, t, axis=0)
-    out = reduce_loss(rows, row_w, keep, reduction, xp)
-    return xp.reshape(out, batch) if reduction == "none" else out
+    return reduce_rows(rows, t, keep, weight, reduction, batch, z, owner, xp)
 
 
 normmax_loss.entry = register(  # type: ignore[attr-defined]

@@ -31,7 +31,7 @@ from .. import _backend, _xp
 from ..registry import Entry, Param, register
 from ..simplex import threshold
 from ..simplex.entmax import entmax
-from ._reduction import check_reduction, class_targets, reduce_loss
+from ._reduction import check_reduction, class_targets, reduce_rows
 
 __all__ = ["sparsemax_loss", "entmax_loss", "fenchel_young_rows"]
 
@@ -116,25 +116,15 @@ def _check_distribution(q: Any, owner: str, xp: Any) -> None:
 def _loss(logits, target, alpha, n_iter, weight, ignore_index, reduction, owner):
     reduction = check_reduction(reduction, owner)
     xp, z, t, batch, C = _rows(logits, target, owner)
-    dist = xp.isdtype(t.dtype, "real floating")
-    keep = row_w = None
-    if dist:
+    keep = None
+    if xp.isdtype(t.dtype, "real floating"):
         t = xp.astype(t, z.dtype) if t.dtype != z.dtype else t
         _check_distribution(t, owner, xp)
     else:
         t, keep = class_targets(t, C, ignore_index, owner, xp)
     p = entmax(z, alpha, n_iter)
     rows = xp.fenchel_young(z, p, t, alpha, fenchel_young_rows)
-    if weight is not None:
-        w = xp.astype(xp.asarray_like(weight, z), z.dtype)
-        if tuple(w.shape) != (C,):
-            raise ValueError(f"{owner}(): weight must have shape ({C},), got {tuple(w.shape)}")
-        if dist:
-            rows = rows * xp.sum(t * w, axis=-1)
-        else:
-            row_w = xp.take(w, t, axis=0)
-    out = reduce_loss(rows, row_w, keep, reduction, xp)
-    return xp.reshape(out, batch) if reduction == "none" else out
+    return reduce_rows(rows, t, keep, weight, reduction, batch, z, owner, xp)
 
 
 def sparsemax_loss(logits: Any, target: Any, *, weight: Any = None, ignore_index: int = -100,

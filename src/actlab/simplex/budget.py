@@ -90,19 +90,18 @@ def budget_sparsemax(x: Any, budget: Any, n_iter: Any, *, xp: Any) -> Any:
         return x + 0.0
     nan_row = xp.any(xp.isnan(x), axis=-1, keepdims=True)
     live = x > -math.inf
-    fin = xp.where(xp.isfinite(x), x, -math.inf)
-    top = xp.max(fin, axis=-1, keepdims=True)
-    top = xp.where(top > -math.inf, top, 0.0)
-    # no shift (nothing here overflows, and a shift by the maximum would round the others away);
-    # +inf entries are put above every cap
-    X = xp.where(x == math.inf, top + (budget + 1.0), xp.where(nan_row, 0.0, x))
+    # +inf entries are put above every cap; NaN rows are computed on zeros and set to NaN at the end
+    X = xp.where(x == math.inf, float(xp.finfo(x.dtype).max), xp.where(nan_row, 0.0, x))
     n_live = xp.sum(xp.astype(live, x.dtype), axis=-1, keepdims=True)
     with quiet(xp):
         # tau lies in [x_(j) - 1, x_(j)], x_(j) the j-th largest entry, j = ceil(B): below it the top j
         # entries are capped (sum >= B), at it at most j - 1 entries count (sum < B). A bracket of width 1.
+        # The search runs on X - x_(j): the entries near tau are then exact (a shift by the maximum would
+        # round them away, and none at all would lose the bracket once |x| > 2^53).
         j = min(int(math.ceil(budget)), k)
         top_j = xp.sort(X, axis=-1, descending=True)[..., j - 1:j]
-        hi = xp.where(top_j > -math.inf, top_j, 0.0)
+        X = X - xp.where(top_j > -math.inf, top_j, 0.0)
+        hi = xp.zeros_like(top_j)
         lo = hi - 1.0
         for _ in range(int(n_iter)):
             mid = 0.5 * (lo + hi)

@@ -31,6 +31,7 @@ from ..registry import Param, Properties, positive
 from . import sparse_forward
 from .entmax import entmax_vjp_math
 from .shifted_exp import quiet
+from .threshold import shift
 
 __all__ = ["sparsegen_lin", "sparsehourglass"]
 
@@ -83,7 +84,14 @@ def sparsegen_lin(x: Any, lam: Any, *, xp: Any) -> Any:
 
     Reference: Laha et al. 2018 (sparsegen-lin).
     """
-    return sparse_forward.forward(x / (1.0 - lam), 1.0, 0, xp)
+    if x.shape[-1] == 0:
+        return x + 0.0
+    # shift by the row maximum before dividing (sparsemax is shift-invariant): the entries near
+    # the maximum, which hold the support, are then exact, and 1/(1 - lam) rounds only |x - max|
+    m = xp.max(x, axis=-1, keepdims=True)
+    with quiet(xp):  # an entry beyond the range below the maximum becomes -inf, with no support either way
+        xs = shift(x, xp.where(xp.isfinite(m), m, 0.0), xp) / (1.0 - lam)
+    return sparse_forward.forward(xs, 1.0, 0, xp)
 
 
 def _scale(x: Any, q: Any, xp: Any):

@@ -40,7 +40,14 @@ def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
     # the masked branch keeps d/dy finite at y = 0 (double backward)
     pos = y > 0
     ys = xp.where(pos, y, 1.0)
-    w = xp.sqrt(ys) if isinstance(beta, float) and beta == 0.5 else xp.pow(ys, 1.0 - beta)
+    if isinstance(beta, float) and beta == 0.5:
+        w = xp.sqrt(ys)
+    else:
+        # y * y^(-beta), not y^(1 - beta): 1 - beta rounds (alpha = 0.9: 1.1), which costs |log y| eps/2;
+        # below the smallest normal number y^(-beta) may overflow (beta near 1): there y^(1 - beta)
+        normal = ys >= xp.finfo(ys.dtype).smallest_normal
+        yn, yt = xp.where(normal, ys, 1.0), xp.where(normal, 1.0, ys)  # (each branch finite, for autograd)
+        w = xp.where(normal, yn * xp.pow(yn, -beta), xp.pow(yt, 1.0 - beta))
     return xp.where(pos, w, y * 0.0)
 
 

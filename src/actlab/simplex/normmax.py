@@ -51,7 +51,7 @@ def _solve(X: Any, r: float, n_iter: int, xp: Any) -> Any:
         hi = xp.where(f >= 0, t, hi)
         lo = xp.where(f < 0, t, lo)
         step = t - f / xp.where(df > 0, df, 1.0)
-        t_new = xp.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        t_new = xp.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi))  # a converged step is kept
         t_new = xp.where(f == 0, t, t_new)
         if xp.may_branch(t) and bool(xp.all(t_new == t)):
             break

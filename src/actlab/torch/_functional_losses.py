@@ -24,6 +24,7 @@ import torch
 from .. import losses
 from ..losses.sparse import entmax_loss as _entmax_loss
 from ..losses.sparse import sparsemax_loss as _sparsemax_loss
+from ._functional_simplex import check_k
 from ._torch_conventions import legacy_reduction, meta_guard
 from .large_output.fused_cross_entropy import linear_cross_entropy
 from .large_output.fused_sparse_losses import linear_entmax_loss, linear_sparsemax_loss
@@ -120,15 +121,18 @@ def distillation_loss(input: Tensor, target: Tensor, temperature: float, dim: in
 
 
 def sparsemax_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                   reduction: str = "mean", *, multilabel: bool = False) -> Tensor:
+                   reduction: str = "mean", *, multilabel: bool = False, k: int | None = None) -> Tensor:
     r"""The sparsemax loss of logits ``input`` (class axis last) against class
     indices or a target distribution (:func:`actlab.sparsemax_loss`; Martins & Astudillo 2016);
-    ``multilabel``: a multi-hot target, normalised to label proportions.
+    ``multilabel``: a multi-hot target, normalised to label proportions; ``k``: the
+    ``entmax`` package's partial-sort budget, checked, the same result for every ``k``
+    (see :class:`actlab.torch.Sparsemax`).
 
     Returns:
         The loss: a 0-d tensor for ``reduction="mean"`` or ``"sum"``, one value per sample for
         ``"none"``, on ``input``'s device.
     """
+    check_k("sparsemax_loss", k)
     return meta_guard("sparsemax_loss", _sparsemax_loss, input, target, weight=weight, ignore_index=ignore_index,
                       reduction=reduction, multilabel=multilabel)
 

@@ -20,7 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..registry import get as registry_entry
 from . import functional as AF
+from ._activation_template import FixedActivation, activation_class
 from ._torch_conventions import check_number
 from .parametric import Maxout, PReLU, RReLU, Swish, _check_bool
 
@@ -55,108 +57,42 @@ class _Activation(nn.Module):
         return ", ".join(parts)
 
 
-class Sigmoid(_Activation):
-    r""":math:`1/(1+e^{-x})`, as ``torch.nn.Sigmoid``.
-
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> at.Sigmoid()(torch.zeros(2)).tolist()
-        [0.5, 0.5]
-    """
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.sigmoid(input)
+def _activation(name: str, fn: Any, entry: str, summary: str, call: str, result: str,
+                **options: Any) -> type[FixedActivation]:
+    """The module class of the functional ``fn`` (see :func:`activation_class`)."""
+    return activation_class(__name__, name, fn, registry_entry(entry), summary, call, result, **options)
 
 
-class LogSigmoid(_Activation):
-    r""":math:`\log\sigma(x)`, as ``torch.nn.LogSigmoid``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.logsigmoid(input)
-
-
-class Tanh(_Activation):
-    r""":math:`\tanh x`, as ``torch.nn.Tanh``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.tanh(input)
-
-
-class Softsign(_Activation):
-    r""":math:`x/(1+|x|)`, as ``torch.nn.Softsign``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.softsign(input)
-
-
-class Tanhshrink(_Activation):
-    r""":math:`x - \tanh x`, as ``torch.nn.Tanhshrink``."""
-
-    def forward(self, input: Tensor) -> Tensor:
-        return AF.tanhshrink(input)
-
-
-class _Inplace(_Activation):
-    """A parameter-free activation with PyTorch's ``inplace`` flag."""
-
-    fn: Any = None
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = _check_bool(type(self).__name__, "inplace", inplace)
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self).fn(input, inplace=self.inplace)
-
-
-class ReLU(_Inplace):
-    r""":math:`\max(x, 0)`, as ``torch.nn.ReLU(inplace=False)``.
-
-    Example:
-        >>> import torch, actlab.torch as at
-        >>> x = torch.tensor([-1.0, 2.0]); at.ReLU(inplace=True)(x) is x, x.tolist()
-        (True, [0.0, 2.0])
-    """
-
-    fn = staticmethod(AF.relu)
-
-
-class ReLU6(_Inplace):
-    r""":math:`\min(\max(x, 0), 6)`, as ``torch.nn.ReLU6``."""
-
-    fn = staticmethod(AF.relu6)
-
-
-class SELU(_Inplace):
-    r"""Scaled ELU (Klambauer et al. 2017), as ``torch.nn.SELU``."""
-
-    fn = staticmethod(AF.selu)
-
-
-class SiLU(_Inplace):
-    r""":math:`x\sigma(x)`, as ``torch.nn.SiLU``."""
-
-    fn = staticmethod(AF.silu)
-
-
-class Mish(_Inplace):
-    r""":math:`x\tanh(\mathrm{softplus}(x))` (Misra 2019), as ``torch.nn.Mish``."""
-
-    fn = staticmethod(AF.mish)
-
-
-class Hardsigmoid(_Inplace):
-    r""":math:`\min(\max(x/6 + 1/2, 0), 1)`, as ``torch.nn.Hardsigmoid``."""
-
-    fn = staticmethod(AF.hardsigmoid)
-    _show_inplace = False
-
-
-class Hardswish(_Inplace):
-    r""":math:`x\,\mathrm{hardsigmoid}(x)` (Howard et al. 2019), as ``torch.nn.Hardswish``."""
-
-    fn = staticmethod(AF.hardswish)
-    _show_inplace = False
+Sigmoid = _activation("Sigmoid", AF.sigmoid, "sigmoid", "The logistic sigmoid, as ``torch.nn.Sigmoid``",
+                      "{cls}()(torch.zeros(2)).tolist()", "[0.5, 0.5]")
+LogSigmoid = _activation("LogSigmoid", AF.logsigmoid, "log_sigmoid", "The log-sigmoid, as ``torch.nn.LogSigmoid``",
+                         "{cls}()(torch.tensor([0.0], dtype=torch.float64)).tolist()", "[-0.6931471805599453]")
+Tanh = _activation("Tanh", AF.tanh, "tanh", "The hyperbolic tangent, as ``torch.nn.Tanh``",
+                   "{cls}()(torch.tensor([1.0], dtype=torch.float64)).tolist()", "[0.7615941559557649]")
+Softsign = _activation("Softsign", AF.softsign, "softsign", "Softsign, as ``torch.nn.Softsign``",
+                       "{cls}()(torch.tensor([-3.0, 1.0])).tolist()", "[-0.75, 0.5]")
+Tanhshrink = _activation("Tanhshrink", AF.tanhshrink, "tanhshrink", "x - tanh x, as ``torch.nn.Tanhshrink``",
+                         "round({cls}()(torch.tensor(1.0, dtype=torch.float64)).item(), 6)", "0.238406")
+ReLU = _activation("ReLU", AF.relu, "relu", "The rectified linear unit, as ``torch.nn.ReLU(inplace=False)``",
+                   "x = torch.tensor([-1.0, 2.0]); {cls}(inplace=True)(x) is x, x.tolist()", "(True, [0.0, 2.0])",
+                   inplace=True)
+ReLU6 = _activation("ReLU6", AF.relu6, "relu6", "ReLU capped at 6, as ``torch.nn.ReLU6``",
+                    "{cls}()(torch.tensor([-1.0, 3.0, 8.0])).tolist()", "[0.0, 3.0, 6.0]", inplace=True)
+SELU = _activation("SELU", AF.selu, "selu", "The scaled ELU, as ``torch.nn.SELU``",
+                   "{cls}()(torch.tensor([0.0, 1.0], dtype=torch.float64)).tolist()", "[0.0, 1.0507009873554805]",
+                   inplace=True)
+SiLU = _activation("SiLU", AF.silu, "silu", "The sigmoid-weighted linear unit, as ``torch.nn.SiLU``",
+                   "round({cls}()(torch.tensor(1.0, dtype=torch.float64)).item(), 6)", "0.731059", inplace=True)
+Mish = _activation("Mish", AF.mish, "mish", "Mish, as ``torch.nn.Mish``",
+                   "round({cls}()(torch.tensor(1.0, dtype=torch.float64)).item(), 6)", "0.865098", inplace=True)
+Hardsigmoid = _activation("Hardsigmoid", AF.hardsigmoid, "hardsigmoid",
+                          "The hard sigmoid, as ``torch.nn.Hardsigmoid`` (whose repr does not show ``inplace``)",
+                          "{cls}(inplace=True), {cls}()(torch.tensor([-3.0, 0.0, 3.0])).tolist()",
+                          "(Hardsigmoid(), [0.0, 0.5, 1.0])", inplace=True, show_inplace=False)
+Hardswish = _activation("Hardswish", AF.hardswish, "hardswish",
+                        "The hard swish, as ``torch.nn.Hardswish`` (whose repr does not show ``inplace``)",
+                        "{cls}(inplace=True), {cls}()(torch.tensor([0.0, 3.0])).tolist()", "(Hardswish(), [0.0, 3.0])",
+                        inplace=True, show_inplace=False)
 
 
 class LeakyReLU(_Activation):
@@ -306,42 +242,13 @@ class Threshold(_Activation):
         return AF.threshold(input, self.threshold, self.value, self.inplace)
 
 
-class _Gated(nn.Module):
-    fn: Any = None
-
-    def __init__(self, dim: int = -1) -> None:
-        super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"{type(self).__name__}: dim must be an int, got {dim!r}")
-        self.dim = dim
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self).fn(input, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class GLU(_Gated):
-    r""":math:`a\,\sigma(b)` over the halves of ``dim`` (Dauphin et al. 2017), as ``torch.nn.GLU``."""
-
-    fn = staticmethod(AF.glu)
-
-
-class ReGLU(_Gated):
-    r""":math:`a\,\mathrm{relu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
-
-    fn = staticmethod(AF.reglu)
-
-
-class GEGLU(_Gated):
-    r""":math:`a\,\mathrm{gelu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
-
-    fn = staticmethod(AF.geglu)
-
-
-class SwiGLU(_Gated):
-    r""":math:`a\,\mathrm{silu}(b)` over the halves of ``dim`` (Shazeer 2020)."""
-
-    fn = staticmethod(AF.swiglu)
-
+_HALVES = "input: any shape with an even size along ``dim``; the output has half of it there."
+GLU = _activation("GLU", AF.glu, "glu",
+                  "The gated linear unit a sigmoid(b) over the halves of ``dim``, as ``torch.nn.GLU``",
+                  "{cls}()(torch.tensor([[2.0, 0.0]])).tolist()", "[[1.0]]", dim=True, shape=_HALVES)
+ReGLU = _activation("ReGLU", AF.reglu, "reglu", "a relu(b) over the halves of ``dim``",
+                    "{cls}()(torch.tensor([[2.0, 3.0]])).tolist()", "[[6.0]]", dim=True, shape=_HALVES)
+GEGLU = _activation("GEGLU", AF.geglu, "geglu", "a gelu(b) over the halves of ``dim``",
+                    "{cls}()(torch.tensor([[1.0, 10.0]])).tolist()", "[[10.0]]", dim=True, shape=_HALVES)
+SwiGLU = _activation("SwiGLU", AF.swiglu, "swiglu", "a silu(b) over the halves of ``dim``",
+                     "{cls}()(torch.tensor([[1.0, 20.0]])).tolist()", "[[20.0]]", dim=True, shape=_HALVES)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .. import elementwise as E
+from ._activation_template import FixedActivation, _number, activation_class
 
 Tensor = torch.Tensor
 
@@ -35,122 +36,45 @@ __all__ = [
 ]
 
 
-def _number(owner: str, name: str, value: Any, positive: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    if not ok or (positive and value <= 0):
-        raise ValueError(f"{owner}: {name} must be a {'positive ' if positive else ''}finite number, got {value!r}")
-    return float(value)
-
-
 def _count(owner: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return value
 
 
-class _Fixed(nn.Module):
-    """A parameter-free activation: ``forward`` applies ``_fn`` with the
-    attributes named in ``_args``."""
-
-    _fn: Any = None
-    _args: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    def forward(self, input: Tensor) -> Tensor:
-        return type(self)._fn(input, *(getattr(self, a) for a in self._args))
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{a}={getattr(self, a)!r}" for a in self._args)
+def _activation(name: str, fn: Any, summary: str, call: str, result: str, **arg_docs: str) -> type[FixedActivation]:
+    """The module class of the registered function ``fn`` (see :func:`activation_class`)."""
+    return activation_class(__name__, name, fn, fn.entry, summary, call, result, arg_docs=arg_docs)
 
 
-class ReLU2(_Fixed):
-    """Squared ReLU (Primer; transformers' ``relu2``), :func:`actlab.relu2`."""
-
-    _fn = E.relu2
-
-
-class SparsePlus(_Fixed):
-    """The 2-D sparsemax's softplus, :func:`actlab.sparse_plus`."""
-
-    _fn = E.sparse_plus
-
-
-class SparseSigmoid(_Fixed):
-    """The 2-D sparsemax's sigmoid, :func:`actlab.sparse_sigmoid`."""
-
-    _fn = E.sparse_sigmoid
-
-
-class HardMish(_Fixed):
-    """timm's hard mish, :func:`actlab.hard_mish`."""
-
-    _fn = E.hard_mish
-
-
-class QuickGELU(_Fixed):
-    """x sigmoid(1.702 x) with an accurate sigmoid (CLIP), :func:`actlab.quick_gelu`."""
-
-    _fn = E.quick_gelu
-
-
-class GELU10(_Fixed):
-    """GELU clipped at 10 (transformers' ``gelu_10``), :func:`actlab.gelu_10`."""
-
-    _fn = E.gelu_10
-
-
-class Exponential(_Fixed):
-    """e^x (Keras' ``exponential``), :func:`actlab.exponential`."""
-
-    _fn = E.exponential
-
-
-class SqrtSoftplus(_Fixed):
-    """sqrt(softplus(x)) (transformers' ``sqrtsoftplus``), :func:`actlab.sqrt_softplus`."""
-
-    _fn = E.sqrt_softplus
-
-
-class GoLU(_Fixed):
-    """The Gompertz linear unit x exp(-exp(-x)), :func:`actlab.golu`."""
-
-    _fn = E.golu
-
-
-class Squareplus(_Fixed):
-    """(x + sqrt(x^2 + b))/2, :func:`actlab.squareplus`."""
-
-    _fn = E.squareplus
-    _args = ("b",)
-
-    def __init__(self, b: float = 4.0) -> None:
-        super().__init__()
-        self.b = _number("Squareplus", "b", b, positive=True)
-
-
-class Laplace(_Fixed):
-    """MEGA's Laplace function Phi((x - mu)/sigma), :func:`actlab.laplace`."""
-
-    _fn = E.laplace
-    _args = ("mu", "sigma")
-
-    def __init__(self, mu: float = 0.707107, sigma: float = 0.282095) -> None:
-        super().__init__()
-        self.mu = _number("Laplace", "mu", mu)
-        self.sigma = _number("Laplace", "sigma", sigma, positive=True)
-
-
-class Sine(_Fixed):
-    """SIREN's sin(w0 x) (w0 = 30 in SIREN's first layer), :func:`actlab.sine`."""
-
-    _fn = E.sine
-    _args = ("w0",)
-
-    def __init__(self, w0: float = 1.0) -> None:
-        super().__init__()
-        self.w0 = _number("Sine", "w0", w0)
+ReLU2 = _activation("ReLU2", E.relu2, "Squared ReLU (Primer; transformers' ``relu2``)",
+                    "{cls}()(torch.tensor([-1.0, 3.0])).tolist()", "[0.0, 9.0]")
+SparsePlus = _activation("SparsePlus", E.sparse_plus, "The 2-D sparsemax's softplus",
+                         "{cls}()(torch.tensor([-2.0, 0.0, 2.0])).tolist()", "[0.0, 0.25, 2.0]")
+SparseSigmoid = _activation("SparseSigmoid", E.sparse_sigmoid, "The 2-D sparsemax's sigmoid",
+                            "{cls}()(torch.tensor([-2.0, 0.0, 2.0])).tolist()", "[0.0, 0.5, 1.0]")
+HardMish = _activation("HardMish", E.hard_mish, "timm's hard mish",
+                       "{cls}()(torch.tensor([-1.0, 0.0, 1.0])).tolist()", "[-0.5, 0.0, 1.0]")
+QuickGELU = _activation("QuickGELU", E.quick_gelu, "x sigmoid(1.702 x) with an accurate sigmoid (CLIP)",
+                        "round({cls}()(torch.tensor(1.0)).item(), 4)", "0.8458")
+GELU10 = _activation("GELU10", E.gelu_10, "GELU clipped at 10 (transformers' ``gelu_10``)",
+                     "{cls}()(torch.tensor([0.0, 20.0])).tolist()", "[0.0, 10.0]")
+Exponential = _activation("Exponential", E.exponential, "e^x (Keras' ``exponential``)",
+                          "{cls}()(torch.tensor([0.0, 1.0], dtype=torch.float64)).tolist()",
+                          "[1.0, 2.718281828459045]")
+SqrtSoftplus = _activation("SqrtSoftplus", E.sqrt_softplus, "sqrt(softplus(x)) (transformers' ``sqrtsoftplus``)",
+                           "round({cls}()(torch.tensor(0.0)).item(), 4)", "0.8326")
+GoLU = _activation("GoLU", E.golu, "The Gompertz linear unit x exp(-exp(-x))",
+                   "round({cls}()(torch.tensor(1.0)).item(), 4)", "0.6922")
+Squareplus = _activation("Squareplus", E.squareplus, "(x + sqrt(x^2 + b))/2, a softplus-like algebraic rectifier",
+                         "{cls}(b=4.0)(torch.tensor([0.0, 1.5])).tolist()", "[1.0, 2.0]",
+                         b="the curvature near 0 (the value at 0 is sqrt(b)/2)")
+Laplace = _activation("Laplace", E.laplace, "MEGA's Laplace function Phi((x - mu)/sigma)",
+                      "{cls}(mu=1.0, sigma=0.5)(torch.tensor([1.0])).tolist()", "[0.5]",
+                      mu="the centre, where the output is 1/2", sigma="the width")
+Sine = _activation("Sine", E.sine, "SIREN's sin(w0 x) (w0 = 30 in SIREN's first layer)",
+                   "{cls}(0.5)(torch.tensor([torch.pi], dtype=torch.float64)).tolist()", "[1.0]",
+                   w0="the frequency")
 
 
 class StarReLU(nn.Module):

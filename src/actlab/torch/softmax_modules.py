@@ -59,20 +59,31 @@ class _Map(torch.nn.Module):
         return f"dim={self.dim}{extra}"
 
 
-class Softmax(_Map):
-    r""":math:`e^{z_i}/\sum_j e^{z_j}` along ``dim`` (:func:`actlab.softmax`), as ``torch.nn.Softmax``.
+class _MaskedMap(_Map):
+    def forward(self, input: Tensor, where: Tensor | None = None) -> Tensor:
+        """The map of ``input``; ``where``: an optional boolean mask, as in
+        :func:`actlab.torch.functional.softmax` (jax.nn's ``where``)."""
+        return type(self).fn(input, self.dim, 5, temperature=self.temperature, beta=self.beta, where=where)
+
+
+class Softmax(_MaskedMap):
+    r""":math:`e^{z_i}/\sum_j e^{z_j}` along ``dim`` (:func:`actlab.softmax`), as ``torch.nn.Softmax``;
+    ``forward(input, where=mask)`` takes the map over the True entries only (the others get 0).
 
     >>> import torch, actlab.torch as at
     >>> x = torch.randn(2, 3, 4, dtype=torch.float64)
     >>> torch.allclose(at.Softmax(dim=1, temperature=2.0)(x), torch.softmax(x / 2, dim=1))
     True
+    >>> at.Softmax(dim=-1)(torch.zeros(3), where=torch.tensor([True, False, True])).tolist()
+    [0.5, 0.0, 0.5]
     """
 
     fn = staticmethod(AF.softmax)
 
 
-class LogSoftmax(_Map):
-    r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as ``torch.nn.LogSoftmax``."""
+class LogSoftmax(_MaskedMap):
+    r""":math:`z_i - \log\sum_j e^{z_j}` along ``dim`` (:func:`actlab.log_softmax`), as ``torch.nn.LogSoftmax``;
+    ``forward(input, where=mask)``: the masked entries give :math:`-\infty`."""
 
     fn = staticmethod(AF.log_softmax)
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from .._simplex import check_temperature
 from . import functional as AF
+from ._functional_simplex import check_k
 from ._torch_conventions import check_choice, check_count, check_dim, check_number, resolve_dim
 
 __all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
@@ -23,7 +24,10 @@ __all__ = ["Sparsemax", "Entmax15", "Entmax", "SparsemaxLoss", "EntmaxLoss"]
 
 class Sparsemax(nn.Module):
     """:func:`actlab.sparsemax` along ``dim`` (divided by ``temperature`` first;
-    ``axis`` is another name for ``dim``).
+    ``axis`` is another name for ``dim``). ``k``: the ``entmax`` package's
+    partial-sort budget, its second positional argument as in that package's
+    ``Sparsemax(dim, k)``, checked when the module is built; the result is
+    the same for every ``k`` (:func:`actlab.torch.functional.sparsemax`).
 
     Example:
         >>> import torch, actlab.torch as at
@@ -31,25 +35,27 @@ class Sparsemax(nn.Module):
         [0.0, 0.25, 0.75]
     """
 
-    def __init__(self, dim: int = -1, temperature: float = 1.0, *, axis: int | None = None) -> None:
+    def __init__(self, dim: int = -1, k: int | None = None, *, temperature: float = 1.0,
+                 axis: int | None = None) -> None:
         super().__init__()
         owner = type(self).__name__
         self.dim = check_dim(owner, resolve_dim(owner, dim, axis, -1))
         check_temperature(temperature, owner)
         self.temperature = temperature
+        self.k = check_k(owner, k)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return AF.sparsemax(input, self.dim, temperature=self.temperature)
+        return AF.sparsemax(input, self.dim, self.k, temperature=self.temperature)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, temperature={self.temperature}"
+        return f"dim={self.dim}, temperature={self.temperature}" + ("" if self.k is None else f", k={self.k}")
 
 
 class Entmax15(Sparsemax):
-    """:func:`actlab.entmax15` along ``dim``."""
+    """:func:`actlab.entmax15` along ``dim`` (arguments as :class:`Sparsemax`)."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return AF.entmax15(input, self.dim, temperature=self.temperature)
+        return AF.entmax15(input, self.dim, self.k, temperature=self.temperature)
 
 
 def _softplus_inverse(y: float) -> float:
@@ -127,7 +133,13 @@ class _LossModule(nn.Module):
 
 
 class SparsemaxLoss(_LossModule):
-    """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``, ``reduction``)."""
+    """:func:`actlab.sparsemax_loss` as a module (``weight``, ``ignore_index``,
+    ``reduction``; ``k`` as the ``entmax`` package's, checked here)."""
+
+    def __init__(self, weight: torch.Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                 k: int | None = None) -> None:
+        super().__init__(weight, ignore_index, reduction)
+        self.k = check_k(type(self).__name__, k)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return AF.sparsemax_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,

@@ -26,7 +26,7 @@ import torch
 from ..._activation import ElementwiseSpec, evaluate
 from . import BACKEND
 from . import fast_kernels as K
-from .fast_paths import GELU_TANH, TABLE, Execution
+from .fast_paths import GELU_TANH, TABLE, Execution, with_parameters
 
 __all__ = ["lane", "select", "forward", "derivative", "LANES"]
 
@@ -174,11 +174,15 @@ def select(spec: ElementwiseSpec, dtype: torch.dtype, values: tuple[Any, ...],
         return ex, values
     if spec.name == "gelu" and values == ("tanh",) and type(values[0]) is str:
         return GELU_TANH.get(dtype), values
-    if ex is not None and ex.any_params and all(type(v) in _NUMBER for v in values):
-        values = spec.checked(values)
-        if spec.prepare is not None:
-            values = spec.prepare(x, *values, xp=BACKEND)
-        return ex, values
+    if all(type(v) in _NUMBER for v in values):
+        if ex is not None and ex.any_params:
+            values = spec.checked(values)
+            if spec.prepare is not None:
+                values = spec.prepare(x, *values, xp=BACKEND)
+            return ex, values
+        if ex is None or not ex.any_params:
+            values = spec.checked(values)
+            return with_parameters(spec.name, dtype, values), values
     return None, values
 
 

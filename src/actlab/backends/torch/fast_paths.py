@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ import torch
 import torch.nn.functional as F
 
 from . import fast_kernels as K
+from .fast_kernels import softplus_threshold
 
-__all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS"]
+__all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS", "with_parameters"]
 
 Tensor = torch.Tensor
 INF = math.inf
@@ -171,13 +173,77 @@ _declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
 _declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
 # torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
 TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
+# x / (1 + |x|) is within 1.5 ULPs but NaN at +-inf (inf / inf); (1 + |x|)^2 stays finite on ddomain
+# (float32's derivative in float64: 0.5 ULP, where float32's three roundings reach 3.2); bfloat16 is
+# computed in float32 and rounded once
+_declare("softsign", {
+    F32: Execution("guarded", "fused", F.softsign, domain=(-3e38, 3e38), dkernel=K.d_softsign, dwork=F64),
+    F64: Execution("guarded", "fused", F.softsign, domain=(-1e308, 1e308), dkernel=K.d_softsign,
+                   ddomain=(-1e150, 1e150)),
+    BF16: Execution("fused", "fused", K.softsign, work=F32, domain=(-3e38, 3e38), dkernel=K.d_softsign, dwork=F32,
+                    ddomain=(-1e18, 1e18)),
+})
 # float32: actlab's float64 formula rounded once; tanh^2 by float32's tanh
 _declare("tanhshrink", {
     F32: Execution("fused", "fused", K.tanhshrink, work=F64, dkernel=K.d_tanhshrink),
     BF16: Execution("fused", "fused", K.tanhshrink_float32, work=F32, dkernel=K.d_tanhshrink, dwork=F32),
 })
-GELU_TANH = _via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN)
+GELU_TANH = {
+    **_via_float64(K.gelu_tanh, K.d_gelu_tanh, _GELU_DOMAIN),
+    # float32's sigmoid keeps its tail for z >= -87 (x >= -9.9), its derivative's for z >= -80
+    BF16: Execution("fused", "fused", K.gelu_tanh, work=F32, domain=(-9.5, INF), dkernel=K.d_gelu_tanh,
+                    dwork=F32, ddomain=(-9.0, INF)),
+}
 """gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
+
+
+def _power_of_two(v: float) -> bool:
+    m, _ = math.frexp(v)
+    return m == 0.5
+
+
+def _scaled_range(v: float) -> bool:
+    return 1e-30 <= abs(v) <= 1e30
+
+
+_FINITE = (-3e38, 3e38)  # (bounds that float32 and bfloat16 tensors compare with as finite)
+
+
+
+@functools.lru_cache(maxsize=128)
+def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
+    """Executions for other (checked, numeric) parameter values than the
+    defaults, or None: softplus and swish with any ``beta`` in float32 (torch's
+    float64 kernel, where ``beta x`` and every later step are far more
+    accurate than float32 needs, rounded once) and in bfloat16 (the same
+    in float32); softplus in float64 for a power-of-two ``beta`` (then
+    ``beta x`` is exact and torch's float64 kernel is as accurate as at
+    ``beta = 1``). swish(beta) is ``silu(beta x) / beta``; its derivative
+    ``silu'(beta x)``; infinite x take actlab's formula."""
+    if name not in ("softplus", "swish") or len(values) != 1 or not _scaled_range(values[0]):
+        return None
+    beta = float(values[0])
+    work = {F32: F64, BF16: F32}.get(dtype)
+    if name == "softplus":
+        if work is None and not (dtype == F64 and _power_of_two(beta)):
+            return None
+        th = softplus_threshold(work or dtype)
+        return Execution("fused", "fused", K.softplus_beta(beta, th), work=work,
+                         dkernel=K.d_softplus_beta(beta, th), dwork=work)
+    if work is None:
+        return None
+    big = _FINITE[1] / max(1.0, abs(beta))  # beta x stays finite in the working dtype
+    if work == F64:
+        domain = ddomain = (-big, big)
+    else:  # float32's sigmoid loses the tail below beta x = -87 (the derivative's below -80)
+        domain, ddomain = _side(beta, 87.0, big), _side(beta, 80.0, big)
+    return Execution("fused", "fused", K.swish_beta(beta), work=work, domain=domain,
+                     dkernel=K.d_swish_beta(beta), dwork=work, ddomain=ddomain)
+
+
+def _side(beta: float, t: float, big: float) -> tuple[float, float]:
+    """The x where beta x >= -t (and |x| <= big)."""
+    return (max(-big, -t / beta), big) if beta > 0 else (-big, min(big, t / -beta))
 
 
 def execution_of(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Execution | None:
@@ -185,4 +251,4 @@ def execution_of(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> Exec
     ``values`` (None: actlab's formula)."""
     if name == "gelu" and values == ("tanh",):
         return GELU_TANH.get(dtype)
-    return TABLE.get((name, dtype))
+    return TABLE.get((name, dtype)) or with_parameters(name, dtype, values)

@@ -37,7 +37,6 @@ from torch import (  # noqa: F401
     logical_and,
     maximum,
     minimum,
-    moveaxis,
     ones_like,
     pow,
     reshape,
@@ -89,6 +88,16 @@ def isdtype(dtype: torch.dtype, kind: str) -> bool:
 
 def argmax(x: torch.Tensor, /, *, axis: int | None = None, keepdims: bool = False) -> torch.Tensor:
     return _argmax(x, dim=axis, keepdim=keepdims)
+
+
+def moveaxis(x: torch.Tensor, source: Any, destination: Any, /) -> torch.Tensor:
+    """``torch.movedim``, the same op as ``torch.moveaxis`` but with a
+    ``torch.func`` batching rule (``aten::moveaxis`` has none: vmap failed)."""
+    return torch.movedim(x, source, destination)
+
+
+def permute_dims(x: torch.Tensor, /, axes: tuple[int, ...]) -> torch.Tensor:
+    return torch.permute(x, axes)
 
 
 def take_along_axis(x: torch.Tensor, indices: torch.Tensor, /, *, axis: int = -1) -> torch.Tensor:

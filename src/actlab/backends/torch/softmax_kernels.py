@@ -17,11 +17,13 @@ array-API math runs instead) and tested to agree with it.
   formulas in float64, each row in cache; within 1 ULP).
 - bfloat16 forward on CPU tensors: PyTorch's own kernel, which computes in
   float32 and rounds once (softmax: within 0.5 ULP plus float32's error,
-  far below a bfloat16 ULP). Log-softmax runs it with a float32 result and
-  rounds that once; rows whose top entry is above -2**-15 (there float32's
-  ``log(1 + s)`` would carry a visible relative error of ``-log1p(s)``)
-  and rows that come out NaN (a +inf entry, all -inf, NaN) go to the
-  general path.
+  far below a bfloat16 ULP). Log-softmax: with numba, the float32 row
+  kernel of :mod:`actlab.backends.numba_softmax_bf16` (within one bfloat16
+  ULP); without, PyTorch's kernel with a float32 result, rounded once (its
+  bfloat16 one is hundreds of ULPs off), rows whose top entry is above
+  -2**-15 (there float32's ``log(1 + s)`` would carry a visible relative
+  error of ``-log1p(s)``) going to the general path. Rows that come out
+  NaN (a +inf entry, all -inf, NaN) go to the general path.
 - backward: PyTorch's fused softmax / log-softmax backward kernels compute
   exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
   latter only when no output is -inf, where our rule drops ``g``).
@@ -82,6 +84,11 @@ def _bfloat16(name: str, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if name == "softmax":
         y = torch.softmax(x2, -1)
         return y, torch.isnan(y.sum(-1))
+    if numba_rows() is not None:
+        from ..numba_softmax_bf16 import log_softmax_rows_bf16
+
+        yb, ok = log_softmax_rows_bf16(x2.detach().contiguous().view(torch.uint16).numpy())
+        return torch.from_numpy(yb).view(torch.bfloat16), ~torch.from_numpy(ok)
     y32 = torch.log_softmax(x2, -1, dtype=torch.float32)
     top = y32.amax(-1)
     return y32.to(torch.bfloat16), torch.isnan(top) | (top > _BF16_TOP)

@@ -57,7 +57,9 @@ def entmax_weights(y: torch.Tensor, beta: float) -> torch.Tensor:
         return torch.sqrt(y)
     if beta == 0.0:
         return y
-    w = torch.pow(y, 1.0 - beta)
+    # y * y^(-beta): the exponent 1 - beta would round; below the smallest normal
+    # number y^(-beta) may overflow (beta near 1), and there y^(1 - beta) is used
+    w = torch.where(y >= torch.finfo(y.dtype).smallest_normal, y * torch.pow(y, -beta), torch.pow(y, 1.0 - beta))
     return w.masked_fill_(y == 0, 0.0)
 
 

@@ -1,0 +1,115 @@
+r"""Fused log-softmax row kernel (numba, the optional ``actlab[fast]`` extra)
+for bfloat16 rows, in float32 arithmetic, read and written as the bfloat16
+bits (a bfloat16 number is the top half of a float32 one).
+
+The formula is :mod:`actlab.simplex.shifted_exp`'s (Blanchard, Higham &
+Higham 2021): with the row maximum ``t`` and ``s = sum_{j != i*} exp(x_j -
+t)``, ``log_softmax(x) = (x - t) - log1p(s)``. bfloat16 needs far less than
+float32 gives, so the exponential is
+:func:`~actlab.backends.numba_vecmath.vexpf` (float32, within 2 float32 ULPs,
+eight lanes where float64 has four), the difference ``x - t`` of two
+bfloat16 numbers is exact in float32 up to an exponent gap of 16 (beyond,
+its rounding moves the exponential by at most 104 * 2^-24 relative), the sum
+is taken in float32 over chunks of 256 terms added in float64, and ``log1p``
+in float64. Where ``s <
+2^-6`` the row is summed again without its top term (so ``-log1p(s)`` at
+the top keeps its relative accuracy). Each result is rounded once from
+float32 to bfloat16 (to nearest, ties to even): within one bfloat16 ULP of
+the exact value. Rows whose maximum is not finite, or whose sum is NaN, are
+reported to the caller (the general path's rules for +inf, all -inf and NaN).
+
+Example:
+    >>> import numpy as np
+    >>> from actlab.backends.numba_softmax_bf16 import log_softmax_rows_bf16
+    >>> bits = (np.array([[0.0, 1.0]], np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    >>> y, ok = log_softmax_rows_bf16(bits)
+    >>> (y.astype(np.uint32) << 16).view(np.float32).tolist(), ok.tolist()
+    ([[-1.3125, -0.3125]], [True])
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .numba_sparse import run_rows
+from .numba_vecmath import vexpf
+
+__all__ = ["log_softmax_rows_bf16"]
+
+_SMALL = 2.0**-6
+_CHUNK = 256
+_FAST = {"contract", "reassoc"}  # FMA contraction and a reassociated (vectorised) sum; no finite-math flags
+
+
+@nb.njit(inline="always")
+def _f32(b):
+    """The float32 value of bfloat16 bits ``b`` (uint16)."""
+    return np.uint32(np.uint32(b) << np.uint32(16)).view(np.float32)
+
+
+@nb.njit(inline="always")
+def _bf16(v):
+    """float32 ``v`` rounded to bfloat16 bits (to nearest, ties to even; inf stays inf)."""
+    u = np.float32(v).view(np.uint32)
+    return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+
+@nb.njit(inline="always")
+def _row_max(bits):
+    """The maximum of a bfloat16 row through the order-preserving integer key of its bits."""
+    m = np.int32(-2147483648)
+    for j in range(bits.shape[0]):
+        b = np.int32(np.int16(bits[j]))
+        key = b ^ ((b >> 15) & 0x7FFF)
+        m = key if key > m else m
+    m = m ^ ((m >> 15) & 0x7FFF)
+    return _f32(np.uint16(m & 0xFFFF))
+
+
+@nb.njit(inline="always", fastmath=_FAST)
+def _sum_exp(xi, m, k):
+    """``sum_j exp(x_j - m)``: float32 sums of 256 terms (they vectorise;
+    their rounding is below 2^-18 relative) added in float64."""
+    total = 0.0
+    for j0 in range(0, k, _CHUNK):
+        part = np.float32(0.0)
+        for j in range(j0, min(j0 + _CHUNK, k)):
+            part += vexpf(_f32(xi[j]) - m)
+        total += np.float64(part)
+    return total
+
+
+@nb.njit(nogil=True, cache=True, fastmath=_FAST)
+def _log_softmax(x, y, ok):
+    k = x.shape[1]
+    for i in range(x.shape[0]):
+        xi = x[i]
+        m = _row_max(xi)
+        total = _sum_exp(xi, m, k)
+        s = total - 1.0
+        good = s == s and m - m == np.float32(0.0)  # (NaN sum, or a non-finite maximum: the general path)
+        if good and not (s >= _SMALL):
+            s = 0.0
+            top = -1
+            for j in range(k):
+                v = _f32(xi[j])
+                if top < 0 and v == m:
+                    top = j
+                else:
+                    s += np.float64(vexpf(v - m))
+        ok[i] = good
+        lse = np.float32(np.log1p(s)) if good else np.float32(0.0)
+        yi = y[i]
+        for j in range(k):
+            yi[j] = _bf16((_f32(xi[j]) - m) - lse)
+
+
+def log_softmax_rows_bf16(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_softmax bits, ok)`` along the rows of a C-contiguous (N, K)
+    uint16 array of bfloat16 bits; ``ok`` False where the general path must run."""
+    assert bits.dtype == np.uint16 and bits.ndim == 2 and bits.flags.c_contiguous
+    y = np.empty_like(bits)
+    ok = np.empty(bits.shape[0], np.bool_)
+    run_rows(_log_softmax, (bits, y, ok))
+    return y, ok
