@@ -67,9 +67,9 @@ def _weight(v, kind, beta, qi):
     return v * v ** (-beta) if v >= 2.2250738585072014e-308 else v ** (1.0 - beta)
 
 
-def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
+def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float, out: np.ndarray | None = None) -> np.ndarray:
     """``w * (g - <w, g>/sum w)``, ``w = y^(1-beta)`` on the support."""
     y2, g2 = rows(y), rows(g)
-    out = np.empty_like(y2)
+    out = np.empty_like(y2) if out is None else out.reshape(y2.shape)  # out: C-contiguous, y's shape and dtype
     run_rows(_vjp, (y2, g2, out), kind(beta), float(beta))
     return out.reshape(y.shape)

@@ -436,12 +436,12 @@ def run_rows(kernel: Any, arrays: tuple[np.ndarray, ...], *args: Any) -> None:
         job.result()
 
 
-def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward_rows(x: np.ndarray, beta: float, n_iter: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, m, s)`` for a float32/float64 NumPy array along its last axis:
     the map, the row maxima and the solutions (cut for sparsemax and
     1.5-entmax, sigma otherwise), ``m`` and ``s`` with the axis kept."""
     x2 = rows(x)
-    y2 = np.empty_like(x2)
+    y2 = np.empty_like(x2) if out is None else out.reshape(x2.shape)  # out: C-contiguous, x's shape and dtype
     m = np.empty(x2.shape[0], np.float64)
     s = np.empty(x2.shape[0], np.float64)
     run_rows(_forward, (x2, y2, m, s), kind(beta), float(beta), int(n_iter))

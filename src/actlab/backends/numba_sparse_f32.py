@@ -389,13 +389,13 @@ def takes(x: np.ndarray, beta: float) -> bool:
     return integer_power(beta) in (3, 4)
 
 
-def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward_rows(x: np.ndarray, beta: float, n_iter: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, m, s)`` as :func:`actlab.backends.numba_sparse.forward_rows`, for
     a float32 array whose rows :func:`takes` accepts."""
     from .numba_sparse import rows, run_rows
 
     x2 = rows(x)
-    y2 = np.empty_like(x2)
+    y2 = np.empty_like(x2) if out is None else out.reshape(x2.shape)  # out: C-contiguous, x's shape and dtype
     m = np.empty(x2.shape[0], np.float64)
     s = np.empty(x2.shape[0], np.float64)
     run_rows(_forward, (x2, x2.view(np.int32), y2, m, s), _kind(beta), float(beta), int(n_iter))

@@ -179,13 +179,13 @@ def _forward(x2, bits2, y2, m_out, s_out, beta, n_iter):
         s_out[r] = s
 
 
-def forward_rows(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward_rows(x: np.ndarray, beta: float, n_iter: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, m, s)`` as :func:`actlab.backends.numba_sparse.forward_rows`,
     for a float32 array and ``beta`` not 1 or 0.5."""
     from .numba_sparse import rows, run_rows
 
     x2 = rows(x)
-    y2 = np.empty_like(x2)
+    y2 = np.empty_like(x2) if out is None else out.reshape(x2.shape)  # out: C-contiguous, x's shape and dtype
     m = np.empty(x2.shape[0], np.float64)
     s = np.empty(x2.shape[0], np.float64)
     run_rows(_forward, (x2, x2.view(np.int32), y2, m, s), float(beta), int(n_iter))
@@ -201,15 +201,16 @@ def takes_candidates(x: np.ndarray, beta: float) -> bool:
             and integer_power(beta) not in (3, 4))
 
 
-def forward_any(x: np.ndarray, beta: float, n_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def forward_any(x: np.ndarray, beta: float, n_iter: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, m, s)`` by the fastest kernel that takes ``x``: the whole-row
     float32 kernel (:func:`actlab.backends.numba_sparse_f32.takes`), the
     candidate kernel (:func:`takes_candidates`), else the screening kernel
-    :func:`actlab.backends.numba_sparse.forward_rows`."""
+    :func:`actlab.backends.numba_sparse.forward_rows`; ``y`` is written into
+    ``out`` when given (C-contiguous, ``x``'s shape and dtype)."""
     if takes(x, beta):
-        return whole_rows(x, beta, n_iter)
+        return whole_rows(x, beta, n_iter, out)
     if takes_candidates(x, beta):
-        return forward_rows(x, beta, n_iter)
+        return forward_rows(x, beta, n_iter, out)
     from .numba_sparse import forward_rows as screening
 
-    return screening(x, beta, n_iter)
+    return screening(x, beta, n_iter, out)

@@ -96,22 +96,22 @@ def _vjp(y2, g2, out2, kind, beta):
             out[j] = wbuf[j] * (np.float64(g[j]) - q)
 
 
-def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
+def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float, out: np.ndarray | None = None) -> np.ndarray:
     """``w * (g - <w, g>/sum w)``, ``w = y^(1-beta)``, for float32 ``y`` and ``g``."""
     y2, g2 = rows(y), rows(g)
-    out = np.empty_like(y2)
+    out = np.empty_like(y2) if out is None else out.reshape(y2.shape)  # out: C-contiguous, y's shape and dtype
     run_rows(_vjp, (y2, g2, out), _kind(beta), float(beta))
     return out.reshape(y.shape)
 
 
-def vjp_any(y: np.ndarray, g: np.ndarray, beta: float) -> np.ndarray:
+def vjp_any(y: np.ndarray, g: np.ndarray, beta: float, out: np.ndarray | None = None) -> np.ndarray:
     """:func:`vjp_rows` for float32 rows up to :data:`SHORT_MAX`, else
     :func:`actlab.backends.numba_entmax_grad.vjp_rows`. The kernels read
     ``g`` row by row as ``y``'s: a ``g`` of another shape is a ValueError."""
     if g.shape != y.shape:
         raise ValueError(f"g: the cotangent has shape {tuple(g.shape)}, the map's output {tuple(y.shape)}")
     if y.dtype == g.dtype == np.float32 and 0 < y.shape[-1] <= SHORT_MAX:
-        return vjp_rows(y, g, beta)
+        return vjp_rows(y, g, beta, out)
     from .numba_entmax_grad import vjp_rows as support_only
 
-    return support_only(y, g, beta)
+    return support_only(y, g, beta, out)
