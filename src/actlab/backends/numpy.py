@@ -22,6 +22,7 @@ import numpy as np
 import scipy.special as sc
 
 from .._backend import Backend, Kernels
+from . import numpy_fast
 
 __all__ = ["NumpyBackend", "BACKEND", "numba_sparse"]
 
@@ -85,10 +86,18 @@ class NumpyBackend(Backend):
         return super().float_array(x, name)
 
     def elementwise_lanes(self, spec: Any) -> Any:
-        """SciPy's logistic ufuncs where accurate (:mod:`.numpy_fast`)."""
-        from . import numpy_fast
-
+        """The declared one-call NumPy/SciPy lanes (:mod:`.numpy_lane_table`)."""
         return numpy_fast.lanes(spec, self)
+
+    def apply_elementwise(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
+        """The function's lane where it has one (so that Python numbers and
+        lists get the values of the arrays made from them), else its formula."""
+        fast = numpy_fast.lanes(spec, self)
+        if fast is not None:
+            y = fast[0](x, values)
+            if y is not NotImplemented:
+                return y
+        return spec.value(x, values, self)
 
     def host(self, x: Any) -> np.ndarray:
         return x

@@ -1,0 +1,231 @@
+"""The declared fast lanes of the element-wise functions on NumPy arrays.
+
+One :class:`Lane` per (function, dtype) says how a call with the entry's
+parameters is evaluated: a few NumPy/SciPy ufunc calls, in place on one
+output buffer, that give actlab's values -- bit for bit for the
+piecewise-linear family (the same comparisons and the same single
+roundings as the formula), within 4 ULPs of the correctly rounded result
+for the others -- over the lane's ``domain``. Entries outside the domain
+(and NaN, where the domain is not the whole line) take actlab's own
+formula, found with one ``min`` (or ``min``/``max``) pass. ``tests/
+test_numpy_lanes.py`` holds every entry to 4 ULPs of the stored mpmath
+references, checks the limits at +-inf, NaN and signed zero against the
+function's own path, and that the public functions take these lanes.
+
+Functions and dtypes not in the table take actlab's formula; float16
+takes the float32 lane and rounds once, as every function does.
+
+Example:
+    >>> import numpy as np
+    >>> from actlab.backends.numpy_lane_table import VALUE
+    >>> VALUE["relu", np.dtype(np.float32)].domain
+    (-inf, inf)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.special as sc
+
+from ..elementwise.constants import SELU_SCALE_ALPHA
+
+__all__ = ["Lane", "VALUE", "DERIVATIVE", "F32", "F64"]
+
+INF = math.inf
+F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
+Op = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """How one function is evaluated for one dtype on NumPy arrays.
+
+    ``op(x, *values)``: the result as a new array (``x`` is a float32 or
+    float64 ndarray, never written to); accurate on the closed interval
+    ``domain`` of x. ``any_params``: the lane serves every parameter value
+    that passes the function's checks (numbers), not only the defaults.
+    """
+
+    op: Op
+    domain: tuple[float, float] = (-INF, INF)
+    any_params: bool = False
+
+
+# -- the piecewise-linear family: the formula's own comparisons -------------------------------
+# np.maximum(a, b) and np.minimum(a, b) return b where a == b (so maximum(x, 0.0) is +0.0 at
+# -0.0, as where(x <= 0, 0, x) is) and propagate NaN.
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+def _relu6(x: np.ndarray) -> np.ndarray:
+    y = np.maximum(x, 0.0)
+    return np.minimum(y, 6.0, out=y)
+
+
+def _hardtanh(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    y = np.maximum(x, lo)
+    return np.minimum(y, hi, out=y)
+
+
+def _leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
+    # where(x >= 0, x, a x) is max(x, a x) for 0 <= a <= 1 (other slopes: actlab's formula)
+    y = np.multiply(x, slope)
+    return np.maximum(x, y, out=y)
+
+
+def _threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
+    return np.where(x <= threshold, value, x)  # (NaN <= t is False: NaN stays)
+
+
+def _softshrink(x: np.ndarray, lambd: float) -> np.ndarray:
+    # x - clip(x): x - lambd above, x + lambd below, x - x = +0 between, NaN at NaN
+    y = np.maximum(x, -lambd)
+    np.minimum(y, lambd, out=y)
+    return np.subtract(x, y, out=y)
+
+
+def _hardshrink(x: np.ndarray, lambd: float) -> np.ndarray:
+    y = np.abs(x)
+    return np.where(np.less_equal(y, lambd, out=np.empty(x.shape, bool)), 0.0, x)
+
+
+def _hardsigmoid(x: np.ndarray) -> np.ndarray:
+    y = np.add(x, 3.0)
+    np.divide(y, 6.0, out=y)
+    np.maximum(y, 0.0, out=y)
+    return np.minimum(y, 1.0, out=y)
+
+
+def _hardswish(x: np.ndarray) -> np.ndarray:
+    # w hardsigmoid(w), w = max(x, -3): x from 3 on (times 1), -0.0 on the flat piece (as
+    # torch's x relu6(x + 3) / 6), within 1.7 ULPs between
+    w = np.maximum(x, -3.0)
+    y = np.add(w, 3.0)
+    np.divide(y, 6.0, out=y)
+    np.maximum(y, 0.0, out=y)
+    np.minimum(y, 1.0, out=y)
+    return np.multiply(y, w, out=y)
+
+
+# -- smooth functions: one accurate ufunc -------------------------------------------------------
+
+def _tanh(x: np.ndarray) -> np.ndarray:
+    return np.tanh(x)
+
+
+def _softplus(x: np.ndarray, beta: float = 1.0) -> np.ndarray:  # (beta = 1)
+    with np.errstate(invalid="ignore"):  # (NumPy's logaddexp flags NaN input as invalid)
+        return np.logaddexp(0.0, x)  # max(x, 0) + log1p(exp(-|x|)), as actlab's
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(sc.log_expit(x))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(sc.expit(x))
+
+
+def _elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    # alpha expm1(min(x, 0)) + max(x, 0): x above 0, alpha expm1(x) below (-0.0 kept at -0.0)
+    y = np.minimum(0.0, x)  # (x itself where x == 0: -0.0 stays)
+    np.expm1(y, out=y)
+    if alpha != 1.0:
+        np.multiply(y, alpha, out=y)
+    np.copyto(y, x, where=np.greater(x, 0.0, out=np.empty(x.shape, bool)))
+    return y
+
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _selu(x: np.ndarray) -> np.ndarray:
+    y = np.minimum(0.0, x)
+    np.expm1(y, out=y)
+    np.multiply(y, SELU_SCALE_ALPHA, out=y)
+    pos = np.greater(x, 0.0, out=np.empty(x.shape, bool))
+    with np.errstate(over="ignore"):  # lambda x past the float range is inf, the right answer
+        np.multiply(x, _SELU_SCALE, out=y, where=pos)
+    return y
+
+
+def _softsign(x: np.ndarray) -> np.ndarray:
+    # x / (1 + |x|); past 2^100 the quotient is already +-1 (and inf / inf is not)
+    v = np.maximum(x, -(2.0**100))
+    np.minimum(v, 2.0**100, out=v)
+    y = np.abs(v)
+    np.add(y, 1.0, out=y)
+    return np.divide(v, y, out=y)
+
+
+def _silu(x: np.ndarray, beta: float = 1.0) -> np.ndarray:  # (swish: beta = 1)
+    y = np.asarray(sc.expit(x))
+    return np.multiply(y, x, out=y)
+
+
+def _mish(x: np.ndarray) -> np.ndarray:
+    y = np.logaddexp(0.0, x)
+    np.tanh(y, out=y)
+    return np.multiply(y, x, out=y)
+
+
+VALUE: dict[tuple[str, np.dtype], Lane] = {}
+"""The value lanes, by (function name, dtype)."""
+
+
+def _declare(name: str, lane64: Lane | None, lane32: Lane | None = None) -> None:
+    for dt, lane in ((F64, lane64), (F32, lane32 if lane32 is not None else lane64)):
+        if lane is not None:
+            VALUE[name, dt] = lane
+
+
+for _name, _op in (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigmoid),
+                   ("hardswish", _hardswish)):
+    _declare(_name, Lane(_op))
+for _name, _op in (("hardtanh", _hardtanh), ("threshold", _threshold), ("softshrink", _softshrink),
+                   ("hardshrink", _hardshrink), ("leaky_relu", _leaky_relu)):
+    _declare(_name, Lane(_op, any_params=True))
+_declare("tanh", Lane(_tanh))
+_declare("log_sigmoid", Lane(_log_sigmoid))
+# expit loses its subnormal tail below -708 (float64) and -88 (float32); the products with x
+# below it as well
+_declare("sigmoid", Lane(_sigmoid, (-708.0, INF)), Lane(_sigmoid, (-88.0, INF)))
+_declare("silu", Lane(_silu, (-708.0, INF)), Lane(_silu, (-80.0, INF)))
+_declare("swish", VALUE["silu", F64], VALUE["silu", F32])  # beta = 1
+_declare("mish", Lane(_mish, (-708.0, INF)), Lane(_mish, (-80.0, INF)))
+_declare("softplus", Lane(_softplus))
+_declare("elu", Lane(_elu, any_params=True))
+_declare("celu", Lane(_elu))  # alpha = 1: celu is elu
+_declare("selu", Lane(_selu))
+_declare("softsign", Lane(_softsign))
+
+
+# -- derivatives of the piecewise-linear family ------------------------------------------------
+
+def _indicator(inside: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """1.0 where ``inside``, 0.0 elsewhere, NaN where x is NaN."""
+    d = inside.astype(x.dtype)
+    nan = np.isnan(x)
+    if nan.any():
+        d[nan] = np.nan
+    return d
+
+
+def _d_relu(x: np.ndarray) -> np.ndarray:
+    return np.heaviside(x, 0.0)  # 0 at +-0, NaN at NaN
+
+
+DERIVATIVE: dict[tuple[str, np.dtype], Lane] = {}
+"""The derivative lanes, by (function name, dtype)."""
+
+for _dt in (F64, F32):
+    DERIVATIVE["relu", _dt] = Lane(_d_relu)
+
+_UNUSED: Any = _indicator
