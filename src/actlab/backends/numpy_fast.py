@@ -80,6 +80,11 @@ def run(lane: Lane, own: Callable[[np.ndarray], np.ndarray], x: np.ndarray, valu
     return y
 
 
+def _same(values: tuple[Any, ...], defaults: tuple[Any, ...]) -> bool:
+    """Whether ``values`` are the default values (equal, of the same types)."""
+    return all(type(v) is type(d) for v, d in zip(values, defaults)) and values == defaults
+
+
 def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
           own: Callable[[np.ndarray, tuple[Any, ...]], np.ndarray]) -> Callable[..., Any] | None:
     by_dtype = {dt: table.get((spec.name, dt)) for dt in _FLOATS}
@@ -106,7 +111,7 @@ def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
             lane = by_dtype[F64]
             if lane is None:
                 return NotImplemented
-        if not all(map(is_, values, defaults)):  # (a call without parameters passes at once)
+        if not all(map(is_, values, defaults)) and not _same(values, defaults):
             if not lane.any_params or not all(type(v) in _NUMBER for v in values):
                 return NotImplemented
             values = spec.checked(values)

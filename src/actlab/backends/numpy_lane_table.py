@@ -65,11 +65,12 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 
 def _relu6(x: np.ndarray) -> np.ndarray:
-    y = np.maximum(x, 0.0)
-    return np.minimum(y, 6.0, out=y)
+    return np.clip(x, 0.0, 6.0)  # (-0.0 at -0.0, as torch's; actlab's formula gives +0.0)
 
 
 def _hardtanh(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if lo and hi:  # np.clip keeps x where x == 0, as the formula does (a bound of 0 takes max/min)
+        return np.clip(x, lo, hi)
     y = np.maximum(x, lo)
     return np.minimum(y, hi, out=y)
 
@@ -86,32 +87,29 @@ def _threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
 
 def _softshrink(x: np.ndarray, lambd: float) -> np.ndarray:
     # x - clip(x): x - lambd above, x + lambd below, x - x = +0 between, NaN at NaN
-    y = np.maximum(x, -lambd)
-    np.minimum(y, lambd, out=y)
+    y = np.clip(x, -lambd, lambd) if lambd else np.zeros_like(x)
     return np.subtract(x, y, out=y)
 
 
 def _hardshrink(x: np.ndarray, lambd: float) -> np.ndarray:
+    # x [|x| > lambd] (NaN * 0 is NaN), + 0.0 makes the zeros +0.0; branch-free, unlike np.where
     y = np.abs(x)
-    return np.where(np.less_equal(y, lambd, out=np.empty(x.shape, bool)), 0.0, x)
+    np.multiply(x, np.greater(y, lambd), out=y)
+    return np.add(y, 0.0, out=y)
 
 
 def _hardsigmoid(x: np.ndarray) -> np.ndarray:
-    y = np.add(x, 3.0)
+    y = np.add(x, 3.0)  # (x + 3) / 6, not x / 6 + 0.5, which cancels near -3
     np.divide(y, 6.0, out=y)
-    np.maximum(y, 0.0, out=y)
-    return np.minimum(y, 1.0, out=y)
+    return np.clip(y, 0.0, 1.0, out=y)
 
 
 def _hardswish(x: np.ndarray) -> np.ndarray:
-    # w hardsigmoid(w), w = max(x, -3): x from 3 on (times 1), -0.0 on the flat piece (as
-    # torch's x relu6(x + 3) / 6), within 1.7 ULPs between
-    w = np.maximum(x, -3.0)
-    y = np.add(w, 3.0)
-    np.divide(y, 6.0, out=y)
-    np.maximum(y, 0.0, out=y)
-    np.minimum(y, 1.0, out=y)
-    return np.multiply(y, w, out=y)
+    # x hardsigmoid(x): x from 3 on (times 1), within 1.7 ULPs between, + 0.0 for the formula's
+    # +0.0 on the flat piece (x 0 is -0.0); -inf (-inf * 0) is outside the domain
+    y = _hardsigmoid(x)
+    np.multiply(y, x, out=y)
+    return np.add(y, 0.0, out=y)
 
 
 # -- smooth functions: one accurate ufunc -------------------------------------------------------
@@ -134,13 +132,13 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    # alpha expm1(min(x, 0)) + max(x, 0): x above 0, alpha expm1(x) below (-0.0 kept at -0.0)
-    y = np.minimum(0.0, x)  # (x itself where x == 0: -0.0 stays)
+    # alpha expm1(min(0, x)) + max(0, x): x above 0, alpha expm1(x) below, -0.0 at -0.0
+    # (np.minimum(0.0, x) is x where x == 0); arithmetic, not np.where (which branches)
+    y = np.minimum(0.0, x)
     np.expm1(y, out=y)
     if alpha != 1.0:
         np.multiply(y, alpha, out=y)
-    np.copyto(y, x, where=np.greater(x, 0.0, out=np.empty(x.shape, bool)))
-    return y
+    return np.add(y, np.maximum(0.0, x), out=y)
 
 
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -150,19 +148,23 @@ def _selu(x: np.ndarray) -> np.ndarray:
     y = np.minimum(0.0, x)
     np.expm1(y, out=y)
     np.multiply(y, SELU_SCALE_ALPHA, out=y)
-    pos = np.greater(x, 0.0, out=np.empty(x.shape, bool))
+    p = np.maximum(0.0, x)
     with np.errstate(over="ignore"):  # lambda x past the float range is inf, the right answer
-        np.multiply(x, _SELU_SCALE, out=y, where=pos)
-    return y
+        np.multiply(p, _SELU_SCALE, out=p)
+    return np.add(y, p, out=y)
+
+
+_CLIP = 2.0**100
 
 
 def _softsign(x: np.ndarray) -> np.ndarray:
     # x / (1 + |x|); past 2^100 the quotient is already +-1 (and inf / inf is not)
-    v = np.maximum(x, -(2.0**100))
-    np.minimum(v, 2.0**100, out=v)
-    y = np.abs(v)
+    y = np.abs(x)
+    if y.size and not y.max() <= _CLIP:  # (NaN fails too, harmlessly)
+        x = np.clip(x, -_CLIP, _CLIP)
+        np.abs(x, out=y)
     np.add(y, 1.0, out=y)
-    return np.divide(v, y, out=y)
+    return np.divide(x, y, out=y)
 
 
 def _silu(x: np.ndarray, beta: float = 1.0) -> np.ndarray:  # (swish: beta = 1)
@@ -186,9 +188,10 @@ def _declare(name: str, lane64: Lane | None, lane32: Lane | None = None) -> None
             VALUE[name, dt] = lane
 
 
-for _name, _op in (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigmoid),
-                   ("hardswish", _hardswish)):
+for _name, _op in (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigmoid)):
     _declare(_name, Lane(_op))
+_declare("hardswish", Lane(_hardswish, (-float(np.finfo(F64).max), INF)),
+         Lane(_hardswish, (-float(np.finfo(F32).max), INF)))
 for _name, _op in (("hardtanh", _hardtanh), ("threshold", _threshold), ("softshrink", _softshrink),
                    ("hardshrink", _hardshrink), ("leaky_relu", _leaky_relu)):
     _declare(_name, Lane(_op, any_params=True))
