@@ -91,13 +91,14 @@ class NumpyBackend(Backend):
 
     def apply_elementwise(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
         """The function's lane where it has one (so that Python numbers and
-        lists get the values of the arrays made from them), else its formula."""
+        lists get the values of the arrays made from them), else its formula,
+        in cache-sized blocks on large arrays (:func:`.numpy_fast.blocked_value`)."""
         fast = numpy_fast.lanes(spec, self)
         if fast is not None:
             y = fast[0](x, values)
             if y is not NotImplemented:
                 return y
-        return spec.value(x, values, self)
+        return numpy_fast.blocked_value(spec, x, values, self)
 
     def host(self, x: Any) -> np.ndarray:
         return x

@@ -25,7 +25,7 @@ import numpy as np
 
 from .numpy_lane_table import DERIVATIVE, F32, F64, VALUE, Lane
 
-__all__ = ["lanes", "lane_of"]
+__all__ = ["lanes", "lane_of", "blocked_value", "BLOCK"]
 
 _HALF = np.dtype(np.float16)
 _NUMBER = (int, float)
@@ -122,6 +122,30 @@ def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
         return run(lane, lambda v: own(v, values), x, values)
 
     return call
+
+
+BLOCK = 8192
+"""Elements per block of actlab's own formulas on large arrays: each of their
+temporaries is then 64 KiB at most (float64), stays in cache and is
+recycled by the allocator instead of being fresh pages (a double-word
+formula makes a hundred of them)."""
+_SCALAR = (int, float, str, type(None))
+
+
+def blocked_value(spec: Any, x: Any, values: tuple[Any, ...], backend: Any) -> Any:
+    """``spec.value(x, values)``, a block of :data:`BLOCK` elements at a time
+    for large ndarrays with scalar parameters (the same values: every entry
+    is computed on its own)."""
+    n = x.size
+    if n < 2 * BLOCK or type(x) is not np.ndarray or not all(type(v) in _SCALAR for v in values):
+        return spec.value(x, values, backend)
+    flat = x.reshape(-1)
+    first = spec.value(flat[:BLOCK], values, backend)
+    out = np.empty(n, first.dtype)
+    out[:BLOCK] = first
+    for i in range(BLOCK, n, BLOCK):
+        out[i:i + BLOCK] = spec.value(flat[i:i + BLOCK], values, backend)
+    return out.reshape(x.shape)
 
 
 _LANES: dict[Any, tuple[Callable[..., Any], Callable[..., Any]] | None] = {}

@@ -172,6 +172,17 @@ def _silu(x: np.ndarray, beta: float = 1.0) -> np.ndarray:  # (swish: beta = 1)
     return np.multiply(y, x, out=y)
 
 
+def _swish32(x: np.ndarray, beta: float) -> np.ndarray:
+    # float32: x expit(beta x) in float64 (beta x rounded there: ~1e-14 relative after expit's
+    # amplification |beta x| < 104, where the result is still above float32's subnormals),
+    # rounded once; below -708 expit's lost tail is far below float32's smallest number
+    x64 = x.astype(np.float64)
+    y = np.multiply(x64, beta)
+    sc.expit(y, out=y)
+    np.multiply(y, x64, out=y)
+    return y.astype(np.float32)
+
+
 def _mish(x: np.ndarray) -> np.ndarray:
     y = np.logaddexp(0.0, x)
     np.tanh(y, out=y)
@@ -201,7 +212,8 @@ _declare("log_sigmoid", Lane(_log_sigmoid))
 # below it as well
 _declare("sigmoid", Lane(_sigmoid, (-708.0, INF)), Lane(_sigmoid, (-88.0, INF)))
 _declare("silu", Lane(_silu, (-708.0, INF)), Lane(_silu, (-80.0, INF)))
-_declare("swish", VALUE["silu", F64], VALUE["silu", F32])  # beta = 1
+_declare("swish", VALUE["silu", F64],  # beta = 1
+         Lane(_swish32, (-float(np.finfo(F32).max), float(np.finfo(F32).max)), any_params=True))
 _declare("mish", Lane(_mish, (-708.0, INF)), Lane(_mish, (-80.0, INF)))
 _declare("softplus", Lane(_softplus))
 _declare("elu", Lane(_elu, any_params=True))
