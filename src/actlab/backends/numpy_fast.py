@@ -87,12 +87,28 @@ def _same(values: tuple[Any, ...], defaults: tuple[Any, ...]) -> bool:
 
 def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
           own: Callable[[np.ndarray, tuple[Any, ...]], np.ndarray]) -> Callable[..., Any] | None:
-    by_dtype = {dt: table.get((spec.name, dt)) for dt in _FLOATS}
-    if not any(by_dtype.values()):
+    by_dtype = {dt: table[spec.name, dt] for dt in _FLOATS if (spec.name, dt) in table}
+    if not by_dtype:
         return None
     defaults = tuple(p.default for p in spec.params)
+    # the common call: a float ndarray with the default parameters and a lane over the whole line
+    direct = {dt: lane.op for dt, lane in by_dtype.items() if lane.domain == _WHOLE}
 
     def call(x: Any, values: tuple[Any, ...]) -> Any:
+        if type(x) is np.ndarray and x.ndim and all(map(is_, values, defaults)):
+            op = direct.get(x.dtype)  # (not for other byte orders: their dtypes differ)
+            if op is not None:
+                return op(x, *values)
+        return general(x, values)
+
+    def call_without_params(x: Any, values: tuple[Any, ...]) -> Any:
+        if type(x) is np.ndarray and x.ndim:
+            op = direct.get(x.dtype)
+            if op is not None:
+                return op(x)
+        return general(x, values)
+
+    def general(x: Any, values: tuple[Any, ...]) -> Any:
         if type(x) is not np.ndarray or not x.dtype.isnative:
             x = _float(x)
             if x is None:
@@ -100,28 +116,26 @@ def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
         lane = by_dtype.get(x.dtype)
         if lane is None:
             if x.dtype == _HALF:  # float32 rounded once, as every function does
-                y = call(x.astype(np.float32), values)
+                y = general(x.astype(np.float32), values)
                 if y is NotImplemented:
                     return y
                 with np.errstate(over="ignore"):  # (past float16's range: inf, the right answer)
                     return y.astype(np.float16)
-            if x.dtype.kind not in "biu":
+            if x.dtype.kind not in "biu" or F64 not in by_dtype:
                 return NotImplemented
             x = x.astype(np.float64)
             lane = by_dtype[F64]
-            if lane is None:
-                return NotImplemented
         if not all(map(is_, values, defaults)) and not _same(values, defaults):
             if not lane.any_params or not all(type(v) in _NUMBER for v in values):
                 return NotImplemented
             values = spec.checked(values)
             if spec.prepare is not None:
                 values = spec.prepare(x, *values, xp=backend)
-            if spec.name == "leaky_relu" and not 0.0 <= values[0] <= 1.0:
-                return NotImplemented  # max(x, a x) is the formula only for 0 <= a <= 1
+            if lane.takes is not None and not lane.takes(*values):
+                return NotImplemented
         return run(lane, lambda v: own(v, values), x, values)
 
-    return call
+    return call if defaults else call_without_params
 
 
 BLOCK = 8192

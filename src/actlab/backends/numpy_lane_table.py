@@ -48,12 +48,14 @@ class Lane:
     ``op(x, *values)``: the result as a new array (``x`` is a float32 or
     float64 ndarray, never written to); accurate on the closed interval
     ``domain`` of x. ``any_params``: the lane serves every parameter value
-    that passes the function's checks (numbers), not only the defaults.
+    that passes the function's checks (numbers), not only the defaults;
+    ``takes(*values)``, if given, narrows that to the values it is exact for.
     """
 
     op: Op
     domain: tuple[float, float] = (-INF, INF)
     any_params: bool = False
+    takes: Callable[..., bool] | None = None
 
 
 # -- the piecewise-linear family: the formula's own comparisons -------------------------------
@@ -204,8 +206,9 @@ for _name, _op in (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigm
 _declare("hardswish", Lane(_hardswish, (-float(np.finfo(F64).max), INF)),
          Lane(_hardswish, (-float(np.finfo(F32).max), INF)))
 for _name, _op in (("hardtanh", _hardtanh), ("threshold", _threshold), ("softshrink", _softshrink),
-                   ("hardshrink", _hardshrink), ("leaky_relu", _leaky_relu)):
+                   ("hardshrink", _hardshrink)):
     _declare(_name, Lane(_op, any_params=True))
+_declare("leaky_relu", Lane(_leaky_relu, any_params=True, takes=lambda a: 0.0 <= a <= 1.0))
 _declare("tanh", Lane(_tanh))
 _declare("log_sigmoid", Lane(_log_sigmoid))
 # expit loses its subnormal tail below -708 (float64) and -88 (float32); the products with x
