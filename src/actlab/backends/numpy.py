@@ -22,7 +22,7 @@ import numpy as np
 import scipy.special as sc
 
 from .._backend import Backend, Kernels
-from . import numpy_fast
+from . import numpy_fast, numpy_softmax
 
 __all__ = ["NumpyBackend", "BACKEND", "numba_sparse"]
 
@@ -68,7 +68,8 @@ class NumpyBackend(Backend):
     """Backend of ``numpy.ndarray`` (and NumPy scalars)."""
 
     name = "numpy"
-    kernels = Kernels(erfc=sc.erfc, erfcx=sc.erfcx, put_along_last=_put_along_last, sparse_rows=_numba_rows)
+    kernels = Kernels(erfc=sc.erfc, erfcx=sc.erfcx, put_along_last=_put_along_last, sparse_rows=_numba_rows,
+                      softmax_forward=numpy_softmax.softmax_forward)
     warns_on_overflow = True
     row_blocks = True
 
