@@ -17,7 +17,7 @@ from reference_data import load, ulp_errors, worst
 import actlab
 from actlab.backends import numpy_fast
 from actlab.backends.numpy import BACKEND
-from actlab.backends.numpy_lane_table import F32, F64, VALUE
+from actlab.backends.numpy_lane_table import DERIVATIVE, F32, F64, VALUE
 
 BAR = 4.0
 REFS = load()
@@ -82,6 +82,29 @@ def test_lane_is_taken_and_within_4_ulp(ref, dtype):
     np.testing.assert_array_equal(y, direct)
     err, at = worst(ulp_errors(y, ref.exact("value", dtype), dtype), x)
     assert err <= BAR, f"{ref.id}: {err:.3g} ULPs at x = {at!r} ({np.dtype(dtype).name})"
+
+
+DCASES = [(r, dt) for r in REFS for dt in DTYPES if (r.name, np.dtype(dt)) in DERIVATIVE
+          and (DERIVATIVE[r.name, np.dtype(dt)].any_params or _values(r) == tuple(p.default for p in _spec(r.name).params))]
+
+
+@pytest.mark.parametrize(("ref", "dtype"), DCASES, ids=[f"{r.id}-{np.dtype(dt).name}" for r, dt in DCASES])
+def test_derivative_lanes_are_taken_and_exact(ref, dtype):
+    """The derivatives of the piecewise-linear family: the lane's indicator
+    is the formula's, bit for bit (0 at the kinks, NaN at NaN), on the grid
+    and at the special values, and within 4 ULPs of mpmath."""
+    spec = _spec(ref.name)
+    for x in (ref.grid(dtype), _specials(dtype)):
+        with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+            warnings.simplefilter("error")
+            d = actlab.get(ref.name).derivative(x, **ref.params)
+        direct = numpy_fast.run(DERIVATIVE[ref.name, np.dtype(dtype)], None, x, _values(ref))  # type: ignore[arg-type]
+        np.testing.assert_array_equal(d, direct)
+        np.testing.assert_array_equal(d, spec.evaluate(spec.derivative, x, _values(ref), BACKEND, "derivative"))
+    x = ref.grid(dtype)
+    d = actlab.get(ref.name).derivative(x, **ref.params)
+    err, at = worst(ulp_errors(d, ref.exact("derivative", dtype), dtype), x)
+    assert d.dtype == dtype and err <= BAR, f"{ref.id}: derivative {err:.3g} ULPs at {at!r}"
 
 
 def _specials(dtype) -> np.ndarray:

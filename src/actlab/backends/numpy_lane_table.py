@@ -27,8 +27,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import scipy.special as sc
 
@@ -201,12 +199,14 @@ def _declare(name: str, lane64: Lane | None, lane32: Lane | None = None) -> None
             VALUE[name, dt] = lane
 
 
-for _name, _op in (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigmoid)):
+_PLAIN: tuple[tuple[str, Op], ...] = (("relu", _relu), ("relu6", _relu6), ("hardsigmoid", _hardsigmoid))
+_WITH_PARAMS: tuple[tuple[str, Op], ...] = (("hardtanh", _hardtanh), ("threshold", _threshold),
+                                            ("softshrink", _softshrink), ("hardshrink", _hardshrink))
+for _name, _op in _PLAIN:
     _declare(_name, Lane(_op))
 _declare("hardswish", Lane(_hardswish, (-float(np.finfo(F64).max), INF)),
          Lane(_hardswish, (-float(np.finfo(F32).max), INF)))
-for _name, _op in (("hardtanh", _hardtanh), ("threshold", _threshold), ("softshrink", _softshrink),
-                   ("hardshrink", _hardshrink)):
+for _name, _op in _WITH_PARAMS:
     _declare(_name, Lane(_op, any_params=True))
 _declare("leaky_relu", Lane(_leaky_relu, any_params=True, takes=lambda a: 0.0 <= a <= 1.0))
 _declare("tanh", Lane(_tanh))
@@ -226,24 +226,54 @@ _declare("softsign", Lane(_softsign))
 
 
 # -- derivatives of the piecewise-linear family ------------------------------------------------
-
-def _indicator(inside: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """1.0 where ``inside``, 0.0 elsewhere, NaN where x is NaN."""
-    d = inside.astype(x.dtype)
-    nan = np.isnan(x)
-    if nan.any():
-        d[nan] = np.nan
-    return d
-
+# The indicator [lo < x < hi] (0 at the kinks, NaN at NaN, as actlab's) as products of
+# np.heaviside(d, 0) of differences that are 0 exactly at the kinks and cannot overflow.
 
 def _d_relu(x: np.ndarray) -> np.ndarray:
-    return np.heaviside(x, 0.0)  # 0 at +-0, NaN at NaN
+    return np.heaviside(x, 0.0)
+
+
+def _between(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    d = np.subtract(x, lo)
+    np.heaviside(d, 0.0, out=d)
+    u = np.subtract(hi, x)
+    np.heaviside(u, 0.0, out=u)
+    return np.multiply(d, u, out=d)
+
+
+def _d_relu6(x: np.ndarray) -> np.ndarray:
+    return _between(x, 0.0, 6.0)
+
+
+def _d_hardtanh(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return _between(x, lo, hi)
+
+
+def _d_hardsigmoid(x: np.ndarray) -> np.ndarray:
+    d = _between(x, -3.0, 3.0)
+    return np.divide(d, 6.0, out=d)
+
+
+def _d_shrink(x: np.ndarray, lambd: float) -> np.ndarray:
+    d = np.abs(x)
+    np.subtract(d, lambd, out=d)
+    return np.heaviside(d, 0.0, out=d)
+
+
+def _d_threshold(x: np.ndarray, threshold: float, value: float) -> np.ndarray:
+    d = np.subtract(x, threshold)
+    return np.heaviside(d, 0.0, out=d)
 
 
 DERIVATIVE: dict[tuple[str, np.dtype], Lane] = {}
 """The derivative lanes, by (function name, dtype)."""
 
+_MODEST = 1e270  # |bound| <= 2^897: x - bound rounds to +-max rather than overflowing
 for _dt in (F64, F32):
     DERIVATIVE["relu", _dt] = Lane(_d_relu)
-
-_UNUSED: Any = _indicator
+    DERIVATIVE["relu6", _dt] = Lane(_d_relu6)
+    DERIVATIVE["hardsigmoid", _dt] = Lane(_d_hardsigmoid)
+    DERIVATIVE["hardtanh", _dt] = Lane(_d_hardtanh)  # (-1, 1)
+    DERIVATIVE["softshrink", _dt] = DERIVATIVE["hardshrink", _dt] = Lane(_d_shrink, any_params=True)
+    DERIVATIVE["threshold", _dt] = Lane(_d_threshold, any_params=True,
+                                        takes=lambda t, v: abs(t) <= _MODEST)

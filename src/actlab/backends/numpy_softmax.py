@@ -9,8 +9,8 @@ inputs return None: the general formula runs.
 
 Example:
     >>> import numpy as np, actlab
-    >>> actlab.log_softmax(np.array([[0.0, -50.0]], np.float32)).tolist()
-    [[-0.0, -50.0]]
+    >>> actlab.log_softmax(np.array([[0.0, -50.0]], np.float32)).tolist()  # -log1p(e^-50) kept
+    [[-1.9287498933537385e-22, -50.0]]
 """
 
 from __future__ import annotations
