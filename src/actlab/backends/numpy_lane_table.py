@@ -4,8 +4,11 @@ One :class:`Lane` per (function, dtype) says how a call with the entry's
 parameters is evaluated: a few NumPy/SciPy ufunc calls, in place on one
 output buffer, that give actlab's values -- bit for bit for the
 piecewise-linear family (the same comparisons and the same single
-roundings as the formula), within 4 ULPs of the correctly rounded result
-for the others -- over the lane's ``domain``. Entries outside the domain
+roundings as the formula; hardswish, as ``x hardsigmoid(x)``, within 1.7
+ULPs; relu6(-0.0) is -0.0, as ``np.clip`` gives), within 4 ULPs of the
+correctly rounded result for the others (NumPy's float32 tanh, expm1 and
+logaddexp and SciPy's float32 expit are within 3 ULPs) -- over the lane's
+``domain``. Entries outside the domain
 (and NaN, where the domain is not the whole line) take actlab's own
 formula, found with one ``min`` (or ``min``/``max``) pass. ``tests/
 test_numpy_lanes.py`` holds every entry to 4 ULPs of the stored mpmath
