@@ -116,7 +116,7 @@ def _specials(dtype) -> np.ndarray:
 
 
 # where the lane's zero has the other sign than the formula's (both are exact zeros)
-ZERO_SIGN_DIFFERS = {"relu6": "-0.0 at -0.0 (np.clip)", "hardswish": "+0.0 at -0.0 and underflow",
+ZERO_SIGN_DIFFERS = {"relu6": "-0.0 at -0.0 (np.clip)", "hardswish": "-0.0 for x <= -3 (x times 0, as torch's)",
                      "celu": "-0.0 at -0.0 (elu's)", "elu": "+0.0 where alpha expm1(x) underflows",
                      "log_sigmoid": "-0.0 past 745 (log_expit)", "silu": "-0.0 at -0.0 (x times the gate)",
                      "swish": "-0.0 at -0.0", "mish": "-0.0 at -0.0"}

@@ -5,7 +5,7 @@ parameters is evaluated: a few NumPy/SciPy ufunc calls, in place on one
 output buffer, that give actlab's values -- bit for bit for the
 piecewise-linear family (the same comparisons and the same single
 roundings as the formula; hardswish, as ``x hardsigmoid(x)``, within 1.7
-ULPs; relu6(-0.0) is -0.0, as ``np.clip`` gives), within 4 ULPs of the
+ULPs and -0.0 for x <= -3; relu6(-0.0) is -0.0, as ``np.clip`` gives), within 4 ULPs of the
 correctly rounded result for the others (NumPy's float32 tanh, expm1 and
 logaddexp and SciPy's float32 expit are within 3 ULPs) -- over the lane's
 ``domain``. Entries outside the domain
@@ -109,11 +109,11 @@ def _hardsigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _hardswish(x: np.ndarray) -> np.ndarray:
-    # x hardsigmoid(x): x from 3 on (times 1), within 1.7 ULPs between, + 0.0 for the formula's
-    # +0.0 on the flat piece (x 0 is -0.0); -inf (-inf * 0) is outside the domain
+    # x hardsigmoid(x): x from 3 on (times 1), within 1.7 ULPs between, -0.0 on the flat piece
+    # x <= -3 (as torch's x relu6(x + 3) / 6; the formula gives +0.0); -inf (-inf * 0) is
+    # outside the domain
     y = _hardsigmoid(x)
-    np.multiply(y, x, out=y)
-    return np.add(y, 0.0, out=y)
+    return np.multiply(y, x, out=y)
 
 
 # -- smooth functions: one accurate ufunc -------------------------------------------------------
