@@ -51,12 +51,12 @@ def softmax_forward(name: str, x: Any, num: float, den: float, xp: Any) -> np.nd
     kernels = numba_rows()
     if kernels is None:
         return None
-    from ..simplex.softmax import log_softmax_rows, softmax_rows
-
     k = x.shape[-1]
     x2 = np.ascontiguousarray(x.reshape(-1, k))
     y, ok = (kernels.softmax_rows if name == "softmax" else kernels.log_softmax_rows)(x2)
     if not ok.all():
+        from ..simplex.softmax import log_softmax_rows, softmax_rows
+
         bad = ~ok
         rows = softmax_rows if name == "softmax" else log_softmax_rows
         with xp.quiet():
