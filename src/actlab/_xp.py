@@ -61,8 +61,21 @@ def is_array(v: Any) -> bool:
     return not isinstance(v, (bool, int, float, str)) and v is not None
 
 
+_FULL_PRECISION: set[Any] = set()
+"""dtypes seen to be neither float16 nor bfloat16 (a set lookup, not a string test, per call)."""
+
+
 def _is_low_precision(xp, dtype) -> bool:
-    return dtype == getattr(xp, "float16", None) or str(dtype).endswith("bfloat16")
+    key = (type(dtype), dtype)  # (the type first: dtypes of different libraries are never compared)
+    if key in _FULL_PRECISION:
+        return False
+    low = dtype == getattr(xp, "float16", None) or str(dtype).endswith("bfloat16")
+    if not low:
+        try:
+            _FULL_PRECISION.add(key)
+        except TypeError:  # (an unhashable dtype object)
+            pass
+    return low
 
 
 def to_working(xp, x: Array, promote32: bool = False):

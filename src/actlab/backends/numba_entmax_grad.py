@@ -62,9 +62,12 @@ def _weight(v, kind, beta, qi):
     if qi == 3:  # alpha = 4/3: v^(2/3)
         r = np.cbrt(v)
         return r * r
-    # v * v^(-beta): the exponent 1 - beta would round; below the smallest normal
-    # number v^(-beta) may overflow (beta near 1), and there v^(1 - beta) is used
-    return v * v ** (-beta) if v >= 2.2250738585072014e-308 else v ** (1.0 - beta)
+    # v * v^(-beta) where the exponent 1 - beta would round (and v^(-beta) does not overflow)
+    c = 1.0 - beta
+    if c + beta == 1.0 and 1.0 - c == beta:
+        return v ** c
+    p = v ** (-beta)
+    return v * p if p < math.inf else v ** c
 
 
 def vjp_rows(y: np.ndarray, g: np.ndarray, beta: float, out: np.ndarray | None = None) -> np.ndarray:

@@ -29,8 +29,8 @@ Example:
     >>> from actlab.backends.numba_softmax import lse_rows
     >>> x = np.array([[0.0, -50.0]], np.float32)
     >>> t, l1p, ok = lse_rows(x)
-    >>> float(l1p[0])  # log1p(exp(-50))
-    1.9287498479639178e-22
+    >>> print(f"{float(l1p[0]):.10e}")  # log1p(exp(-50)) = 1.9287498479639178e-22
+    1.9287498480e-22
 """
 
 from __future__ import annotations

@@ -418,8 +418,11 @@ def run_rows(kernel: Any, arrays: tuple[np.ndarray, ...], *args: Any) -> None:
     """``kernel(*arrays, *args)`` over row chunks, on the threads torch would
     use (the kernels release the GIL)."""
     n_rows, size = arrays[0].shape[0], arrays[0].size
+    if size < PARALLEL_MIN:
+        kernel(*arrays, *args)
+        return
     n = min(_threads(), n_rows)
-    if n <= 1 or size < PARALLEL_MIN:
+    if n <= 1:
         kernel(*arrays, *args)
         return
     if _POOL[1] != n:

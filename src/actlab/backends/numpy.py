@@ -22,6 +22,7 @@ import numpy as np
 import scipy.special as sc
 
 from .._backend import Backend, Kernels
+from . import numpy_fast, numpy_softmax
 
 __all__ = ["NumpyBackend", "BACKEND", "numba_sparse"]
 
@@ -67,7 +68,8 @@ class NumpyBackend(Backend):
     """Backend of ``numpy.ndarray`` (and NumPy scalars)."""
 
     name = "numpy"
-    kernels = Kernels(erfc=sc.erfc, erfcx=sc.erfcx, put_along_last=_put_along_last, sparse_rows=_numba_rows)
+    kernels = Kernels(erfc=sc.erfc, erfcx=sc.erfcx, put_along_last=_put_along_last, sparse_rows=_numba_rows,
+                      softmax_forward=numpy_softmax.softmax_forward)
     warns_on_overflow = True
     row_blocks = True
 
@@ -85,10 +87,19 @@ class NumpyBackend(Backend):
         return super().float_array(x, name)
 
     def elementwise_lanes(self, spec: Any) -> Any:
-        """SciPy's logistic ufuncs where accurate (:mod:`.numpy_fast`)."""
-        from . import numpy_fast
-
+        """The declared one-call NumPy/SciPy lanes (:mod:`.numpy_lane_table`)."""
         return numpy_fast.lanes(spec, self)
+
+    def apply_elementwise(self, spec: Any, x: Any, values: tuple[Any, ...]) -> Any:
+        """The function's lane where it has one (so that Python numbers and
+        lists get the values of the arrays made from them), else its formula,
+        in cache-sized blocks on large arrays (:func:`.numpy_fast.blocked_value`)."""
+        fast = numpy_fast.lanes(spec, self)
+        if fast is not None:
+            y = fast[0](x, values)
+            if y is not NotImplemented:
+                return y
+        return numpy_fast.blocked_value(spec, x, values, self)
 
     def host(self, x: Any) -> np.ndarray:
         return x

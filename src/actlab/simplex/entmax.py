@@ -31,6 +31,12 @@ _PROPS = Properties((0, 1), monotone=True, smooth=False, zero_centred=False, bou
 _REF = "Peters, Niculae & Martins 2019, Sparse Sequence-to-Sequence Models (ACL)."
 
 
+def _exact_complement(beta: float) -> bool:
+    """Whether ``1 - beta`` is exact in float64 (alpha = 1.25, 3, ...)."""
+    c = 1.0 - beta
+    return c + beta == 1.0 and 1.0 - c == beta
+
+
 def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
     """``w = y^(1-beta)`` on the support, 0 off it, NaN where ``y`` is NaN."""
     if isinstance(beta, float) and beta == 1.0:
@@ -42,12 +48,16 @@ def entmax_weights(y: Any, beta: Any, xp: Any) -> Any:
     ys = xp.where(pos, y, 1.0)
     if isinstance(beta, float) and beta == 0.5:
         w = xp.sqrt(ys)
+    elif isinstance(beta, float) and _exact_complement(beta):
+        with xp.quiet():  # (one rounding; past the float range where beta > 1: inf, as the exact value)
+            w = xp.pow(ys, 1.0 - beta)
     else:
         # y * y^(-beta), not y^(1 - beta): 1 - beta rounds (alpha = 0.9: 1.1), which costs |log y| eps/2;
-        # below the smallest normal number y^(-beta) may overflow (beta near 1): there y^(1 - beta)
-        normal = ys >= xp.finfo(ys.dtype).smallest_normal
-        yn, yt = xp.where(normal, ys, 1.0), xp.where(normal, 1.0, ys)  # (each branch finite, for autograd)
-        w = xp.where(normal, yn * xp.pow(yn, -beta), xp.pow(yt, 1.0 - beta))
+        # where y^(-beta) overflows (tiny y, beta > 0), y^(1 - beta) instead
+        fits = -beta * xp.log(xp.detach(ys)) < math.log(xp.finfo(ys.dtype).max) - 1.0  # (no overflow to probe)
+        yn, yt = xp.where(fits, ys, 1.0), xp.where(fits, 1.0, ys)  # (each branch finite, for autograd)
+        with xp.quiet():  # (y^(1 - beta) may pass the float range where beta > 1: inf, as the exact value)
+            w = xp.where(fits, yn * xp.pow(yn, -beta), xp.pow(yt, 1.0 - beta))
     return xp.where(pos, w, y * 0.0)
 
 

@@ -57,9 +57,12 @@ def entmax_weights(y: torch.Tensor, beta: float) -> torch.Tensor:
         return torch.sqrt(y)
     if beta == 0.0:
         return y
-    # y * y^(-beta): the exponent 1 - beta would round; below the smallest normal
-    # number y^(-beta) may overflow (beta near 1), and there y^(1 - beta) is used
-    w = torch.where(y >= torch.finfo(y.dtype).smallest_normal, y * torch.pow(y, -beta), torch.pow(y, 1.0 - beta))
+    c = 1.0 - beta
+    if c + beta == 1.0 and 1.0 - c == beta:
+        w = torch.pow(y, c)
+    else:  # y * y^(-beta): the exponent 1 - beta would round (y^(1 - beta) where y^(-beta) overflows)
+        p = torch.pow(y, -beta)
+        w = torch.where(torch.isfinite(p), y * p, torch.pow(y, c))
     return w.masked_fill_(y == 0, 0.0)
 
 
