@@ -169,7 +169,10 @@ _declare("sigmoid", _sigmoid_like(torch.sigmoid, K.d_sigmoid, None, (-88.0, 88.0
 for _name in ("silu", "swish"):
     _declare(_name, _sigmoid_like(F.silu, K.d_silu, F64, (-800.0, 800.0), d64_backward=False))
 _GELU_DOMAIN = (-INF, INF)  # actlab's float64 formulas (not torch's 1 + erf, which cancels below -5)
-_declare("gelu", _via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN))
+_declare("gelu", {
+    **_via_float64(K.gelu, K.d_gelu, _GELU_DOMAIN),
+    BF16: Execution("fused", "fused", K.gelu_erfc, work=F32, dkernel=K.d_gelu_erfc, dwork=F32),
+})
 _declare("mish", _via_float64(K.mish, K.d_mish, (-800.0, 1e30)))
 # torch's float32 mish is accurate to bfloat16's precision, its mish_backward is not (244 ULPs)
 TABLE["mish", BF16] = Execution("fused", "plain", K.mish, work=F32, domain=(-800.0, 1e30))
