@@ -46,11 +46,30 @@ _OFFSET = np.uint64((1023 << 52) - 4604544271217802189)  # 1.0's bits minus sqrt
 
 
 @nb.njit(inline="always", error_model="numpy")
-def vexp(d):
-    """``exp(d)`` for float64 ``d <= 0``; below -708 it returns about 1e-308 (NaN passes)."""
+def _exp_reduce(d):
+    """Cody & Waite: ``d = k ln 2 + r``, ``|r| <= ln 2 / 2`` (``d`` clamped at -708)."""
     d = d if not (d < -708.0) else -708.0
     k = np.floor(d * _LOG2E + 0.5)
-    r = (d - k * _LN2_HI) - k * _LN2_LO
+    return k, (d - k * _LN2_HI) - k * _LN2_LO
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _log_reduce(v):
+    """``(k, s, s^2)`` with ``v = 2^k f``, f in [sqrt(1/2), sqrt(2)) and
+    ``s = (f - 1)/(f + 1)`` (unsigned shifts and the 2^52 trick for the
+    conversion vectorise without AVX-512)."""
+    b = np.float64(v).view(np.uint64)
+    kb = (b + _OFFSET) >> _U52
+    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
+    kf = np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS
+    s = (f - 1.0) / (f + 1.0)
+    return kf, s, s * s
+
+
+@nb.njit(inline="always", error_model="numpy")
+def vexp(d):
+    """``exp(d)`` for float64 ``d <= 0``; below -708 it returns about 1e-308 (NaN passes)."""
+    k, r = _exp_reduce(d)
     p = _E[13]
     p = _E[12] + r * p
     p = _E[11] + r * p
@@ -74,9 +93,7 @@ def vexp(d):
 def vexp32(d):
     """``exp(d)`` for float64 ``d <= 0`` to 1e-11 relative (for float32
     results); below -708 about 1e-308; NaN passes."""
-    d = d if not (d < -708.0) else -708.0
-    k = np.floor(d * _LOG2E + 0.5)
-    r = (d - k * _LN2_HI) - k * _LN2_LO
+    k, r = _exp_reduce(d)
     r2 = r * r
     r4 = r2 * r2
     low = (1.0 + r) + r2 * (_E[2] + r * _E[3])  # Estrin: independent halves (more in flight)
@@ -112,14 +129,7 @@ def vexpf(d):
 @nb.njit(inline="always", error_model="numpy")
 def vlog(v):
     """``log(v)`` for a normal float64 ``0 < v <= 1``."""
-    b = np.float64(v).view(np.uint64)
-    # v = 2^(kb - 1023) f with f in [sqrt(1/2), sqrt(2)); unsigned shifts and
-    # the 2^52 trick for the conversion vectorise without AVX-512
-    kb = (b + _OFFSET) >> _U52
-    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
-    kf = np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS
-    s = (f - 1.0) / (f + 1.0)
-    z = s * s
+    kf, s, z = _log_reduce(v)
     q = _L[9]
     q = _L[8] + z * q
     q = _L[7] + z * q
@@ -136,9 +146,7 @@ def vlog(v):
 @nb.njit(inline="always", error_model="numpy")
 def vexp_estrin(d):
     """:func:`vexp` with its degree-13 polynomial by Estrin's scheme."""
-    d = d if not (d < -708.0) else -708.0
-    k = np.floor(d * _LOG2E + 0.5)
-    r = (d - k * _LN2_HI) - k * _LN2_LO
+    k, r = _exp_reduce(d)
     r2 = r * r
     r4 = r2 * r2
     b0 = (1.0 + r) + r2 * (_E[2] + r * _E[3])
@@ -152,12 +160,7 @@ def vexp_estrin(d):
 @nb.njit(inline="always", error_model="numpy")
 def vlog_estrin(v):
     """:func:`vlog` with its series in ``s^2`` by Estrin's scheme."""
-    b = np.float64(v).view(np.uint64)
-    kb = (b + _OFFSET) >> _U52
-    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
-    kf = np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS
-    s = (f - 1.0) / (f + 1.0)
-    z = s * s
+    kf, s, z = _log_reduce(v)
     z2 = z * z
     z4 = z2 * z2
     q = ((_L[0] + z * _L[1]) + z2 * (_L[2] + z * _L[3])) + z4 * (
