@@ -284,8 +284,8 @@ def hardswish(x, *, xp):
 
     Example:
         >>> import actlab
-        >>> actlab.hardswish([-4.0, 1.0, 4.0]).tolist()
-        [0.0, 0.6666666666666666, 4.0]
+        >>> actlab.hardswish([-1.0, 1.0, 4.0]).tolist()
+        [-0.3333333333333333, 0.6666666666666666, 4.0]
     """
     v = xp.clip(x, min=-3.0, max=3.0)
     return xp.where(x <= -3.0, 0.0, xp.where(x >= 3.0, x, v * (v + 3.0) / 6.0))

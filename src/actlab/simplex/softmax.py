@@ -281,7 +281,7 @@ def log_softmax(x, num, den, *, xp):
         >>> import actlab
         >>> float(actlab.log_softmax([0.0, -50.0])[0])
         -1.9287498479639178e-22
-        >>> actlab.log_softmax([1000.0, 0.0]).tolist()
-        [0.0, -1000.0]
+        >>> actlab.log_softmax([1000.0, 0.0]).tolist()  # (-log1p(e^-1000) rounds to -0.0)
+        [-0.0, -1000.0]
     """
     return _forward(log_softmax_rows, "log_softmax", x, num, den, xp)
