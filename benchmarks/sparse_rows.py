@@ -3,7 +3,7 @@ thread CPU time, with the page faults of each call: a check for noisy machines
 (``benchmarks/softmax.py`` is the reference table, in wall time).
 
     python benchmarks/sparse_rows.py                   # (4096, 128), float32 and bfloat16
-    python benchmarks/sparse_rows.py --shape 64 128 --repeats 5   # smoke test
+    python benchmarks/sparse_rows.py --quick           # a smoke run (CI)
 
 Each map runs in a fresh process (the heap's state decides whether a freed
 2 MB buffer goes back to the system and faults in again on the next call,
@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=41)
     ap.add_argument("--dtypes", default="float32,bfloat16")
     ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # (dtype, map): run in this process
+    ap.add_argument("--quick", action="store_true", help="a smoke run: (64, 128), 3 repeats, float32")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.shape, args.repeats, args.dtypes = (64, 128), 3, "float32"
     shape = (args.shape[0], args.shape[1])
     if args.one:
         print(one(args.one[0], args.one[1], shape, args.repeats), flush=True)
