@@ -175,14 +175,12 @@ def select(spec: ElementwiseSpec, dtype: torch.dtype, values: tuple[Any, ...],
     if spec.name == "gelu" and values == ("tanh",) and type(values[0]) is str:
         return GELU_TANH.get(dtype), values
     if all(type(v) in _NUMBER for v in values):
-        if ex is not None and ex.any_params:
-            values = spec.checked(values)
-            if spec.prepare is not None:
-                values = spec.prepare(x, *values, xp=BACKEND)
-            return ex, values
+        values = spec.checked(values)
         if ex is None or not ex.any_params:
-            values = spec.checked(values)
             return with_parameters(spec.name, dtype, values), values
+        if spec.prepare is not None:
+            values = spec.prepare(x, *values, xp=BACKEND)
+        return ex, values
     return None, values
 
 
