@@ -26,6 +26,7 @@ import torch
 from ..._activation import ElementwiseSpec, evaluate
 from . import BACKEND
 from . import fast_kernels as K
+from . import loop_kernels
 from .fast_paths import GELU_TANH, TABLE, Execution, with_parameters
 
 __all__ = ["lane", "select", "forward", "derivative", "LANES"]
@@ -34,6 +35,7 @@ Tensor = torch.Tensor
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16)
 _NUMBER = (int, float)
 _WHOLE = (-math.inf, math.inf)
+_OWN_BACKWARD = ("fused", "loop")
 
 
 def _in_domain(x: Tensor, domain: tuple[float, float]) -> bool:
@@ -57,6 +59,8 @@ def forward(spec: ElementwiseSpec, ex: Execution, x: Tensor, values: tuple[Any, 
     """The value of ``spec`` at ``x`` by ``ex`` (no autograd recording)."""
     if ex.forward == "native":
         return ex.op(x, *values)  # type: ignore[misc]
+    if ex.forward == "loop":
+        return loop_kernels.run(spec, x, None, values, derivative=False)
     if ex.forward == "guarded":
         y = ex.op(x)  # type: ignore[misc]
     else:
@@ -69,7 +73,9 @@ def forward(spec: ElementwiseSpec, ex: Execution, x: Tensor, values: tuple[Any, 
 
 def derivative(spec: ElementwiseSpec, ex: Execution, x: Tensor, g: Tensor | None,
                values: tuple[Any, ...]) -> Tensor:
-    """``g f'(x)`` (``f'(x)`` where ``g`` is None) by ``ex``'s fused backward."""
+    """``g f'(x)`` (``f'(x)`` where ``g`` is None) by ``ex``'s fused or loop backward."""
+    if ex.backward == "loop":
+        return loop_kernels.run(spec, x, g, values, derivative=True)
     d = K.blocked(ex.dkernel, x.dtype, ex.dwork, x, g)  # type: ignore[arg-type]
     if (ex.ddomain != _WHOLE or not ex.dnan) and not _in_domain(x, ex.ddomain):
         bad = _outside(x, ex.ddomain)
@@ -100,7 +106,7 @@ def _function(spec: ElementwiseSpec) -> type[torch.autograd.Function]:
     def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:
         (x,) = ctx.saved_tensors
         ex, values = ctx.ex, ctx.values
-        if ex.backward == "fused" and not torch.is_grad_enabled():
+        if ex.backward in _OWN_BACKWARD and not torch.is_grad_enabled():
             return derivative(spec, ex, x, g, values), None, None
         return g * _plain_derivative(spec, x, values), None, None
 
@@ -154,7 +160,7 @@ def lane(spec: ElementwiseSpec) -> tuple[Callable[..., Any], Callable[..., Any]]
             d = deriv(x.float(), values)
             return d if d is NotImplemented else d.to(torch.float16)
         ex, values = pick(x, values)
-        if ex is None or ex.backward != "fused" or x.numel() == 0 or not BACKEND.may_branch(x):
+        if ex is None or ex.backward not in _OWN_BACKWARD or x.numel() == 0 or not BACKEND.may_branch(x):
             return NotImplemented
         if x.requires_grad and torch.is_grad_enabled():
             return NotImplemented  # recorded: actlab's differentiable formula

@@ -49,8 +49,8 @@ __all__ = ["Execution", "TABLE", "FORWARD_KINDS", "BACKWARD_KINDS", "with_parame
 
 Tensor = torch.Tensor
 INF = math.inf
-FORWARD_KINDS = ("native", "guarded", "fused", "plain")
-BACKWARD_KINDS = ("native", "fused", "plain")
+FORWARD_KINDS = ("native", "guarded", "fused", "loop", "plain")
+BACKWARD_KINDS = ("native", "fused", "loop", "plain")
 F32, F64, BF16 = torch.float32, torch.float64, torch.bfloat16
 
 
@@ -84,8 +84,8 @@ class Execution:
             raise ValueError(f"unknown execution kinds {self.forward!r}/{self.backward!r}")
         if self.backward == "native" and self.forward != "native":
             raise ValueError("a native backward needs the native forward (torch's autograd records it)")
-        if (self.forward != "plain") != (self.op is not None):
-            raise ValueError("a native, guarded or fused forward needs its op, a plain one none")
+        if (self.forward not in ("plain", "loop")) != (self.op is not None):
+            raise ValueError("a native, guarded or fused forward needs its op, a plain or loop one none")
         if (self.backward == "fused") != (self.dkernel is not None):
             raise ValueError("a fused backward needs its kernel, others none")
         if self.any_params and self.backward not in ("native", "plain"):

@@ -1,0 +1,259 @@
+"""One numba loop per element-wise formula, generated from its one definition.
+
+:func:`actlab.backends.formula_trace.trace` runs a formula on a symbol and
+records the graph of scalar operations of one entry; :func:`compile_graph`
+writes that graph as the body of a loop over flat arrays and compiles it
+with numba. The loop makes one pass over memory with every intermediate in
+a register: where the array form of a formula takes a few hundred passes
+(the double-word arithmetic of the float64 derivatives) or a wider dtype
+(float32 results computed in float64), the loop takes one, and computes
+the same operations in the same order, each rounded as the array ops round
+it (no fast-math: no reassociation, no contraction into fused multiply-adds).
+
+Common subexpressions are shared, dead ones dropped; numbers take the dtype
+of the symbol they meet (the array API's weak scalars). The elementary
+functions of float64 are the branch-free ones of
+:mod:`actlab.backends.numba_libm` where it has them (so LLVM vectorises the
+loop), else libm's.
+
+Example:
+    >>> import numpy as np
+    >>> from actlab.backends.formula_trace import trace
+    >>> from actlab.backends.numba_formula import compile_graph
+    >>> k = compile_graph(trace(lambda x, *, xp: xp.exp(-x) * 2.0, np.float64))
+    >>> out = np.empty(2); k.run(np.array([0.0, 1.0]), out=out); out.round(6).tolist()
+    [2.0, 0.735759]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from .._activation import ElementwiseSpec, evaluate
+from .compile_notice import CompileNotice
+from .formula_trace import Symbol, Untraceable, trace
+
+__all__ = ["Loop", "compile_graph", "loop_source", "elementwise_loop", "LOOP_NOTICE"]
+
+_CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+_ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_CAST = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64", np.dtype(bool): "_bool"}
+_LIBM = ("exp", "expm1", "log", "log1p", "tanh", "sin", "cos", "cosh", "sinh", "erfc")
+
+
+def _vector_functions() -> dict[str, Any]:
+    """The branch-free float64 functions of numba_libm, by operation name."""
+    try:
+        from . import numba_libm as L
+    except ImportError:
+        return {}
+    names = {"exp": "lexp", "expm1": "lexpm1", "log": "llog", "log1p": "llog1p", "tanh": "ltanh"}
+    return {op: getattr(L, f) for op, f in names.items() if hasattr(L, f)}
+
+
+@dataclass
+class Loop:
+    """A compiled loop: ``run(*inputs, out=out)`` writes the formula of each
+    entry of the flat, equally long ``inputs`` into ``out``; ``source`` is
+    the generated Python, ``compile_s`` the seconds numba took."""
+
+    source: str
+    function: Any
+    compile_s: float
+
+    def run(self, *inputs: np.ndarray, out: np.ndarray) -> np.ndarray:
+        self.function(*inputs, out)
+        return out
+
+
+@nb.njit(inline="always")
+def _from_bf16(b: Any) -> Any:
+    """The float32 value of bfloat16 bits (exact)."""
+    return np.uint32(np.uint32(b) << np.uint32(16)).view(np.float32)
+
+
+@nb.njit(inline="always")
+def _to_bf16(f: Any) -> Any:
+    """float32 rounded to the nearest bfloat16 (ties to even; NaN stays NaN), as bits."""
+    b = np.float32(f).view(np.uint32)
+    r = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    return np.uint16(0x7FC0) if f != f else np.uint16(r)
+
+
+def loop_source(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False,
+                bfloat16: bool = False) -> tuple[str, dict[str, Any]]:
+    """The Python source of ``kernel(x0, ..., out)`` computing ``y`` per
+    entry, and the globals it needs. ``scale_by_last``: one more input ``g``
+    and ``out[i] = g[i] * y`` (a VJP; the product in y's dtype).
+    ``bfloat16``: the arrays hold bfloat16 bits (uint16), read as the
+    float32 inputs of ``y`` and written rounded from its float32 result
+    (a VJP as torch forms it: ``g`` times the rounded ``y``, rounded)."""
+    env: dict[str, Any] = {"np": np, "math": math, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,
+                           "_from_bf16": _from_bf16, "_to_bf16": _to_bf16}
+    env.update({f"_v_{op}": f for op, f in _vector_functions().items()})
+    names: dict[int, str] = {}  # symbol serial -> variable
+    shared: dict[tuple[Any, ...], str] = {}  # structural key -> variable
+    lines: list[str] = []
+
+    def operand(v: Any, dtype: np.dtype) -> str:
+        if isinstance(v, Symbol):
+            return names[v.serial]
+        if isinstance(v, bool):
+            return "True" if v else "False"
+        key = ("const", float(v), dtype.str)
+        if key not in shared:
+            name = f"_c{len(shared)}"
+            env[name] = np.dtype(dtype).type(v)
+            shared[key] = name
+        return shared[key]
+
+    def other_dtype(s: Symbol) -> np.dtype:
+        syms = [a for a in s.args if isinstance(a, Symbol) and a.dtype != np.dtype(bool)]
+        return syms[0].dtype if syms else s.dtype
+
+    for s in _ordered(y):
+        if s.op == "input":
+            if s.args[0] >= n_inputs:
+                raise Untraceable(f"input {s.args[0]} of a loop over {n_inputs}")
+            expr = f"_from_bf16(x{s.args[0]}[i])" if bfloat16 else f"x{s.args[0]}[i]"
+        else:
+            expr = _expression(s, lambda v, s=s: operand(v, other_dtype(s) if s.op != "where" else s.dtype),
+                               env)
+        key = (s.op, tuple(names[a.serial] if isinstance(a, Symbol) else (type(a), a) for a in s.args),
+               s.dtype.str)
+        if key in shared:
+            names[s.serial] = shared[key]
+            continue
+        var = f"v{len(names)}"
+        names[s.serial] = shared[key] = var
+        lines.append(f"        {var} = {expr}")
+    args = [f"x{k}" for k in range(n_inputs)] + (["g"] if scale_by_last else [])
+    result = names[y.serial]
+    if bfloat16:
+        if y.dtype != np.dtype(np.float32):
+            raise Untraceable("a bfloat16 loop needs a float32 result to round")
+        store = f"_to_bf16(_from_bf16(g[i]) * _from_bf16(_to_bf16({result})))" if scale_by_last else f"_to_bf16({result})"
+    else:
+        store = f"{_CAST[y.dtype]}(g[i] * {result})" if scale_by_last else result
+    src = "\n".join([f"def kernel({', '.join(args)}, out):", "    for i in range(out.shape[0]):", *lines,
+                     f"        out[i] = {store}", ""])
+    return src, env
+
+
+def _ordered(y: Symbol) -> list[Symbol]:
+    """The symbols ``y`` depends on, each once, operands first (creation order)."""
+    seen: dict[int, Symbol] = {}
+    stack = [y]
+    while stack:
+        s = stack.pop()
+        if s.serial in seen:
+            continue
+        seen[s.serial] = s
+        stack.extend(a for a in s.args if isinstance(a, Symbol))
+    return [seen[k] for k in sorted(seen)]
+
+
+def _expression(s: Symbol, arg: Any, env: dict[str, Any]) -> str:
+    """One operation as a numba expression, rounded to the symbol's dtype."""
+    op, a = s.op, s.args
+    cast = _CAST.get(s.dtype)
+    if cast is None:
+        raise Untraceable(f"a loop cannot hold dtype {s.dtype}")
+    if op == "const":
+        return arg(a[0])
+    if op in _ARITH:
+        return f"{cast}({arg(a[0])} {_ARITH[op]} {arg(a[1])})"
+    if op == "pow":
+        return f"{cast}({arg(a[0])} ** {arg(a[1])})"
+    if op in _CMP:
+        return f"({arg(a[0])} {_CMP[op]} {arg(a[1])})"
+    if op == "and":
+        return f"({arg(a[0])} & {arg(a[1])})"
+    if op == "or":
+        return f"({arg(a[0])} | {arg(a[1])})"
+    if op == "not":
+        return f"(not {arg(a[0])})"
+    if op == "where":
+        return f"({arg(a[1])} if {arg(a[0])} else {arg(a[2])})"
+    if op == "clip_min":
+        lo, x = arg(a[1]), arg(a[0])
+        return f"({lo} if {x} < {lo} else {x})"  # (NaN stays NaN)
+    if op == "clip_max":
+        hi, x = arg(a[1]), arg(a[0])
+        return f"({hi} if {x} > {hi} else {x})"
+    if op in ("maximum", "minimum"):
+        x, y = arg(a[0]), arg(a[1])
+        c = ">" if op == "maximum" else "<"
+        return f"({y} if (({y} {c} {x}) | ({y} != {y})) else {x})"  # (NaN in either gives NaN)
+    if op == "cast":
+        return f"{cast}({arg(a[0])})"
+    if op == "neg":
+        return f"(-{arg(a[0])})"
+    if op == "abs":
+        return f"abs({arg(a[0])})"
+    if op == "isnan":
+        return f"({arg(a[0])} != {arg(a[0])})"
+    if op in ("isfinite", "isinf", "floor", "ceil", "trunc", "sign", "sqrt", "copysign"):
+        return f"{cast}(np.{op}({', '.join(arg(v) for v in a)}))"
+    if op in _LIBM:
+        if a[0].dtype == np.dtype(np.float64) and f"_v_{op}" in env:
+            return f"_v_{op}({arg(a[0])})"
+        return f"{cast}(math.{op}({arg(a[0])}))"
+    raise Untraceable(f"no loop form for the operation {op!r}")
+
+
+def compile_graph(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False, bfloat16: bool = False) -> Loop:
+    """Compile the loop of ``y`` (see :func:`loop_source`); raises
+    :class:`Untraceable` for a graph a loop cannot hold."""
+    src, env = loop_source(y, n_inputs, scale_by_last, bfloat16)
+    code = compile(src, f"<actlab loop #{y.serial}>", "exec")
+    exec(code, env)  # noqa: S102 (source generated above from a closed vocabulary)
+    fn = nb.njit(nogil=True, error_model="numpy")(env["kernel"])
+    t0 = time.perf_counter()
+    dt = np.dtype(np.uint16) if bfloat16 else y.dtype
+    xs = [np.empty(1, dtype=dt if bfloat16 else _input_dtype(y, k)) for k in range(n_inputs)]
+    fn(*xs, *([np.empty(1, dtype=dt)] if scale_by_last else []), np.empty(1, dtype=dt))
+    return Loop(src, fn, time.perf_counter() - t0)
+
+
+def _input_dtype(y: Symbol, k: int) -> np.dtype:
+    for s in _ordered(y):
+        if s.op == "input" and s.args[0] == k:
+            return s.dtype
+    return y.dtype
+
+
+LOOP_NOTICE = CompileNotice("actlab: compiling an element-wise loop with numba (first call of a function "
+                            "for a dtype; not cached between processes)...", delay=1.0)
+"""The notice shown while a loop's first call compiles for more than a second."""
+_LOOPS: dict[tuple[Any, ...], Loop] = {}
+
+
+def elementwise_loop(spec: ElementwiseSpec, dtype: Any, values: tuple[Any, ...], derivative: bool = False,
+                     scaled: bool = False) -> Loop:
+    """The loop of ``spec``'s value (``derivative``: its derivative; ``scaled``:
+    ``g f'(x)``, a second input ``g``) at parameter ``values`` for arrays of
+    ``dtype`` (``"bfloat16"``: uint16 arrays of bfloat16 bits), exactly as
+    :func:`actlab._activation.evaluate` computes it (working precision, one
+    rounding to ``dtype``); compiled once per process. Raises
+    :class:`Untraceable` where the formula has no loop form."""
+    bf16 = isinstance(dtype, str) and dtype == "bfloat16"
+    dt = np.dtype(np.float32) if bf16 else np.dtype(dtype)
+    key = (spec.name, "bfloat16" if bf16 else dt.str, values, derivative, scaled)
+    loop = _LOOPS.get(key)
+    if loop is None:
+        fn = spec.derivative if derivative else spec.math
+        promote = ("derivative" if derivative else "forward") in spec.promote32
+
+        def entry(x: Any, *params: Any, xp: Any) -> Any:  # (bfloat16: float32 is its working dtype)
+            return fn(x, *params, xp=xp) if bf16 else evaluate(fn, x, params, xp, promote)
+
+        y = trace(entry, dt, *values)
+        loop = _LOOPS[key] = LOOP_NOTICE.wrap(compile_graph, lambda *a, **k: key)(y, 1, scaled, bf16)
+    return loop
