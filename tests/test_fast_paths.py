@@ -116,8 +116,8 @@ def test_fast_execution_within_the_bar(ref: Reference, dt, ex):
     entry = actlab.get(ref.name)
     if ex.forward != "plain":
         _check(fast_lane.forward(spec, ex, x, values), ref, "value", dt, f"{ex.forward} forward")
-    if ex.backward == "fused":
-        _check(fast_lane.derivative(spec, ex, x, None, values), ref, "derivative", dt, "fused derivative")
+    if ex.backward in ("fused", "loop"):
+        _check(fast_lane.derivative(spec, ex, x, None, values), ref, "derivative", dt, f"{ex.backward} derivative")
     _check(entry.function(x, **ref.params), ref, "value", dt, "public function")
     _check(entry.derivative(x, **ref.params), ref, "derivative", dt, "public derivative")
     leaf = x.clone().requires_grad_(True)
@@ -150,7 +150,7 @@ def test_calls_take_the_declared_execution(ref: Reference, dt, ex, monkeypatch):
     if ex.backward == "native":
         y = entry.function(leaf, **ref.params)
         assert y.grad_fn is not None and "Fast" not in type(y.grad_fn).__name__
-    elif ex.backward == "fused":
+    elif ex.backward in ("fused", "loop"):
         y = entry.function(leaf, **ref.params)
         assert type(y.grad_fn).__name__.startswith("Fast"), type(y.grad_fn).__name__
         y.sum().backward()

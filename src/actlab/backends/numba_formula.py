@@ -45,7 +45,7 @@ from .._activation import ElementwiseSpec, evaluate
 from .compile_notice import CompileNotice
 from .formula_trace import Symbol, Untraceable, trace
 
-__all__ = ["Loop", "compile_graph", "loop_source", "elementwise_loop", "cache_dir", "LOOP_NOTICE"]
+__all__ = ["Loop", "compile_graph", "loop_source", "elementwise_loop", "run_on", "cache_dir", "LOOP_NOTICE"]
 
 _CMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 _ARITH = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
@@ -327,3 +327,12 @@ def elementwise_loop(spec: ElementwiseSpec, dtype: Any, values: tuple[Any, ...],
         y = trace(entry, dt, *values)
         loop = _LOOPS[key] = LOOP_NOTICE.wrap(compile_graph, lambda *a, **k: key)(y, 1, scaled, bf16)
     return loop
+
+
+def run_on(spec: ElementwiseSpec, x: np.ndarray, values: tuple[Any, ...], derivative: bool = False) -> np.ndarray:
+    """The loop of ``spec`` (its derivative) on a float32 or float64 ndarray:
+    a new C-ordered array shaped like ``x``."""
+    loop = elementwise_loop(spec, x.dtype, values, derivative)
+    out = np.empty(x.shape, x.dtype)
+    loop.run(np.ascontiguousarray(x).reshape(-1), out=out.reshape(-1))
+    return out

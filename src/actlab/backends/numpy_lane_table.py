@@ -27,9 +27,11 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.special as sc
@@ -193,6 +195,24 @@ def _mish(x: np.ndarray) -> np.ndarray:
     return np.multiply(y, x, out=y)
 
 
+def _looped(name: str, derivative: bool = False) -> Op:
+    """The numba loop generated from actlab's own formula (one pass; see
+    :mod:`actlab.backends.numba_formula`): the formula's values, to its
+    own accuracy, over the whole line."""
+    def op(x: np.ndarray, *values: Any) -> np.ndarray:
+        from ..registry import get
+        from .numba_formula import run_on
+
+        spec = get(name).extra["spec"]
+        return run_on(spec, x, values or tuple(p.default for p in spec.params), derivative)
+
+    op.__name__ = f"loop_{name}" + ("_derivative" if derivative else "")
+    return op
+
+
+LOOPS = importlib.util.find_spec("numba") is not None
+"""Whether the generated loops are available (numba, the ``fast`` extra)."""
+
 VALUE: dict[tuple[str, np.dtype], Lane] = {}
 """The value lanes, by (function name, dtype)."""
 
@@ -227,6 +247,10 @@ _declare("elu", Lane(_elu, any_params=True))
 _declare("celu", Lane(_elu))  # alpha = 1: celu is elu
 _declare("selu", Lane(_selu))
 _declare("softsign", Lane(_softsign))
+# where the formula takes many NumPy passes (float32 in float64, series and tails): its loop
+if LOOPS:
+    for _name in ("tanhshrink", "gelu"):
+        _declare(_name, Lane(_looped(_name)))
 
 
 # -- derivatives of the piecewise-linear family ------------------------------------------------

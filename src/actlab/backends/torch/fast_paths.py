@@ -33,7 +33,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,6 +200,49 @@ GELU_TANH = {
                     dwork=F32, ddomain=(-9.0, INF)),
 }
 """gelu(x, approximate="tanh"): served by the gelu lane for that parameter value."""
+
+
+LOOPS = importlib.util.find_spec("numba") is not None
+"""Whether the generated loops are available (numba, the ``fast`` extra).
+Without them the entries below keep the executions declared above."""
+_WHOLE_LINE = (-INF, INF)
+
+
+def _loop(ex: Execution | None, forward: bool, backward: bool) -> Execution:
+    """``ex`` with its forward and/or backward replaced by the loop generated
+    from actlab's formula (one pass, every intermediate in a register; see
+    :mod:`actlab.backends.numba_formula`): exact to the formula's own
+    accuracy over the whole line, so no domain guard."""
+    ex = ex or Execution("plain", "plain")
+    changes: dict[str, Any] = {}
+    if forward:
+        changes.update(forward="loop", op=None, work=None, domain=_WHOLE_LINE)
+    if backward:
+        changes.update(backward="loop", dkernel=None, dwork=None, ddomain=_WHOLE_LINE, dnan=True)
+    return dataclasses.replace(ex, **changes)
+
+
+def _declare_loops(table: dict[Any, Execution], key: Callable[[torch.dtype], Any],
+                   forward: tuple[torch.dtype, ...], backward: tuple[torch.dtype, ...]) -> None:
+    for dt in dict.fromkeys(forward + backward):
+        table[key(dt)] = _loop(table.get(key(dt)), dt in forward, dt in backward)
+
+
+# The loops measured faster than the executions above (benchmarks/elementwise_speed.py): where a
+# formula takes many eager passes (the double-word float64 derivatives, float32 in float64, masks).
+_LOOPED: dict[str, tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]]] = {
+    "hardswish": ((F32, F64, BF16), (F32, F64, BF16)),
+    "gelu": ((F64,), (F64,)),
+    "mish": ((F64,), (F64,)),
+    "tanhshrink": ((F64,), (F64,)),
+    "silu": ((), (F64,)),
+    "swish": ((), (F64,)),
+}
+_GELU_TANH_LOOPED: tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]] = ((F64,), (F64,))
+if LOOPS:
+    for _name, (_fw, _bw) in _LOOPED.items():
+        _declare_loops(TABLE, lambda dt, n=_name: (n, dt), _fw, _bw)
+    _declare_loops(GELU_TANH, lambda dt: dt, *_GELU_TANH_LOOPED)
 
 
 def _power_of_two(v: float) -> bool:
