@@ -140,3 +140,50 @@ def test_bfloat16_conversions_are_torchs():
     up(bits, back)
     np.testing.assert_array_equal(back, got.float().numpy())
     assert math.isnan(back[np.isnan(f)][0])
+
+
+def test_loops_are_kept_in_the_cache_directory(tmp_path, monkeypatch):
+    """The generated module is written once to ACTLAB_CACHE_DIR and numba
+    caches its machine code beside it; an unwritable directory still gives
+    a working loop (compiled in memory)."""
+    from actlab.backends import numba_formula
+
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    y = trace(lambda x, *, xp: xp.where(x > 0.25, x * 3.0, -x), np.float64)
+    loop = compile_graph(y)
+    files = list((tmp_path / "loops").glob("actlab_loop_*.py"))
+    assert len(files) == 1 and "cache=True" in files[0].read_text()
+    assert list((tmp_path / "loops" / "__pycache__").glob("*.nbi"))
+    assert loop.run(np.array([1.0, -2.0]), out=np.empty(2)).tolist() == [3.0, 2.0]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(blocker))  # (a file where the folder would be)
+    assert numba_formula.cache_dir().parent == blocker
+    loop = compile_graph(trace(lambda x, *, xp: x * 5.0, np.float64))
+    assert loop.run(np.array([1.0]), out=np.empty(1)).tolist() == [5.0]
+    assert blocker.read_text() == ""
+
+
+def test_threads_split_the_loop_without_changing_it():
+    from actlab.backends.numba_formula import PARALLEL_MIN
+
+    spec = actlab.gelu.spec
+    x = np.linspace(-12.0, 12.0, PARALLEL_MIN + 12345)
+    loop = elementwise_loop(spec, np.float64, ("none",), True)
+    one = loop.run(x, out=np.empty_like(x))
+    three = loop.run(x, out=np.empty_like(x), threads=3)
+    np.testing.assert_array_equal(one, three)
+
+
+def test_torch_loops_follow_torchs_thread_count():
+    torch = pytest.importorskip("torch")
+    x = torch.linspace(-9.0, 9.0, (1 << 18) + 77, dtype=torch.float64)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = actlab.mish(x), actlab.mish.derivative(x)
+        torch.set_num_threads(2)
+        two = actlab.mish(x), actlab.mish.derivative(x)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])

@@ -34,6 +34,7 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,33 @@ class Loop:
     function: Any
     compile_s: float
 
-    def run(self, *inputs: np.ndarray, out: np.ndarray) -> np.ndarray:
-        self.function(*inputs, out)
+    def run(self, *inputs: np.ndarray, out: np.ndarray, threads: int = 1) -> np.ndarray:
+        """The loop over the whole arrays; with ``threads > 1`` and at least
+        :data:`PARALLEL_MIN` entries, over that many contiguous slices at
+        once (the kernel releases the GIL; each entry is computed on its
+        own, so the result is the same)."""
+        n = out.shape[0]
+        if threads <= 1 or n < PARALLEL_MIN:
+            self.function(*inputs, out)
+            return out
+        step = -(-n // threads)
+
+        def part(i: int) -> None:
+            self.function(*(a[i:i + step] for a in inputs), out[i:i + step])
+
+        list(_pool(threads).map(part, range(0, n, step)))
         return out
+
+
+PARALLEL_MIN = 1 << 18
+"""The fewest entries a loop splits between threads."""
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="actlab-loop")
+    return _POOLS[threads]
 
 
 @nb.njit(inline="always")
@@ -313,11 +338,11 @@ def elementwise_loop(spec: ElementwiseSpec, dtype: Any, values: tuple[Any, ...],
     :func:`actlab._activation.evaluate` computes it (working precision, one
     rounding to ``dtype``); compiled once per process. Raises
     :class:`Untraceable` where the formula has no loop form."""
-    bf16 = isinstance(dtype, str) and dtype == "bfloat16"
-    dt = np.dtype(np.float32) if bf16 else np.dtype(dtype)
-    key = (spec.name, "bfloat16" if bf16 else dt.str, values, derivative, scaled)
+    key = (spec.name, dtype, values, derivative, scaled)
     loop = _LOOPS.get(key)
     if loop is None:
+        bf16 = isinstance(dtype, str) and dtype == "bfloat16"
+        dt = np.dtype(np.float32) if bf16 else np.dtype(dtype)
         fn = spec.derivative if derivative else spec.math
         promote = ("derivative" if derivative else "forward") in spec.promote32
 

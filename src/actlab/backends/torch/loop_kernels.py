@@ -23,26 +23,46 @@ from ..._activation import ElementwiseSpec
 
 __all__ = ["run", "DTYPES"]
 
-DTYPES: dict[torch.dtype, Any] = {torch.float32: np.float32, torch.float64: np.float64,
+DTYPES: dict[torch.dtype, Any] = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
                                   torch.bfloat16: "bfloat16"}
 """The tensor dtypes a loop reads and writes (bfloat16 as its bits)."""
 
 
+_BITS = {torch.bfloat16: (torch.int16, np.uint16)}
+_PARALLEL_MIN = 1 << 18  # (numba_formula.PARALLEL_MIN, read without importing numba)
+
+
 def _flat(t: torch.Tensor) -> np.ndarray:
-    t = t.detach().reshape(-1)
-    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
+    """The entries of ``t`` as a flat ndarray (a view where t is contiguous;
+    bfloat16 as its bits)."""
+    if t.requires_grad:
+        t = t.detach()
+    bits = _BITS.get(t.dtype)
+    a = t.numpy() if bits is None else t.view(bits[0]).numpy().view(bits[1])
+    return a.reshape(-1)
+
+
+def _loops() -> Any:
+    from ..numba_formula import elementwise_loop  # (numba: imported on the first loop)
+
+    global _loops
+    _loops = lambda: elementwise_loop  # noqa: E731
+    return elementwise_loop
 
 
 def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: tuple[Any, ...],
         derivative: bool) -> torch.Tensor:
     """``f(x)`` (``derivative``: ``f'(x)``, or ``g f'(x)`` where ``g`` is given)
-    by the generated loop."""
-    from ..numba_formula import elementwise_loop  # (numba: imported on the first loop)
-
-    loop = elementwise_loop(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    by the generated loop, on as many threads as torch uses (from
+    :data:`~actlab.backends.numba_formula.PARALLEL_MIN` entries on)."""
+    loop = _loops()(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
+    xs = _flat(x)
+    out = np.empty(x.shape, xs.dtype)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
+    threads = torch.get_num_threads() if xs.shape[0] >= _PARALLEL_MIN else 1
     if g is None:
-        loop.run(_flat(x), out=_flat(out))
+        loop.run(xs, out=out.reshape(-1), threads=threads)
     else:
-        loop.run(_flat(x), _flat(g.to(x.dtype).expand_as(x)), out=_flat(out))
-    return out
+        loop.run(xs, _flat(g.to(x.dtype).expand_as(x)), out=out.reshape(-1), threads=threads)
+    if x.dtype in _BITS:
+        return torch.from_numpy(out.view(np.int16)).view(x.dtype)
+    return torch.from_numpy(out)
