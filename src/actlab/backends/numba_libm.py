@@ -193,5 +193,5 @@ def ltanh(x):
     d_hi, d_lo = _split(den)
     e = (((-t - q_hi * d_hi) - q_hi * d_lo) - q_lo * d_hi) - q_lo * d_lo
     q = q + ((e - t_lo) - q * den_lo) / den
-    q = q if ax >= 2.0**-27 else ax
-    return -q if x < 0.0 else q
+    q = -q if x < 0.0 else q
+    return q if ax >= 2.0**-27 else x  # tanh x = x (1 - x^2/3 ...) rounds to x; +-0 kept
