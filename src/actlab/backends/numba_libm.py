@@ -82,7 +82,7 @@ def _split(a):
 
 @nb.njit(inline="always", error_model="numpy")
 def _exp_parts(d):
-    """``(k1, k2, r, c, p)``: ``e^d = 2^k1 2^k2 e^(r + c)`` for ``d`` clamped to
+    """``(k1, k2, r, r^2, c, p)``: ``e^d = 2^k1 2^k2 e^(r + c)`` for ``d`` clamped to
     [-746, 710] (NaN passes), ``c`` the rounding error of ``r``,
     ``e^r = 1 + r + r^2/2 + r^3 p``, ``k1 = floor(k/2)`` and ``k2 = k - k1``
     (both normal powers)."""
@@ -93,26 +93,19 @@ def _exp_parts(d):
     lo = k * _LN2_LO
     r = hi - lo
     c = (hi - r) - lo  # r + c = hi - lo to within 2^-100 relative
-    p = _E[13]
-    p = _E[12] + r * p
-    p = _E[11] + r * p
-    p = _E[10] + r * p
-    p = _E[9] + r * p
-    p = _E[8] + r * p
-    p = _E[7] + r * p
-    p = _E[6] + r * p
-    p = _E[5] + r * p
-    p = _E[4] + r * p
-    p = _E[3] + r * p
+    r2 = r * r  # Estrin's scheme: a short dependency chain (the loop is latency-bound)
+    r4 = r2 * r2
+    p = (((_E[3] + r * _E[4]) + r2 * (_E[5] + r * _E[6])) + r4 * ((_E[7] + r * _E[8]) + r2 * (_E[9] + r * _E[10]))
+         + (r4 * r4) * ((_E[11] + r * _E[12]) + r2 * _E[13]))
     k1 = np.floor(k * 0.5)
-    return k1, k - k1, r, c, p
+    return k1, k - k1, r, r2, c, p
 
 
 @nb.njit(inline="always", error_model="numpy")
 def lexp(d):
     """``exp(d)`` for any float64 ``d`` (NaN -> NaN, -inf -> 0, overflow -> inf)."""
-    k1, k2, r, c, p = _exp_parts(d)
-    w = (r * r) * (0.5 + r * p) + (c + c * r)  # e^(r + c) - 1 - r to first order in c
+    k1, k2, r, r2, c, p = _exp_parts(d)
+    w = r2 * (0.5 + r * p) + (c + c * r)  # e^(r + c) - 1 - r to first order in c
     s, t = _fast_two_sum(1.0, r)
     return ((s + (t + w)) * _pow2(k1)) * _pow2(k2)
 
@@ -120,14 +113,14 @@ def lexp(d):
 @nb.njit(inline="always", error_model="numpy")
 def _expm1_pair(d):
     """``expm1(d) = hi + lo`` (``hi`` is the rounded value)."""
-    k1, k2, r, c, p = _exp_parts(d)
+    k1, k2, r, r2, c, p = _exp_parts(d)
     r_hi, r_lo = _split(r)
     h_lo = 0.5 * r_lo * (r_hi + r)  # r^2/2 = h + h_lo exactly, h = r_hi^2/2
     a = _pow2(k1)
     m, m_lo = _two_sum(a, -_pow2(-k2))  # 2^k1 - 2^-k2 = m + m_lo exactly
     s, t = _fast_two_sum(m, a * r)
     s, t2 = _fast_two_sum(s, a * (0.5 * r_hi * r_hi))
-    tail = (t + t2) + (m_lo + a * ((h_lo + (r * r) * (r * p)) + (c + c * r)))
+    tail = (t + t2) + (m_lo + a * ((h_lo + r2 * (r * p)) + (c + c * r)))
     hi = s + tail
     scale = _pow2(k2)
     return hi * scale, ((s - hi) + tail) * scale
@@ -149,15 +142,10 @@ def _log_corrected(u, c):
     g = f - 1.0  # exact (Sterbenz)
     s = g / (2.0 + g)
     z = s * s
-    q = _L[9] + z * _L10
-    q = _L[8] + z * q
-    q = _L[7] + z * q
-    q = _L[6] + z * q
-    q = _L[5] + z * q
-    q = _L[4] + z * q
-    q = _L[3] + z * q
-    q = _L[2] + z * q
-    q = _L[1] + z * q
+    z2 = z * z
+    z4 = z2 * z2
+    q = (((_L[1] + z * _L[2]) + z2 * (_L[3] + z * _L[4])) + z4 * ((_L[5] + z * _L[6]) + z2 * (_L[7] + z * _L[8]))
+         + (z4 * z4) * (_L[9] + z * _L10))
     h = 0.5 * g * g
     res = kf * _LN2_HI + (g - (h - (s * (h + z * q) + (kf * _LN2_LO + c))))
     res = res if not (u == 0.0) else -_INF
@@ -192,6 +180,6 @@ def ltanh(x):
     q_hi, q_lo = _split(q)
     d_hi, d_lo = _split(den)
     e = (((-t - q_hi * d_hi) - q_hi * d_lo) - q_lo * d_hi) - q_lo * d_lo
-    q = q + ((e - t_lo) - q * den_lo) / den
+    q = q + ((e - t_lo) - q * den_lo) * (0.5 + 0.5 * q)  # 1/den = (1 + q)/2: no second division
     q = -q if x < 0.0 else q
     return q if ax >= 2.0**-27 else x  # tanh x = x (1 - x^2/3 ...) rounds to x; +-0 kept
