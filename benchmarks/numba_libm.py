@@ -59,24 +59,25 @@ def packed_ops(loop) -> int:
     return len(re.findall(r"\bv\w+pd\s+[^\n]*%[yz]mm", loop.inspect_asm(loop.signatures[0])))
 
 
-def rows(sizes: list[int], dtypes: list[str], budget: float) -> list[str]:
+def row(name: str, dtype: str, n: int, loops: dict, ufunc, x: np.ndarray, budget: float) -> str:
+    """One table row: ns per element of the three contenders, interleaved."""
+    y = {k: np.empty_like(x) for k in ("ours", "libm", "numpy")}
+    fns = {"ours": lambda: loops["ours"](x, y["ours"]), "libm": lambda: loops["libm"](x, y["libm"]),
+           "numpy": lambda: ufunc(x, out=y["numpy"])}
+    t = interleaved(fns, budget=budget)
+    ns = {k: t[k].median / n * 1e9 for k in fns}
+    vec = {k: packed_ops(lp) for k, lp in loops.items()}
+    return (f"| {name} | {dtype} | {n:.0e} | {ns['ours']:.2f} | {ns['libm']:.2f} | {ns['numpy']:.2f} "
+            f"| {ns['libm'] / ns['ours']:.1f}x | {vec['ours']} / {vec['libm']} |")
+
+
+def rows(sizes: list[int], dtypes: list[str], budget: float) -> None:
     rng = np.random.default_rng(0)
-    out = []
     for name, (ours, libm, ufunc, sample) in FUNCTIONS.items():
         for dtype in dtypes:
             loops = {"ours": _loop(ours), "libm": _loop(libm)}
             for n in sizes:
-                x = sample(rng, n).astype(dtype)
-                y = {k: np.empty_like(x) for k in ("ours", "libm", "numpy")}
-                fns = {"ours": lambda: loops["ours"](x, y["ours"]), "libm": lambda: loops["libm"](x, y["libm"]),
-                       "numpy": lambda: ufunc(x, out=y["numpy"])}
-                t = interleaved(fns, budget=budget)
-                ns = {k: t[k].median / n * 1e9 for k in fns}
-                vec = {k: packed_ops(lp) for k, lp in loops.items()}
-                out.append(f"| {name} | {dtype} | {n:.0e} | {ns['ours']:.2f} | {ns['libm']:.2f} | {ns['numpy']:.2f} "
-                           f"| {ns['libm'] / ns['ours']:.1f}x | {vec['ours']} / {vec['libm']} |")
-                print(out[-1], flush=True)
-    return out
+                print(row(name, dtype, n, loops, ufunc, sample(rng, n).astype(dtype), budget), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -95,7 +95,8 @@ def _exp_parts(d):
     c = (hi - r) - lo  # r + c = hi - lo to within 2^-100 relative
     r2 = r * r  # Estrin's scheme: a short dependency chain (the loop is latency-bound)
     r4 = r2 * r2
-    p = (((_E[3] + r * _E[4]) + r2 * (_E[5] + r * _E[6])) + r4 * ((_E[7] + r * _E[8]) + r2 * (_E[9] + r * _E[10]))
+    p = (((_E[3] + r * _E[4]) + r2 * (_E[5] + r * _E[6]))
+         + r4 * ((_E[7] + r * _E[8]) + r2 * (_E[9] + r * _E[10]))
          + (r4 * r4) * ((_E[11] + r * _E[12]) + r2 * _E[13]))
     k1 = np.floor(k * 0.5)
     return k1, k - k1, r, r2, c, p
@@ -144,10 +145,12 @@ def _log_corrected(u, c):
     z = s * s
     z2 = z * z
     z4 = z2 * z2
-    q = (((_L[1] + z * _L[2]) + z2 * (_L[3] + z * _L[4])) + z4 * ((_L[5] + z * _L[6]) + z2 * (_L[7] + z * _L[8]))
+    q = (((_L[1] + z * _L[2]) + z2 * (_L[3] + z * _L[4]))
+         + z4 * ((_L[5] + z * _L[6]) + z2 * (_L[7] + z * _L[8]))
          + (z4 * z4) * (_L[9] + z * _L10))
     h = 0.5 * g * g
-    res = kf * _LN2_HI + (g - (h - (s * (h + z * q) + (kf * _LN2_LO + c))))
+    hi, lo = _fast_two_sum(kf * _LN2_HI, g)  # exact: |k ln2_hi| >= |g| unless k = 0
+    res = hi + (lo - (h - (s * (h + z * q) + (kf * _LN2_LO + c))))
     res = res if not (u == 0.0) else -_INF
     res = res if not (u == _INF) else _INF
     return res if not ((u < 0.0) | (u != u)) else _NAN
