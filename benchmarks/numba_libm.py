@@ -88,9 +88,9 @@ def rows(sizes: list[int], dtypes: list[str], budget: float) -> None:
 def _regimes(rng, n: int) -> dict[str, dict[str, np.ndarray]]:
     sign = rng.choice([-1.0, 1.0], n)
     return {
-        "exp": {"[-745.2, 709.8]": rng.uniform(-745.2, 709.8, n), "(-1, 1)": rng.uniform(-1, 1, n),
+        "exp": {"[-745.2, 709.78]": rng.uniform(-745.2, 709.78, n), "(-1, 1)": rng.uniform(-1, 1, n),
                 "subnormal results": rng.uniform(-745.2, -708.4, n)},
-        "expm1": {"[-40, 709.8]": rng.uniform(-40, 709.8, n), "(-1, 1)": rng.uniform(-1, 1, n),
+        "expm1": {"[-40, 709.78]": rng.uniform(-40, 709.78, n), "(-1, 1)": rng.uniform(-1, 1, n),
                   "tiny": 2.0 ** rng.uniform(-1074, -1, n) * sign},
         "log": {"all binades": 2.0 ** rng.uniform(-1074, 1024, n), "[0.5, 2]": rng.uniform(0.5, 2, n),
                 "subnormal inputs": rng.uniform(2.0**-1074, 2.0**-1022, n)},
