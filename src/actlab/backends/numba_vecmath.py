@@ -54,14 +54,28 @@ def _exp_reduce(d):
 
 
 @nb.njit(inline="always", error_model="numpy")
+def _log_split(v):
+    """``(k, f)`` with ``v = 2^k f`` (k as a float), f in [sqrt(1/2), sqrt(2)),
+    for a normal positive float64 ``v``."""
+    b = np.float64(v).view(np.uint64)
+    kb = (b + _OFFSET) >> _U52
+    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
+    return np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS, f
+
+
+@nb.njit(inline="always", error_model="numpy")
+def _pow2(k):
+    """``2^k`` for an integral float64 ``k``, -1022 <= k <= 1023, from the bits of
+    the exact float 2^52 + 1023 + k: its low bits are k + 1023."""
+    return np.uint64(np.float64(k + _MAGIC_BIAS).view(np.uint64) << _U52).view(np.float64)
+
+
+@nb.njit(inline="always", error_model="numpy")
 def _log_reduce(v):
     """``(k, s, s^2)`` with ``v = 2^k f``, f in [sqrt(1/2), sqrt(2)) and
     ``s = (f - 1)/(f + 1)`` (unsigned shifts and the 2^52 trick for the
     conversion vectorise without AVX-512)."""
-    b = np.float64(v).view(np.uint64)
-    kb = (b + _OFFSET) >> _U52
-    f = np.uint64(b - (kb << _U52) + _ONE).view(np.float64)
-    kf = np.uint64(kb | _MAGIC).view(np.float64) - _MAGIC_BIAS
+    kf, f = _log_split(v)
     s = (f - 1.0) / (f + 1.0)
     return kf, s, s * s
 
@@ -84,9 +98,7 @@ def vexp(d):
     p = _E[2] + r * p
     p = 1.0 + r * p
     p = 1.0 + r * p
-    # 2^k from the bits of the exact float 2^52 + 1023 + k: its low bits are k + 1023
-    n = np.float64(k + _MAGIC_BIAS).view(np.uint64) << _U52
-    return p * np.uint64(n).view(np.float64)
+    return p * _pow2(k)
 
 
 @nb.njit(inline="always", fastmath={"contract"}, error_model="numpy")
@@ -98,8 +110,7 @@ def vexp32(d):
     r4 = r2 * r2
     low = (1.0 + r) + r2 * (_E[2] + r * _E[3])  # Estrin: independent halves (more in flight)
     high = (_E[4] + r * _E[5]) + r2 * (_E[6] + r * _E[7]) + r4 * (_E[8] + r * _E[9])
-    n = np.float64(k + _MAGIC_BIAS).view(np.uint64) << _U52
-    return (low + r4 * high) * np.uint64(n).view(np.float64)
+    return (low + r4 * high) * _pow2(k)
 
 
 _F32 = np.float32
@@ -153,8 +164,7 @@ def vexp_estrin(d):
     b1 = (_E[4] + r * _E[5]) + r2 * (_E[6] + r * _E[7])
     b2 = (_E[8] + r * _E[9]) + r2 * (_E[10] + r * _E[11])
     p = (b0 + r4 * b1) + (r4 * r4) * (b2 + r4 * (_E[12] + r * _E[13]))
-    n = np.float64(k + _MAGIC_BIAS).view(np.uint64) << _U52
-    return p * np.uint64(n).view(np.float64)
+    return p * _pow2(k)
 
 
 @nb.njit(inline="always", error_model="numpy")
