@@ -282,7 +282,7 @@ def _module_text(src: str, env: dict[str, Any]) -> str:
 def _library_stamp() -> str:
     """A digest of the modules a loop inlines (a new version compiles anew)."""
     h = hashlib.sha256()
-    for mod in (__name__, __package__ + ".numba_libm"):
+    for mod in (__name__, __package__ + ".numba_libm", __package__ + ".numba_vecmath"):
         found = importlib.util.find_spec(mod)
         if found is not None and found.origin:
             h.update(Path(found.origin).read_bytes())
