@@ -205,3 +205,20 @@ def test_large_inputs_run_block_by_block():
                                rtol=3e-7, atol=0)
     xr = x[:-7].reshape(4, -1)[:, ::2]  # not contiguous
     torch.testing.assert_close(actlab.tanh.derivative(xr), actlab.tanh.derivative(xr.contiguous()))
+
+
+def test_parameter_loops_are_bounded_per_function():
+    """A parameter value that changes every call must not compile every call:
+    past LOOP_VALUES_MAX values, softplus(beta) takes the execution declared
+    without loops, and every call is still right."""
+    if not fast_paths.LOOPS:
+        pytest.skip("no numba")
+    kinds = []
+    for i in range(fast_paths.LOOP_VALUES_MAX + 3):
+        beta = 1.0 + (i + 1) / 64
+        ex = fast_paths.with_parameters("swish", F32, (beta,))
+        kinds.append(ex.forward)
+    assert kinds.count("loop") <= fast_paths.LOOP_VALUES_MAX and kinds[-1] != "loop"
+    x = torch.linspace(-30, 30, 101)
+    beta = 1.0 + (fast_paths.LOOP_VALUES_MAX + 3) / 64
+    torch.testing.assert_close(actlab.swish(x, beta), actlab.swish(x.double(), beta).float(), rtol=2.5e-7, atol=0)

@@ -187,3 +187,11 @@ def test_torch_loops_follow_torchs_thread_count():
     finally:
         torch.set_num_threads(before)
     assert torch.equal(one[0], two[0]) and torch.equal(one[1], two[1])
+
+
+def test_signed_zero_constants_stay_apart():
+    """-0.0 == 0.0 in Python: a loop that shared their constant would give
+    gelu(-inf) = +0.0 where the formula gives -0.0."""
+    y = trace(lambda x, *, xp: xp.where(x > 0, 0.0, -0.0), np.float64)
+    out = compile_graph(y).run(np.array([2.0, -1.0]), out=np.empty(2))
+    assert np.signbit(out).tolist() == [False, True]

@@ -137,7 +137,7 @@ def loop_source(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False,
             return names[v.serial]
         if isinstance(v, bool):
             return "True" if v else "False"
-        key = ("const", float(v), dtype.str)
+        key = ("const", _spelling(v), dtype.str)
         if key not in shared:
             name = f"_c{len(shared)}"
             env[name] = np.dtype(dtype).type(v)
@@ -156,7 +156,7 @@ def loop_source(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False,
         else:
             expr = _expression(s, lambda v, s=s: operand(v, other_dtype(s) if s.op != "where" else s.dtype),
                                env)
-        key = (s.op, tuple(names[a.serial] if isinstance(a, Symbol) else (type(a), a) for a in s.args),
+        key = (s.op, tuple(names[a.serial] if isinstance(a, Symbol) else _spelling(a) for a in s.args),
                s.dtype.str)
         if key in shared:
             names[s.serial] = shared[key]
@@ -175,6 +175,11 @@ def loop_source(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False,
     src = "\n".join([f"def kernel({', '.join(args)}, out):", "    for i in range(out.shape[0]):", *lines,
                      f"        out[i] = {store}", ""])
     return src, env
+
+
+def _spelling(v: Any) -> Any:
+    """A number as a key that tells -0.0 from 0.0 (which compare equal) and keeps every NaN apart."""
+    return (type(v), float(v).hex() if isinstance(v, float) else v)
 
 
 def _ordered(y: Symbol) -> list[Symbol]:

@@ -126,7 +126,7 @@ def _lane(spec: Any, backend: Any, table: dict[tuple[str, np.dtype], Lane],
             x = x.astype(np.float64)
             lane = by_dtype[F64]
         if not all(map(is_, values, defaults)) and not _same(values, defaults):
-            if not lane.any_params or not all(type(v) in _NUMBER for v in values):
+            if not lane.any_params or not all(type(v) in _NUMBER or type(v) is str for v in values):
                 return NotImplemented
             values = spec.checked(values)
             if spec.prepare is not None:

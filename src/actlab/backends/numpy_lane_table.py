@@ -204,7 +204,15 @@ def _looped(name: str, derivative: bool = False) -> Op:
         from .numba_formula import run_on
 
         spec = get(name).extra["spec"]
-        return run_on(spec, x, values or tuple(p.default for p in spec.params), derivative)
+        values = values or tuple(p.default for p in spec.params)
+        seen = _LOOP_VALUES.setdefault(name, set())
+        if values not in seen and len(seen) >= LOOP_VALUES_MAX:  # (no compile per new value)
+            from .numpy import BACKEND
+
+            what = "derivative" if derivative else "forward"
+            return spec.evaluate(spec.derivative if derivative else spec.math, x, values, BACKEND, what)
+        seen.add(values)
+        return run_on(spec, x, values, derivative)
 
     op.__name__ = f"loop_{name}" + ("_derivative" if derivative else "")
     return op
@@ -212,6 +220,11 @@ def _looped(name: str, derivative: bool = False) -> Op:
 
 LOOPS = importlib.util.find_spec("numba") is not None
 """Whether the generated loops are available (numba, the ``fast`` extra)."""
+LOOP_VALUES_MAX = 8
+"""At most this many parameter values of one function get loops of their own;
+later values take actlab's formula (a value that changes every call must not
+compile every call)."""
+_LOOP_VALUES: dict[str, set[tuple[Any, ...]]] = {}
 
 VALUE: dict[tuple[str, np.dtype], Lane] = {}
 """The value lanes, by (function name, dtype)."""
@@ -247,10 +260,16 @@ _declare("elu", Lane(_elu, any_params=True))
 _declare("celu", Lane(_elu))  # alpha = 1: celu is elu
 _declare("selu", Lane(_selu))
 _declare("softsign", Lane(_softsign))
-# where the formula takes many NumPy passes (float32 in float64, series and tails): its loop
+# The loops measured faster than the ufuncs above (`benchmarks/elementwise_speed.py`; SciPy's
+# expit and log_expit are scalar code): one pass of actlab's formula, over the whole line.
 if LOOPS:
-    for _name in ("tanhshrink", "gelu"):
+    for _name in ("tanhshrink", "mish", "softsign", "hardswish", "sigmoid", "log_sigmoid", "softplus"):
         _declare(_name, Lane(_looped(_name)))
+    VALUE["silu", F32] = Lane(_looped("silu"))
+    for _name in ("elu", "celu", "selu"):
+        VALUE[_name, F64] = Lane(_looped(_name))
+    _declare("gelu", Lane(_looped("gelu"), any_params=True))  # (approximate: "none" or "tanh")
+    _declare("swish", Lane(_looped("swish"), any_params=True))
 
 
 # -- derivatives of the piecewise-linear family ------------------------------------------------

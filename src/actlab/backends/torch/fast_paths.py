@@ -228,21 +228,32 @@ def _declare_loops(table: dict[Any, Execution], key: Callable[[torch.dtype], Any
         table[key(dt)] = _loop(table.get(key(dt)), dt in forward, dt in backward)
 
 
-# The loops measured faster than the executions above (benchmarks/elementwise_speed.py): where a
-# formula takes many eager passes (the double-word float64 derivatives, float32 in float64, masks).
+# The loops measured faster than the executions above (`benchmarks/elementwise_speed.py`): where
+# a formula takes many eager passes (the double-word float64 formulas, float32 in float64, masks,
+# torch's own composite ops) one pass wins; where torch has one accurate kernel, torch's wins.
+_ALL = (F32, F64, BF16)
 _LOOPED: dict[str, tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]]] = {
-    "hardswish": ((F32, F64, BF16), (F32, F64, BF16)),
+    "hardswish": (_ALL, _ALL),
+    "mish": (_ALL, _ALL),
+    "softsign": (_ALL, _ALL),
     "gelu": ((F64,), (F64,)),
-    "mish": ((F64,), (F64,)),
-    "tanhshrink": ((F64,), (F64,)),
+    "tanhshrink": (_ALL, (F32, F64)),
     "silu": ((), (F64,)),
     "swish": ((), (F64,)),
 }
-_GELU_TANH_LOOPED: tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]] = ((F64,), (F64,))
+_GELU_TANH_LOOPED = (_ALL, _ALL)
 if LOOPS:
     for _name, (_fw, _bw) in _LOOPED.items():
         _declare_loops(TABLE, lambda dt, n=_name: (n, dt), _fw, _bw)
     _declare_loops(GELU_TANH, lambda dt: dt, *_GELU_TANH_LOOPED)
+_LOOPED_WITH_PARAMETERS = {"softplus": (F32,), "swish": (F32, F64)}
+"""The dtypes where softplus and swish with other parameter values take
+their loop (compiled once per value)."""
+LOOP_VALUES_MAX = 8
+"""At most this many parameter values of one function get loops of their
+own (a value that changes every call must not compile every call); later
+ones take the execution declared without loops."""
+_LOOP_VALUES: dict[str, set[tuple[Any, ...]]] = {}
 
 
 def _power_of_two(v: float) -> bool:
@@ -263,13 +274,19 @@ def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> E
     """Executions for other (checked, numeric) parameter values than the
     defaults, or None: softplus and swish with any ``beta`` in float32 (torch's
     float64 kernel, where ``beta x`` and every later step are far more
-    accurate than float32 needs, rounded once) and in bfloat16 (the same
+    accurate than float32 needs, rounded once; the loop of actlab's formula
+    where declared in ``_LOOPED_WITH_PARAMETERS``) and in bfloat16 (the same
     in float32); softplus in float64 for a power-of-two ``beta`` (then
     ``beta x`` is exact and torch's float64 kernel is as accurate as at
     ``beta = 1``). swish(beta) is ``silu(beta x) / beta``; its derivative
     ``silu'(beta x)``; infinite x take actlab's formula."""
     if name not in ("softplus", "swish") or len(values) != 1 or not _scaled_range(values[0]):
         return None
+    if LOOPS and dtype in _LOOPED_WITH_PARAMETERS[name]:
+        seen = _LOOP_VALUES.setdefault(name, set())
+        if values in seen or len(seen) < LOOP_VALUES_MAX:  # (past that: no compile per new value)
+            seen.add(values)
+            return _loop(None, True, True)
     beta = float(values[0])
     work = {F32: F64, BF16: F32}.get(dtype)
     if name == "softplus":
