@@ -269,7 +269,13 @@ if LOOPS:
     for _name in ("elu", "celu", "selu"):
         VALUE[_name, F64] = Lane(_looped(_name))
     _declare("gelu", Lane(_looped("gelu"), any_params=True))  # (approximate: "none" or "tanh")
-    _declare("swish", Lane(_looped("swish"), any_params=True))
+    _swish_loop = _looped("swish")
+
+    def _swish(x: np.ndarray, beta: float = 1.0) -> np.ndarray:
+        """swish(x, 1) is silu's lane (silu(x) == swish(x, 1.0), bit for bit); other beta its loop."""
+        return VALUE["silu", x.dtype].op(x) if beta == 1.0 else _swish_loop(x, beta)
+
+    _declare("swish", Lane(_swish, VALUE["silu", F64].domain, any_params=True), Lane(_swish, any_params=True))
 
 
 # -- derivatives of the piecewise-linear family ------------------------------------------------
