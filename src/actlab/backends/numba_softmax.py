@@ -40,6 +40,7 @@ import numpy as np
 
 from .numba_sparse import run_rows
 from .numba_vecmath import vexp32 as _exp
+from .numba_width import wide
 
 __all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "ce_forward_rows", "ce_grad_rows"]
 
@@ -47,27 +48,21 @@ _SMALL = 2.0**-20
 _FAST = {"contract", "reassoc"}  # FMA contraction and a reassociated (vectorised) sum; no finite-math flags
 
 
-@nb.njit(inline="always")
+@nb.njit(nogil=True, cache=True)
 def _row_max(bits):
     """The maximum of a float32 row given as its int32 bits, through the
     order-preserving integer key (vectorises without finite-math flags). A
-    NaN entry gives NaN or another entry: its row's sum is NaN either way."""
+    NaN entry gives NaN or another entry: its row's sum is NaN either way.
+    A function of its own (not inlined by numba) so that its loop vectorises
+    apart from the exponentials; called per row, so that the row is in cache
+    for the passes that follow."""
+    wide()
     m = np.int32(-2147483648)
     for j in range(bits.shape[0]):
         b = bits[j]
         key = b ^ ((b >> 31) & 0x7FFFFFFF)
         m = key if key > m else m
     return np.float64(np.int32(m ^ ((m >> 31) & 0x7FFFFFFF)).view(np.float32))
-
-
-@nb.njit(inline="always")
-def _maxima(bits):
-    """The row maxima (float64) of a float32 (N, K) array given as its bits,
-    in a loop of their own (it vectorises apart from the exponentials)."""
-    m = np.empty(bits.shape[0])
-    for i in range(bits.shape[0]):
-        m[i] = _row_max(bits[i])
-    return m
 
 
 @nb.njit(inline="always", fastmath=_FAST)
@@ -100,8 +95,9 @@ def _row_sum(xi, m, out, store):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _lse(x, bits, m, out, ok):
-    m[:] = _maxima(bits)
+    wide()
     for i in range(x.shape[0]):
+        m[i] = _row_max(bits[i])
         s, good = _row_sum(x[i], m[i], x[i], False)
         out[i] = np.log1p(s) if good else 0.0
         ok[i] = good
@@ -109,10 +105,10 @@ def _lse(x, bits, m, out, ok):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _softmax(x, bits, y, ok):
-    m = _maxima(bits)
+    wide()
     buf = np.empty(x.shape[1])
     for i in range(x.shape[0]):
-        s, good = _row_sum(x[i], m[i], buf, True)
+        s, good = _row_sum(x[i], _row_max(bits[i]), buf, True)
         ok[i] = good
         inv = 1.0 / (1.0 + s)
         yi = y[i]
@@ -122,9 +118,9 @@ def _softmax(x, bits, y, ok):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _log_softmax(x, bits, y, ok):
-    m = _maxima(bits)
+    wide()
     for i in range(x.shape[0]):
-        mi = m[i]
+        mi = _row_max(bits[i])
         xi = x[i]
         s, good = _row_sum(xi, mi, xi, False)
         ok[i] = good
@@ -140,9 +136,9 @@ def _ce_forward(x, bits, m, target, nll, smooth, inv, ok, w, want_smooth):
     log1p(s) - x_c)`` (w = 1 when ``w`` is empty) and ``1 / (1 + s)``."""
     k = x.shape[1]
     weighted = w.shape[0] > 0
-    m[:] = _maxima(bits)
+    wide()
     for i in range(x.shape[0]):
-        mi = m[i]
+        mi = m[i] = _row_max(bits[i])
         xi = x[i]
         s, good = _row_sum(xi, mi, xi, False)
         ok[i] = good
@@ -168,6 +164,7 @@ def _ce_grad(x, m, inv, a, b, c, target, out, w):
     """``out = a p - c w - b onehot(target)`` per row, ``p = exp(x - t) / (1 + s)``."""
     n, k = x.shape
     weighted = w.shape[0] > 0
+    wide()
     for i in range(n):
         mi = np.float64(m[i])
         ai = a[i] * inv[i]
