@@ -42,7 +42,7 @@ from .numba_sparse import run_rows
 from .numba_vecmath import vexp32 as _exp
 from .numba_width import wide
 
-__all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "ce_forward_rows", "ce_grad_rows"]
+__all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "log_softmax_rows_min", "ce_forward_rows", "ce_grad_rows"]
 
 _SMALL = 2.0**-20
 _FAST = {"contract", "reassoc"}  # FMA contraction and a reassociated (vectorised) sum; no finite-math flags
@@ -63,6 +63,21 @@ def _row_max(bits):
         key = b ^ ((b >> 31) & 0x7FFFFFFF)
         m = key if key > m else m
     return np.float64(np.int32(m ^ ((m >> 31) & 0x7FFFFFFF)).view(np.float32))
+
+
+@nb.njit(nogil=True, cache=True)
+def _row_range(bits):
+    """``(max, min)`` of a float32 row given as its int32 bits (as :func:`_row_max`)."""
+    wide()
+    hi = np.int32(-2147483648)
+    lo = np.int32(2147483647)
+    for j in range(bits.shape[0]):
+        b = bits[j]
+        key = b ^ ((b >> 31) & 0x7FFFFFFF)
+        hi = key if key > hi else hi
+        lo = key if key < lo else lo
+    return (np.float64(np.int32(hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)),
+            np.float64(np.int32(lo ^ ((lo >> 31) & 0x7FFFFFFF)).view(np.float32)))
 
 
 @nb.njit(inline="always", fastmath=_FAST)
@@ -117,10 +132,15 @@ def _softmax(x, bits, y, ok):
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
-def _log_softmax(x, bits, y, ok):
+def _log_softmax(x, bits, y, ok, lo):
+    """``lo``: the row minima are written there unless it is empty."""
     wide()
+    want_lo = lo.shape[0] > 0
     for i in range(x.shape[0]):
-        mi = _row_max(bits[i])
+        if want_lo:
+            mi, lo[i] = _row_range(bits[i])
+        else:
+            mi = _row_max(bits[i])
         xi = x[i]
         s, good = _row_sum(xi, mi, xi, False)
         ok[i] = good
@@ -212,8 +232,20 @@ def log_softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = _check(x)
     y = np.empty_like(x)
     ok = np.empty(x.shape[0], np.bool_)
-    run_rows(_log_softmax, (x, bits, y, ok))
+    run_rows(_log_softmax, (x, bits, y, ok, np.empty(0)))
     return y, ok
+
+
+def log_softmax_rows_min(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(log_softmax(x), ok, minima)`` along the rows of float32 ``x``: also
+    the row minima (float64; NaN or another entry on a row with a NaN), which
+    tell a caller whether any entry is -inf without a pass of its own."""
+    bits = _check(x)
+    y = np.empty_like(x)
+    ok = np.empty(x.shape[0], np.bool_)
+    lo = np.empty(x.shape[0])
+    run_rows(_log_softmax, (x, bits, y, ok, lo))
+    return y, ok, lo
 
 
 def ce_forward_rows(x: np.ndarray, target: np.ndarray, w: np.ndarray, want_smooth: bool):

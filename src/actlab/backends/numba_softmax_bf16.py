@@ -34,8 +34,9 @@ import numpy as np
 
 from .numba_sparse import run_rows
 from .numba_vecmath import vexpf
+from .numba_width import wide
 
-__all__ = ["log_softmax_rows_bf16"]
+__all__ = ["log_softmax_rows_bf16", "log_softmax_rows_bf16_min"]
 
 _SMALL = 2.0**-6
 _CHUNK = 256
@@ -55,16 +56,21 @@ def _bf16(v):
     return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
 
-@nb.njit(inline="always")
-def _row_max(bits):
-    """The maximum of a bfloat16 row through the order-preserving integer key of its bits."""
-    m = np.int32(-2147483648)
+@nb.njit(nogil=True, cache=True)
+def _row_range(bits):
+    """``(max, min)`` of a bfloat16 row through the order-preserving integer
+    key of its bits (a function of its own, so that its loop vectorises apart)."""
+    wide()
+    hi = np.int32(-2147483648)
+    lo = np.int32(2147483647)
     for j in range(bits.shape[0]):
         b = np.int32(np.int16(bits[j]))
         key = b ^ ((b >> 15) & 0x7FFF)
-        m = key if key > m else m
-    m = m ^ ((m >> 15) & 0x7FFF)
-    return _f32(np.uint16(m & 0xFFFF))
+        hi = key if key > hi else hi
+        lo = key if key < lo else lo
+    hi = hi ^ ((hi >> 15) & 0x7FFF)
+    lo = lo ^ ((lo >> 15) & 0x7FFF)
+    return _f32(np.uint16(hi & 0xFFFF)), _f32(np.uint16(lo & 0xFFFF))
 
 
 @nb.njit(inline="always", fastmath=_FAST)
@@ -81,11 +87,12 @@ def _sum_exp(xi, m, k):
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
-def _log_softmax(x, y, ok):
+def _log_softmax(x, y, ok, lo):
+    wide()
     k = x.shape[1]
     for i in range(x.shape[0]):
         xi = x[i]
-        m = _row_max(xi)
+        m, lo[i] = _row_range(xi)
         total = _sum_exp(xi, m, k)
         s = total - 1.0
         good = s == s and m - m == np.float32(0.0)  # (NaN sum, or a non-finite maximum: the general path)
@@ -108,8 +115,17 @@ def _log_softmax(x, y, ok):
 def log_softmax_rows_bf16(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(log_softmax bits, ok)`` along the rows of a C-contiguous (N, K)
     uint16 array of bfloat16 bits; ``ok`` False where the general path must run."""
+    y, ok, _ = log_softmax_rows_bf16_min(bits)
+    return y, ok
+
+
+def log_softmax_rows_bf16_min(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(log_softmax bits, ok, minima)``: also the row minima (float32; NaN
+    or another entry on a row with a NaN), which tell a caller whether any
+    entry is -inf without a pass of its own."""
     assert bits.dtype == np.uint16 and bits.ndim == 2 and bits.flags.c_contiguous
     y = np.empty_like(bits)
     ok = np.empty(bits.shape[0], np.bool_)
-    run_rows(_log_softmax, (bits, y, ok))
-    return y, ok
+    lo = np.empty(bits.shape[0], np.float32)
+    run_rows(_log_softmax, (bits, y, ok, lo))
+    return y, ok, lo
