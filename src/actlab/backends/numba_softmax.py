@@ -81,6 +81,25 @@ def _row_range(bits):
 
 
 @nb.njit(inline="always", fastmath=_FAST)
+def _finish_sum(xi, m, total):
+    """``(s, ok)`` from the sum ``total`` of ``exp(x_j - m)`` over the whole
+    row: ``s = total - 1``, summed again without the top term where it is
+    below ``_SMALL``; ``ok`` False for a NaN sum or a non-finite maximum."""
+    s = total - 1.0
+    if not (s >= _SMALL):
+        if s != s or not (m - m == 0.0):  # NaN sum or non-finite maximum: the caller's general path
+            return s, False
+        s = 0.0
+        top = -1
+        for j in range(xi.shape[0]):
+            if top < 0 and np.float64(xi[j]) == m:
+                top = j
+            else:
+                s += _exp(np.float64(xi[j]) - m)
+    return s, True
+
+
+@nb.njit(inline="always", fastmath=_FAST)
 def _row_sum(xi, m, out, store):
     """``(s, ok)``: the sum of ``exp(x_j - m)`` without the top term, with the
     exponentials written to ``out`` when ``store``."""
@@ -94,18 +113,7 @@ def _row_sum(xi, m, out, store):
     else:
         for j in range(k):
             total += _exp(np.float64(xi[j]) - m)
-    s = total - 1.0
-    if not (s >= _SMALL):
-        if s != s or not (m - m == 0.0):  # NaN sum or non-finite maximum: the caller's general path
-            return s, False
-        s = 0.0
-        top = -1
-        for j in range(k):
-            if top < 0 and np.float64(xi[j]) == m:
-                top = j
-            else:
-                s += _exp(np.float64(xi[j]) - m)
-    return s, True
+    return _finish_sum(xi, m, total)
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
@@ -120,15 +128,54 @@ def _lse(x, bits, m, out, ok):
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _softmax(x, bits, y, ok):
+    """Three rows at a time in one loop (a software pipeline): the
+    exponentials of row i (in cache) are computed while row i + 1 is read
+    from memory for its maximum and row i - 1 is written out, so that the
+    arithmetic overlaps the memory traffic instead of following it."""
     wide()
-    buf = np.empty(x.shape[1])
-    for i in range(x.shape[0]):
-        s, good = _row_sum(x[i], _row_max(bits[i]), buf, True)
+    n, k = x.shape
+    if n == 0:
+        return
+    buf = np.empty((2, k))
+    m_next = _row_max(bits[0])
+    inv_prev = 0.0
+    for i in range(n):
+        mi = m_next
+        xi = x[i]
+        cur = buf[i & 1]
+        prev = buf[(i + 1) & 1]
+        total = 0.0
+        if i + 1 < n and i > 0:
+            bn = bits[i + 1]
+            yp = y[i - 1]
+            hi = np.int32(-2147483648)
+            for j in range(k):
+                e = _exp(np.float64(xi[j]) - mi)
+                cur[j] = e
+                total += e
+                b = bn[j]
+                key = b ^ ((b >> 31) & 0x7FFFFFFF)
+                hi = key if key > hi else hi
+                yp[j] = prev[j] * inv_prev
+            m_next = np.float64(np.int32(hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32))
+        else:
+            for j in range(k):
+                e = _exp(np.float64(xi[j]) - mi)
+                cur[j] = e
+                total += e
+            if i > 0:
+                yp = y[i - 1]
+                for j in range(k):
+                    yp[j] = prev[j] * inv_prev
+            if i + 1 < n:
+                m_next = _row_max(bits[i + 1])
+        s, good = _finish_sum(xi, mi, total)
         ok[i] = good
-        inv = 1.0 / (1.0 + s)
-        yi = y[i]
-        for j in range(yi.shape[0]):
-            yi[j] = buf[j] * inv
+        inv_prev = 1.0 / (1.0 + s)
+    last = buf[(n - 1) & 1]
+    yl = y[n - 1]
+    for j in range(k):
+        yl[j] = last[j] * inv_prev
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
