@@ -178,23 +178,61 @@ def _softmax(x, bits, y, ok):
         yl[j] = last[j] * inv_prev
 
 
+@nb.njit(inline="always")
+def _key_value(key):
+    """The float32 value (as float64) of an order-preserving integer key."""
+    return np.float64(np.int32(key ^ ((key >> 31) & 0x7FFFFFFF)).view(np.float32))
+
+
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
 def _log_softmax(x, bits, y, ok, lo):
-    """``lo``: the row minima are written there unless it is empty."""
+    """``lo``: the row minima are written there unless it is empty. A
+    pipeline of three rows as in :func:`_softmax`: the sum of row i, the
+    range of row i + 1 and the output of row i - 1 in one loop."""
     wide()
+    n, k = x.shape
+    if n == 0:
+        return
     want_lo = lo.shape[0] > 0
-    for i in range(x.shape[0]):
+    m_next, lo_next = _row_range(bits[0])
+    m_prev = lse_prev = 0.0
+    for i in range(n):
+        mi = m_next
         if want_lo:
-            mi, lo[i] = _row_range(bits[i])
-        else:
-            mi = _row_max(bits[i])
+            lo[i] = lo_next
         xi = x[i]
-        s, good = _row_sum(xi, mi, xi, False)
+        total = 0.0
+        if i + 1 < n and i > 0:
+            bn = bits[i + 1]
+            xp = x[i - 1]
+            yp = y[i - 1]
+            hi = np.int32(-2147483648)
+            lk = np.int32(2147483647)
+            for j in range(k):
+                total += _exp(np.float64(xi[j]) - mi)
+                b = bn[j]
+                key = b ^ ((b >> 31) & 0x7FFFFFFF)
+                hi = key if key > hi else hi
+                lk = key if key < lk else lk
+                yp[j] = (np.float64(xp[j]) - m_prev) - lse_prev
+            m_next, lo_next = _key_value(hi), _key_value(lk)
+        else:
+            for j in range(k):
+                total += _exp(np.float64(xi[j]) - mi)
+            if i > 0:
+                xp = x[i - 1]
+                yp = y[i - 1]
+                for j in range(k):
+                    yp[j] = (np.float64(xp[j]) - m_prev) - lse_prev
+            if i + 1 < n:
+                m_next, lo_next = _row_range(bits[i + 1])
+        s, good = _finish_sum(xi, mi, total)
         ok[i] = good
-        lse = np.log1p(s)
-        yi = y[i]
-        for j in range(xi.shape[0]):
-            yi[j] = (np.float64(xi[j]) - mi) - lse
+        m_prev, lse_prev = mi, np.log1p(s)
+    xl = x[n - 1]
+    yl = y[n - 1]
+    for j in range(k):
+        yl[j] = (np.float64(xl[j]) - m_prev) - lse_prev
 
 
 @nb.njit(nogil=True, cache=True, fastmath=_FAST)
