@@ -40,7 +40,7 @@ import numpy as np
 
 from .numba_sparse import run_rows
 from .numba_vecmath import vexp32 as _exp
-from .numba_width import wide
+from .numba_width import empty_apart, wide
 
 __all__ = ["lse_rows", "softmax_rows", "log_softmax_rows", "log_softmax_rows_min", "ce_forward_rows", "ce_grad_rows"]
 
@@ -306,7 +306,7 @@ def lse_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(softmax(x), ok)`` along the rows of float32 ``x``."""
     bits = _check(x)
-    y = np.empty_like(x)
+    y = empty_apart(x)
     ok = np.empty(x.shape[0], np.bool_)
     run_rows(_softmax, (x, bits, y, ok))
     return y, ok
@@ -315,7 +315,7 @@ def softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def log_softmax_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(log_softmax(x), ok)`` along the rows of float32 ``x``."""
     bits = _check(x)
-    y = np.empty_like(x)
+    y = empty_apart(x)
     ok = np.empty(x.shape[0], np.bool_)
     run_rows(_log_softmax, (x, bits, y, ok, np.empty(0)))
     return y, ok
@@ -326,7 +326,7 @@ def log_softmax_rows_min(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     the row minima (float64; NaN or another entry on a row with a NaN), which
     tell a caller whether any entry is -inf without a pass of its own."""
     bits = _check(x)
-    y = np.empty_like(x)
+    y = empty_apart(x)
     ok = np.empty(x.shape[0], np.bool_)
     lo = np.empty(x.shape[0])
     run_rows(_log_softmax, (x, bits, y, ok, lo))
