@@ -40,8 +40,7 @@ def _batches():
     by_len: dict[int, list] = {}
     for r in rows:
         by_len.setdefault(len(r["x"]), []).append(r)
-    for group in by_len.values():
-        yield group
+    yield from by_len.values()
     for r in rows:
         yield [r, r, r]
 
