@@ -141,4 +141,5 @@ def test_empty_apart_is_like_its_input_2_kib_away(n, dtype):
     x = np.zeros((n, 3), dtype)
     y = empty_apart(x)
     assert y.shape == x.shape and y.dtype == x.dtype and y.flags.c_contiguous
-    assert (y.ctypes.data - x.ctypes.data) % 4096 == 2048
+    if x.nbytes >= 1 << 16:  # (small arrays: a plain allocation)
+        assert (y.ctypes.data - x.ctypes.data) % 4096 == 2048
