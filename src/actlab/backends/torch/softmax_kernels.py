@@ -26,15 +26,20 @@ array-API math runs instead) and tested to agree with it.
   NaN (a +inf entry, all -inf, NaN) go to the general path.
 - backward: PyTorch's fused softmax / log-softmax backward kernels compute
   exactly our VJP formulas ``y (g - <g, y>)`` and ``g - e^y sum(g)`` (the
-  latter only when no output is -inf, where our rule drops ``g``).
+  latter only where no entry of ``x`` is -inf or NaN, where our rule drops
+  ``g``; the numba forward kernels report their rows' minima, so for their
+  inputs, unchanged since (same version counter), the backward needs no
+  pass over ``x`` of its own).
 """
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = ["try_native", "softmax_backward", "log_softmax_backward", "numba_rows"]
 
@@ -56,14 +61,29 @@ def numba_rows() -> Any:
     return _NUMBA[0]
 
 
-def _numba_forward(name: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(y, bad)`` from the numba kernels for a CPU float32 tensor, (N, K)."""
+_UNMASKED = WeakIdKeyDictionary()
+"""Inputs of a log-softmax forward with no -inf or NaN entry, mapped to their
+version counter then: the backward skips its own pass over ``x`` for them."""
+
+
+def _remember_unmasked(x: torch.Tensor, ok: Any, lo: Any) -> None:
+    """Record ``x`` (by identity and version) when the kernel's row minima show no -inf and no NaN."""
+    if bool(ok.all()) and bool((lo > -math.inf).all()):
+        _UNMASKED[x] = x._version
+
+
+def _numba_forward(name: str, x: torch.Tensor, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(y, bad)`` from the numba kernels for a CPU float32 tensor, (N, K)
+    (``key``: the caller's tensor, recorded when it has no masked entry)."""
     nbk = numba_rows() if x.device.type == "cpu" else None
     if nbk is None:
         return None
     x2 = x.detach().reshape(-1, x.shape[-1]).contiguous()
-    kernel = nbk.softmax_rows if name == "softmax" else nbk.log_softmax_rows
-    y, ok = kernel(x2.numpy())
+    if name == "softmax":
+        y, ok = nbk.softmax_rows(x2.numpy())
+    else:
+        y, ok, lo = nbk.log_softmax_rows_min(x2.numpy())
+        _remember_unmasked(key, ok, lo)
     return torch.from_numpy(y), ~torch.from_numpy(ok)
 
 _SMALL_LSE = 2.0**-20
@@ -79,15 +99,16 @@ def _eligible(x: torch.Tensor, xp: Any) -> bool:
         x.ndim >= 1 and x.shape[-1] > 0 and xp.may_branch(x))
 
 
-def _bfloat16(name: str, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _bfloat16(name: str, x2: torch.Tensor, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(y, bad)`` from PyTorch's own kernel (float32 inside) for bfloat16 rows."""
     if name == "softmax":
         y = torch.softmax(x2, -1)
         return y, torch.isnan(y.sum(-1))
     if numba_rows() is not None:
-        from ..numba_softmax_bf16 import log_softmax_rows_bf16
+        from ..numba_softmax_bf16 import log_softmax_rows_bf16_min
 
-        yb, ok = log_softmax_rows_bf16(x2.detach().contiguous().view(torch.uint16).numpy())
+        yb, ok, lo = log_softmax_rows_bf16_min(x2.detach().contiguous().view(torch.uint16).numpy())
+        _remember_unmasked(key, ok, lo)
         return torch.from_numpy(yb).view(torch.bfloat16), ~torch.from_numpy(ok)
     y32 = torch.log_softmax(x2, -1, dtype=torch.float32)
     top = y32.amax(-1)
@@ -121,9 +142,9 @@ def try_native(name: str, x: torch.Tensor, num: float, den: float, xp: Any) -> t
     k = x.shape[-1]
     x2 = x.reshape(-1, k)
     if x.dtype == torch.bfloat16:
-        y, bad = _bfloat16(name, x2)
+        y, bad = _bfloat16(name, x2, x)
     else:
-        fused = _numba_forward(name, x2)
+        fused = _numba_forward(name, x2, x)
         y, bad = fused if fused is not None else _blocks(name, x2)
     if bool(bad.any()):
         rows = softmax_rows if name == "softmax" else log_softmax_rows
@@ -144,7 +165,8 @@ def log_softmax_backward(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor, mask
     None otherwise (the array-API formula then drops the masked entries)."""
     if y.dtype != g.dtype or y.shape != g.shape or not xp.may_branch(y) or not xp.may_branch(g):
         return None
-    if x.numel():  # a reduction, no boolean temporary; NaN compares False
+    known = masked < 0 and _UNMASKED.get(x) == x._version  # the forward kernel saw every entry
+    if x.numel() and not known:  # a reduction, no boolean temporary; NaN compares False
         edge = x.amin() if masked < 0 else x.amax()
         if not bool(edge > masked if masked < 0 else edge < masked):
             return None
