@@ -35,7 +35,8 @@ def _defaults(spec):
 def test_every_function_with_default_parameters_traces(spec):
     for dt in (np.float32, np.float64):
         for fn, what in ((spec.math, "forward"), (spec.derivative, "derivative")):
-            y = trace(lambda x, *p, xp: evaluate(fn, x, p, xp, what in spec.promote32), dt, *_defaults(spec))
+            y = trace(lambda x, *p, xp, fn=fn, what=what: evaluate(fn, x, p, xp, what in spec.promote32), dt,
+                      *_defaults(spec))
             assert y.dtype == np.dtype(dt), (spec.name, what)
 
 

@@ -167,8 +167,7 @@ _LOGICAL = ("and", "or")
 class _Namespace:
     """The array-API functions an element-wise formula calls, on symbols."""
 
-    float32, float64, bool = _F32, _F64, _BOOL
-    float16 = np.dtype(np.float16)
+    float32, float64, float16 = _F32, _F64, np.dtype(np.float16)
     e, pi, inf, nan = np.e, np.pi, np.inf, np.nan
     finfo = staticmethod(np.finfo)
     __name__ = "actlab.backends.formula_trace"
@@ -283,7 +282,8 @@ class TraceBackend(Backend):
         return getattr(self.namespace, name)
 
 
-_NS = _Namespace()
+_Namespace.bool = _BOOL  # type: ignore[attr-defined]  # (xp.bool, set here: in the class it would shadow the type)
+_NS: _Namespace = _Namespace()
 TRACER = TraceBackend(_NS)
 
 

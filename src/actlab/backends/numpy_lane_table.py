@@ -207,10 +207,10 @@ def _looped(name: str, derivative: bool = False) -> Op:
         values = values or tuple(p.default for p in spec.params)
         seen = _LOOP_VALUES.setdefault(name, set())
         if values not in seen and len(seen) >= LOOP_VALUES_MAX:  # (no compile per new value)
-            from .numpy import BACKEND
+            from .._backend import backend_of
 
             what = "derivative" if derivative else "forward"
-            return spec.evaluate(spec.derivative if derivative else spec.math, x, values, BACKEND, what)
+            return spec.evaluate(spec.derivative if derivative else spec.math, x, values, backend_of(x), what)
         seen.add(values)
         return run_on(spec, x, values, derivative)
 

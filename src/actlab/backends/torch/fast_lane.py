@@ -24,9 +24,8 @@ from typing import Any
 import torch
 
 from ..._activation import ElementwiseSpec, evaluate
-from . import BACKEND
+from . import BACKEND, loop_kernels
 from . import fast_kernels as K
-from . import loop_kernels
 from .fast_paths import GELU_TANH, TABLE, Execution, with_parameters
 
 __all__ = ["lane", "select", "forward", "derivative", "LANES"]

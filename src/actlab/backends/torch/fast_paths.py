@@ -222,6 +222,14 @@ def _loop(ex: Execution | None, forward: bool, backward: bool) -> Execution:
     return dataclasses.replace(ex, **changes)
 
 
+def _keyed(name: str, dt: torch.dtype) -> tuple[str, torch.dtype]:
+    return name, dt
+
+
+def _same_key(dt: torch.dtype) -> torch.dtype:
+    return dt
+
+
 def _declare_loops(table: dict[Any, Execution], key: Callable[[torch.dtype], Any],
                    forward: tuple[torch.dtype, ...], backward: tuple[torch.dtype, ...]) -> None:
     for dt in dict.fromkeys(forward + backward):
@@ -244,8 +252,8 @@ _LOOPED: dict[str, tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]]] = {
 _GELU_TANH_LOOPED = (_ALL, _ALL)
 if LOOPS:
     for _name, (_fw, _bw) in _LOOPED.items():
-        _declare_loops(TABLE, lambda dt, n=_name: (n, dt), _fw, _bw)
-    _declare_loops(GELU_TANH, lambda dt: dt, *_GELU_TANH_LOOPED)
+        _declare_loops(TABLE, functools.partial(_keyed, _name), _fw, _bw)
+    _declare_loops(GELU_TANH, _same_key, *_GELU_TANH_LOOPED)
 _LOOPED_WITH_PARAMETERS = {"softplus": (F32,), "swish": (F32, F64)}
 """The dtypes where softplus and swish with other parameter values take
 their loop (compiled once per value)."""
