@@ -44,10 +44,15 @@ def _flat(t: torch.Tensor) -> np.ndarray:
 
 def _loops() -> Any:
     from ..numba_formula import elementwise_loop  # (numba: imported on the first loop)
+    from ..numba_width import empty_apart
 
-    global _loops
-    _loops = lambda: elementwise_loop  # noqa: E731
+    global _loops, _apart
+    _loops, _apart = (lambda: elementwise_loop), empty_apart  # noqa: E731
     return elementwise_loop
+
+
+def _apart(a: np.ndarray) -> np.ndarray:  # (numba_width.empty_apart, bound on the first loop)
+    raise RuntimeError("loop_kernels: _apart before _loops")
 
 
 def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: tuple[Any, ...],
@@ -57,7 +62,7 @@ def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: 
     :data:`~actlab.backends.numba_formula.PARALLEL_MIN` entries on)."""
     loop = _loops()(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
     xs = _flat(x)
-    out = np.empty(x.shape, xs.dtype)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
+    out = _apart(xs).reshape(x.shape)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
     threads = torch.get_num_threads() if xs.shape[0] >= _PARALLEL_MIN else 1
     if g is None:
         loop.run(xs, out=out.reshape(-1), threads=threads)
