@@ -87,15 +87,21 @@ def _bf16_points(ref: Reference) -> np.ndarray:
     return (torch.from_numpy(x).to(BF16).float().numpy() == x) | np.isnan(x)
 
 
+_BF16_OVERFLOW = (2.0 - 2.0**-8) * 2.0**127
+"""bfloat16's largest number plus half its ULP: what reaches it rounds to infinity."""
+
+
 def _check_bf16(y, ref: Reference, what: str, label: str) -> None:
     """Within 1 ULP of bfloat16 of the exact value (at the grid points that are bfloat16 numbers)."""
     m = _bf16_points(ref)
-    exact = ref.exact(what, np.float32)[0][m]
+    exact = ref.exact(what, np.float32)[0][m].astype(np.float64)
     got = y.detach().float().numpy().astype(np.float64)
     with np.errstate(all="ignore"):
+        exact = np.where(np.abs(exact) >= _BF16_OVERFLOW, np.copysign(np.inf, exact), exact)  # (rounds to +-inf)
         e = np.frexp(np.abs(exact))[1]
         ulp = np.ldexp(1.0, np.maximum(e - 8, -133))
-        err = np.where(np.isfinite(exact), np.abs(got - exact) / ulp, np.where(got == exact, 0.0, np.inf))
+        same = (got == exact) | (np.isnan(got) & np.isnan(exact))
+        err = np.where(np.isfinite(exact), np.abs(got - exact) / ulp, np.where(same, 0.0, np.inf))
     err = np.where(np.isnan(err), np.inf, err)
     i = int(np.argmax(err))
     assert err[i] <= 1.0, f"{label}: {what} of {ref.id} is {err[i]:.3g} bfloat16 ULPs off at x = {ref.grid(np.float32)[m][i]!r}"

@@ -248,8 +248,18 @@ _LOOPED: dict[str, tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]]] = {
     "tanhshrink": (_ALL, (F32, F64)),
     "silu": ((), (F64,)),
     "swish": ((), (F64,)),
+    "hardsigmoid": ((), (F64,)),
 }
 _GELU_TANH_LOOPED = (_ALL, _ALL)
+# The rest of the catalogue: formulas of tens of eager passes (3-100x slower than their loops in
+# every dtype), except float64 exponential, which is one exp
+CATALOGUE_LOOPED = ("dyt", "exponential", "gelu_10", "golu", "hard_mish", "laplace", "log1mexp", "logit",
+                    "quick_gelu", "relu2", "sine", "snake", "snake_beta", "sparse_plus", "sparse_sigmoid",
+                    "sqrt_softplus", "squareplus", "star_relu", "xielu")
+"""Functions whose every call with numeric parameters takes its loop (see
+:data:`LOOP_VALUES_MAX` for parameter values other than the defaults)."""
+for _name in CATALOGUE_LOOPED:
+    _LOOPED[_name] = ((F32, BF16), (F32, BF16)) if _name == "exponential" else (_ALL, _ALL)
 if LOOPS:
     for _name, (_fw, _bw) in _LOOPED.items():
         _declare_loops(TABLE, functools.partial(_keyed, _name), _fw, _bw)
@@ -288,13 +298,14 @@ def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> E
     ``beta x`` is exact and torch's float64 kernel is as accurate as at
     ``beta = 1``). swish(beta) is ``silu(beta x) / beta``; its derivative
     ``silu'(beta x)``; infinite x take actlab's formula."""
+    if LOOPS and name in CATALOGUE_LOOPED and (name, dtype) in TABLE:
+        return _bounded_loop(name, values)
     if name not in ("softplus", "swish") or len(values) != 1 or not _scaled_range(values[0]):
         return None
     if LOOPS and dtype in _LOOPED_WITH_PARAMETERS[name]:
-        seen = _LOOP_VALUES.setdefault(name, set())
-        if values in seen or len(seen) < LOOP_VALUES_MAX:  # (past that: no compile per new value)
-            seen.add(values)
-            return _loop(None, True, True)
+        loop = _bounded_loop(name, values)
+        if loop is not None:
+            return loop
     beta = float(values[0])
     work = {F32: F64, BF16: F32}.get(dtype)
     if name == "softplus":
@@ -312,6 +323,16 @@ def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> E
         domain, ddomain = _side(beta, 87.0, big), _side(beta, 80.0, big)
     return Execution("fused", "fused", K.swish_beta(beta), work=work, domain=domain,
                      dkernel=K.d_swish_beta(beta), dwork=work, ddomain=ddomain)
+
+
+def _bounded_loop(name: str, values: tuple[Any, ...]) -> Execution | None:
+    """The loop for these parameter values, while the function has fewer than
+    :data:`LOOP_VALUES_MAX` of them."""
+    seen = _LOOP_VALUES.setdefault(name, set())
+    if values in seen or len(seen) < LOOP_VALUES_MAX:
+        seen.add(values)
+        return _loop(None, True, True)
+    return None
 
 
 def _side(beta: float, t: float, big: float) -> tuple[float, float]:
