@@ -249,6 +249,7 @@ _LOOPED: dict[str, tuple[tuple[torch.dtype, ...], tuple[torch.dtype, ...]]] = {
     "silu": ((), (F64,)),
     "swish": ((), (F64,)),
     "hardsigmoid": ((), (F64,)),
+    "sigmoid": ((), (F64,)),
 }
 _GELU_TANH_LOOPED = (_ALL, _ALL)
 # The rest of the catalogue: formulas of tens of eager passes (3-100x slower than their loops in
