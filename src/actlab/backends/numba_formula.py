@@ -197,53 +197,38 @@ def _ordered(y: Symbol) -> list[Symbol]:
     return [seen[k] for k in sorted(seen)]
 
 
+_TEMPLATES = {
+    **{op: f"{{c}}({{0}} {sym} {{1}})" for op, sym in _ARITH.items()},
+    **{op: f"({{0}} {sym} {{1}})" for op, sym in _CMP.items()},
+    **{op: f"{{c}}(np.{op}({{args}}))" for op in ("isfinite", "isinf", "floor", "ceil", "trunc", "sign", "sqrt",
+                                                  "copysign")},
+    "pow": "{c}({0} ** {1})", "and": "({0} & {1})", "or": "({0} | {1})", "not": "(not {0})",
+    "where": "({1} if {0} else {2})", "cast": "{c}({0})", "neg": "(-{0})", "abs": "abs({0})",
+    "isnan": "({0} != {0})",
+    "clip_min": "({1} if {0} < {1} else {0})", "clip_max": "({1} if {0} > {1} else {0})",  # (NaN stays NaN)
+    "maximum": "({1} if (({1} > {0}) | ({1} != {1})) else {0})",  # (NaN in either gives NaN)
+    "minimum": "({1} if (({1} < {0}) | ({1} != {1})) else {0})",
+}
+"""Each operation as a numba expression of its operands ``{0}, {1}, ...``
+(``{args}``: all of them) rounded by ``{c}``, the cast to its dtype."""
+
+
 def _expression(s: Symbol, arg: Any, env: dict[str, Any]) -> str:
     """One operation as a numba expression, rounded to the symbol's dtype."""
-    op, a = s.op, s.args
+    op, args = s.op, [arg(v) for v in s.args]
     cast = _CAST.get(s.dtype)
     if cast is None:
         raise Untraceable(f"a loop cannot hold dtype {s.dtype}")
     if op == "const":
-        return arg(a[0])
-    if op in _ARITH:
-        return f"{cast}({arg(a[0])} {_ARITH[op]} {arg(a[1])})"
-    if op == "pow":
-        return f"{cast}({arg(a[0])} ** {arg(a[1])})"
-    if op in _CMP:
-        return f"({arg(a[0])} {_CMP[op]} {arg(a[1])})"
-    if op == "and":
-        return f"({arg(a[0])} & {arg(a[1])})"
-    if op == "or":
-        return f"({arg(a[0])} | {arg(a[1])})"
-    if op == "not":
-        return f"(not {arg(a[0])})"
-    if op == "where":
-        return f"({arg(a[1])} if {arg(a[0])} else {arg(a[2])})"
-    if op == "clip_min":
-        lo, x = arg(a[1]), arg(a[0])
-        return f"({lo} if {x} < {lo} else {x})"  # (NaN stays NaN)
-    if op == "clip_max":
-        hi, x = arg(a[1]), arg(a[0])
-        return f"({hi} if {x} > {hi} else {x})"
-    if op in ("maximum", "minimum"):
-        x, y = arg(a[0]), arg(a[1])
-        c = ">" if op == "maximum" else "<"
-        return f"({y} if (({y} {c} {x}) | ({y} != {y})) else {x})"  # (NaN in either gives NaN)
-    if op == "cast":
-        return f"{cast}({arg(a[0])})"
-    if op == "neg":
-        return f"(-{arg(a[0])})"
-    if op == "abs":
-        return f"abs({arg(a[0])})"
-    if op == "isnan":
-        return f"({arg(a[0])} != {arg(a[0])})"
-    if op in ("isfinite", "isinf", "floor", "ceil", "trunc", "sign", "sqrt", "copysign"):
-        return f"{cast}(np.{op}({', '.join(arg(v) for v in a)}))"
+        return args[0]
     if op in _LIBM:
-        if a[0].dtype == np.dtype(np.float64) and f"_v_{op}" in env:
-            return f"_v_{op}({arg(a[0])})"
-        return f"{cast}(math.{op}({arg(a[0])}))"
-    raise Untraceable(f"no loop form for the operation {op!r}")
+        if s.args[0].dtype == np.dtype(np.float64) and f"_v_{op}" in env:
+            return f"_v_{op}({args[0]})"
+        return f"{cast}(math.{op}({args[0]}))"
+    template = _TEMPLATES.get(op)
+    if template is None:
+        raise Untraceable(f"no loop form for the operation {op!r}")
+    return template.format(*args, c=cast, args=", ".join(args))
 
 
 def compile_graph(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False, bfloat16: bool = False) -> Loop:

@@ -42,17 +42,17 @@ def _flat(t: torch.Tensor) -> np.ndarray:
     return a.reshape(-1)
 
 
-def _loops() -> Any:
-    from ..numba_formula import elementwise_loop  # (numba: imported on the first loop)
-    from ..numba_width import empty_apart
-
-    global _loops, _apart
-    _loops, _apart = (lambda: elementwise_loop), empty_apart  # noqa: E731
-    return elementwise_loop
+_NUMBA: list[Any] = []
 
 
-def _apart(a: np.ndarray) -> np.ndarray:  # (numba_width.empty_apart, bound on the first loop)
-    raise RuntimeError("loop_kernels: _apart before _loops")
+def _numba() -> Any:
+    """``(elementwise_loop, empty_apart)``: numba is imported on the first loop."""
+    if not _NUMBA:
+        from ..numba_formula import elementwise_loop
+        from ..numba_width import empty_apart
+
+        _NUMBA.extend((elementwise_loop, empty_apart))
+    return _NUMBA
 
 
 def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: tuple[Any, ...],
@@ -60,9 +60,10 @@ def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: 
     """``f(x)`` (``derivative``: ``f'(x)``, or ``g f'(x)`` where ``g`` is given)
     by the generated loop, on as many threads as torch uses (from
     :data:`~actlab.backends.numba_formula.PARALLEL_MIN` entries on)."""
-    loop = _loops()(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
+    elementwise_loop, empty_apart = _numba()
+    loop = elementwise_loop(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
     xs = _flat(x)
-    out = _apart(xs).reshape(x.shape)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
+    out = empty_apart(xs).reshape(x.shape)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
     threads = torch.get_num_threads() if xs.shape[0] >= _PARALLEL_MIN else 1
     if g is None:
         loop.run(xs, out=out.reshape(-1), threads=threads)
