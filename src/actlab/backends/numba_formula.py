@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import math
@@ -35,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,14 +241,37 @@ def compile_graph(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False, bfl
     cannot be written, the loop is compiled in memory."""
     src, env = loop_source(y, n_inputs, scale_by_last, bfloat16)
     t0 = time.perf_counter()
-    fn = _cached_kernel(src, env)
-    if fn is None:
-        exec(compile(src, "<actlab loop>", "exec"), env)  # noqa: S102 (generated from a closed vocabulary)
-        fn = nb.njit(nogil=True, error_model="numpy")(env["kernel"])
-    dt = np.dtype(np.uint16) if bfloat16 else y.dtype
-    xs = [np.empty(1, dtype=dt if bfloat16 else _input_dtype(y, k)) for k in range(n_inputs)]
-    fn(*xs, *([np.empty(1, dtype=dt)] if scale_by_last else []), np.empty(1, dtype=dt))
+    text = _module_text(src, env)
+    path = cache_dir() / f"actlab_loop_{hashlib.sha256(text.encode()).hexdigest()[:24]}.py"
+    with _exclusive(path):  # (another process compiling the same loop: wait, then load its machine code)
+        fn = _cached_kernel(text, path)
+        if fn is None:
+            exec(compile(src, "<actlab loop>", "exec"), env)  # noqa: S102 (generated from a closed vocabulary)
+            fn = nb.njit(nogil=True, error_model="numpy")(env["kernel"])
+        dt = np.dtype(np.uint16) if bfloat16 else y.dtype
+        xs = [np.empty(1, dtype=dt if bfloat16 else _input_dtype(y, k)) for k in range(n_inputs)]
+        fn(*xs, *([np.empty(1, dtype=dt)] if scale_by_last else []), np.empty(1, dtype=dt))
     return Loop(src, fn, time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside ``path`` (POSIX ``flock``; nothing where
+    that is not possible)."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path.with_suffix(".lock"), "a")  # noqa: SIM115 (held for the whole block)
+    except (ImportError, OSError):
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def cache_dir() -> Path:
@@ -260,6 +285,8 @@ def cache_dir() -> Path:
 def _module_text(src: str, env: dict[str, Any]) -> str:
     """``src`` as a module of its own: its globals spelled out (numbers
     exactly, by their hex form), the kernel decorated to be cached."""
+    global _LIBRARY_STAMP
+    _LIBRARY_STAMP = _LIBRARY_STAMP or _library_stamp()
     head = ["import math", "import numba as nb", "import numpy as np",
             "_f32, _f64, _bool = np.float32, np.float64, np.bool_"]
     for name, v in env.items():
@@ -286,16 +313,11 @@ def _library_stamp() -> str:
 _LIBRARY_STAMP = ""
 
 
-def _cached_kernel(src: str, env: dict[str, Any]) -> Any:
-    """The kernel imported from its module file in :func:`cache_dir` (written
+def _cached_kernel(text: str, path: Path) -> Any:
+    """The kernel imported from its module file ``path`` (``text`` written
     there first if absent), or None where that fails."""
-    global _LIBRARY_STAMP
     try:
-        _LIBRARY_STAMP = _LIBRARY_STAMP or _library_stamp()
-        text = _module_text(src, env)
-        name = "actlab_loop_" + hashlib.sha256(text.encode()).hexdigest()[:24]
-        folder = cache_dir()
-        path = folder / f"{name}.py"
+        name, folder = path.stem, path.parent
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:

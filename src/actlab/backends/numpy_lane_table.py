@@ -220,7 +220,7 @@ def _looped(name: str, derivative: bool = False) -> Op:
 
 LOOPS = importlib.util.find_spec("numba") is not None
 """Whether the generated loops are available (numba, the ``fast`` extra)."""
-LOOP_VALUES_MAX = 8
+LOOP_VALUES_MAX = 4
 """At most this many parameter values of one function get loops of their own;
 later values take actlab's formula (a value that changes every call must not
 compile every call)."""

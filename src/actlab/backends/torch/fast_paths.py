@@ -257,8 +257,8 @@ _GELU_TANH_LOOPED = (_ALL, _ALL)
 CATALOGUE_LOOPED = ("dyt", "exponential", "gelu_10", "golu", "hard_mish", "laplace", "log1mexp", "logit",
                     "quick_gelu", "relu2", "sine", "snake", "snake_beta", "sparse_plus", "sparse_sigmoid",
                     "sqrt_softplus", "squareplus", "star_relu", "xielu")
-"""Functions whose every call with numeric parameters takes its loop (see
-:data:`LOOP_VALUES_MAX` for parameter values other than the defaults)."""
+"""Functions whose calls with the default parameters take their loop (other
+values take actlab's formula: a loop per value would compile per value)."""
 for _name in CATALOGUE_LOOPED:
     _LOOPED[_name] = ((F32, BF16), (F32, BF16)) if _name == "exponential" else (_ALL, _ALL)
 if LOOPS:
@@ -268,7 +268,7 @@ if LOOPS:
 _LOOPED_WITH_PARAMETERS = {"softplus": (F32,), "swish": (F32, F64)}
 """The dtypes where softplus and swish with other parameter values take
 their loop (compiled once per value)."""
-LOOP_VALUES_MAX = 8
+LOOP_VALUES_MAX = 4
 """At most this many parameter values of one function get loops of their
 own (a value that changes every call must not compile every call); later
 ones take the execution declared without loops."""
@@ -299,8 +299,6 @@ def with_parameters(name: str, dtype: torch.dtype, values: tuple[Any, ...]) -> E
     ``beta x`` is exact and torch's float64 kernel is as accurate as at
     ``beta = 1``). swish(beta) is ``silu(beta x) / beta``; its derivative
     ``silu'(beta x)``; infinite x take actlab's formula."""
-    if LOOPS and name in CATALOGUE_LOOPED and (name, dtype) in TABLE:
-        return _bounded_loop(name, values)
     if name not in ("softplus", "swish") or len(values) != 1 or not _scaled_range(values[0]):
         return None
     if LOOPS and dtype in _LOOPED_WITH_PARAMETERS[name]:

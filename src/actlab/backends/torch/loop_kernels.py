@@ -29,6 +29,7 @@ DTYPES: dict[torch.dtype, Any] = {torch.float32: np.dtype(np.float32), torch.flo
 
 
 _BITS = {torch.bfloat16: (torch.int16, np.uint16)}
+_ONE = {np.dtype(np.float32): 1.0, np.dtype(np.float64): 1.0, np.dtype(np.uint16): 0x3F80}  # (bfloat16's 1.0)
 _PARALLEL_MIN = 1 << 18  # (numba_formula.PARALLEL_MIN, read without importing numba)
 
 
@@ -59,16 +60,19 @@ def run(spec: ElementwiseSpec, x: torch.Tensor, g: torch.Tensor | None, values: 
         derivative: bool) -> torch.Tensor:
     """``f(x)`` (``derivative``: ``f'(x)``, or ``g f'(x)`` where ``g`` is given)
     by the generated loop, on as many threads as torch uses (from
-    :data:`~actlab.backends.numba_formula.PARALLEL_MIN` entries on)."""
+    :data:`~actlab.backends.numba_formula.PARALLEL_MIN` entries on). A
+    derivative always takes the VJP's loop (``f'(x)`` as ``1 f'(x)``, exact):
+    one loop to compile per function and dtype, not two."""
     elementwise_loop, empty_apart = _numba()
-    loop = elementwise_loop(spec, DTYPES[x.dtype], values, derivative, scaled=g is not None)
+    loop = elementwise_loop(spec, DTYPES[x.dtype], values, derivative, scaled=derivative)
     xs = _flat(x)
     out = empty_apart(xs).reshape(x.shape)  # (NumPy's allocation, wrapped: cheaper than torch.empty + views)
     threads = torch.get_num_threads() if xs.shape[0] >= _PARALLEL_MIN else 1
-    if g is None:
+    if not derivative:
         loop.run(xs, out=out.reshape(-1), threads=threads)
     else:
-        loop.run(xs, _flat(g.to(x.dtype).expand_as(x)), out=out.reshape(-1), threads=threads)
+        gs = _flat(g.to(x.dtype).expand_as(x)) if g is not None else np.full(xs.shape, _ONE[xs.dtype], xs.dtype)
+        loop.run(xs, gs, out=out.reshape(-1), threads=threads)
     if x.dtype in _BITS:
         return torch.from_numpy(out.view(np.int16)).view(x.dtype)
     return torch.from_numpy(out)
