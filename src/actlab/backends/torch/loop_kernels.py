@@ -40,7 +40,7 @@ def _flat(t: torch.Tensor) -> np.ndarray:
         t = t.detach()
     bits = _BITS.get(t.dtype)
     a = t.numpy() if bits is None else t.view(bits[0]).numpy().view(bits[1])
-    return a.reshape(-1)
+    return np.ascontiguousarray(a.reshape(-1))  # (an expanded gradient has stride 0: one layout, one compile)
 
 
 _NUMBA: list[Any] = []
