@@ -37,15 +37,12 @@ import numpy as np
 
 from .._backend import Backend, Kernels
 
-__all__ = ["Symbol", "Untraceable", "TRACER", "trace", "UNARY"]
+__all__ = ["Symbol", "Untraceable", "TRACER", "trace"]
 
 _BOOL = np.dtype(bool)
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _COUNTER = itertools.count()
 
-UNARY = ("exp", "expm1", "log", "log1p", "tanh", "sqrt", "sin", "cos", "cosh", "sinh", "erfc", "erfcx",
-         "abs", "floor", "ceil", "trunc", "neg", "isfinite", "isnan", "isinf", "not", "sign")
-"""The unary operations a graph may hold (besides casts, ``where`` and binary arithmetic)."""
 _PREDICATES = ("isfinite", "isnan", "isinf")
 
 

@@ -14,8 +14,8 @@ in 512-bit vectors where the CPU has them (:mod:`.numba_width`).
 Common subexpressions are shared, dead ones dropped; numbers take the dtype
 of the symbol they meet (the array API's weak scalars). The elementary
 functions of float64 are the branch-free ones of
-:mod:`actlab.backends.numba_libm` where it has them (so LLVM vectorises the
-loop), else libm's.
+:mod:`actlab.backends.numba_libm` (so LLVM vectorises the loop); the
+others (sin, cos, cosh, sinh, erfc) libm's.
 
 Example:
     >>> import numpy as np
@@ -48,6 +48,7 @@ import numpy as np
 from .._activation import ElementwiseSpec, evaluate
 from .compile_notice import CompileNotice
 from .formula_trace import Symbol, Untraceable, trace
+from .numba_libm import lexp, lexpm1, llog, llog1p, ltanh
 from .numba_width import empty_apart, wide
 
 __all__ = ["Loop", "compile_graph", "loop_source", "elementwise_loop", "run_on", "cache_dir", "LOOP_NOTICE"]
@@ -58,14 +59,8 @@ _CAST = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64", np.dtype(bo
 _LIBM = ("exp", "expm1", "log", "log1p", "tanh", "sin", "cos", "cosh", "sinh", "erfc")
 
 
-def _vector_functions() -> dict[str, Any]:
-    """The branch-free float64 functions of numba_libm, by operation name."""
-    try:
-        from . import numba_libm as L
-    except ImportError:
-        return {}
-    names = {"exp": "lexp", "expm1": "lexpm1", "log": "llog", "log1p": "llog1p", "tanh": "ltanh"}
-    return {op: getattr(L, f) for op, f in names.items() if hasattr(L, f)}
+_VECTOR = {"exp": lexp, "expm1": lexpm1, "log": llog, "log1p": llog1p, "tanh": ltanh}
+"""The branch-free float64 functions of numba_libm, by operation name."""
 
 
 @dataclass
@@ -131,7 +126,7 @@ def loop_source(y: Symbol, n_inputs: int = 1, scale_by_last: bool = False,
     (a VJP as torch forms it: ``g`` times the rounded ``y``, rounded)."""
     env: dict[str, Any] = {"np": np, "math": math, "_f32": np.float32, "_f64": np.float64, "_bool": np.bool_,
                            "_from_bf16": _from_bf16, "_to_bf16": _to_bf16, "_wide": wide}
-    env.update({f"_v_{op}": f for op, f in _vector_functions().items()})
+    env.update({f"_v_{op}": f for op, f in _VECTOR.items()})
     names: dict[int, str] = {}  # symbol serial -> variable
     shared: dict[tuple[Any, ...], str] = {}  # structural key -> variable
     lines: list[str] = []
@@ -302,11 +297,11 @@ def _module_text(src: str, env: dict[str, Any]) -> str:
 
 def _library_stamp() -> str:
     """A digest of the modules a loop inlines (a new version compiles anew)."""
+    from . import numba_libm, numba_vecmath, numba_width
+
     h = hashlib.sha256()
-    for mod in (__name__, __package__ + ".numba_libm", __package__ + ".numba_vecmath", __package__ + ".numba_width"):
-        found = importlib.util.find_spec(mod)
-        if found is not None and found.origin:
-            h.update(Path(found.origin).read_bytes())
+    for mod in (sys.modules[__name__], numba_libm, numba_vecmath, numba_width):
+        h.update(Path(mod.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 
 
